@@ -1,0 +1,152 @@
+//! Connecting, migrating and the one explicit dialect switch.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+use crate::error::{StoreError, StoreResult};
+
+/// The database engine behind a [`Store`]. SQL differs between engines only through the
+/// methods of this type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    /// Opens a transaction that will write. SQLite takes the write lock at once so two writers
+    /// never deadlock on a lock upgrade; PostgreSQL uses its default.
+    pub fn begin_write_sql(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "BEGIN IMMEDIATE",
+            Engine::Postgres => "BEGIN",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+        }
+    }
+}
+
+/// A handle on the database: a pool and the engine it talks to. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    pub(crate) engine: Engine,
+}
+
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+impl Store {
+    /// Connects to `url`: `sqlite://PATH` (the file is created when missing) or
+    /// `postgres://…`. Any other scheme is an error.
+    pub async fn connect(url: &str) -> StoreResult<Store> {
+        sqlx::any::install_default_drivers();
+        let engine = if url.starts_with("sqlite:") {
+            Engine::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Engine::Postgres
+        } else {
+            let scheme = url.split(':').next().unwrap_or(url);
+            return Err(StoreError::Config(format!(
+                "unsupported database URL scheme '{scheme}': use sqlite://PATH or postgres://…"
+            )));
+        };
+        let url = match engine {
+            Engine::Sqlite if !url.contains("mode=") => {
+                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+            }
+            _ => url.to_string(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(match engine {
+                Engine::Sqlite => 8,
+                Engine::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if engine == Engine::Sqlite {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Store { pool, engine })
+    }
+
+    /// The default embedded database in a data directory, which is created when missing.
+    pub async fn open_data_dir(dir: &Path) -> StoreResult<Store> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Config(format!(
+                "cannot create data directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let file = dir.join("gongjian.db");
+        Store::connect(&format!("sqlite://{}", file.display())).await
+    }
+
+    pub async fn migrate(&self) -> StoreResult<()> {
+        let migrator = match self.engine {
+            Engine::Sqlite => &SQLITE_MIGRATOR,
+            Engine::Postgres => &POSTGRES_MIGRATOR,
+        };
+        migrator.run(&self.pool).await?;
+        crate::divisions::load_reference(self).await?;
+        Ok(())
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Starts a transaction that will write (see [`Engine::begin_write_sql`]).
+    pub async fn begin_write(&self) -> StoreResult<Tx> {
+        Ok(self.pool.begin_with(self.engine.begin_write_sql()).await?)
+    }
+
+    /// Answers when the database does.
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+impl Engine {
+    /// After rows were inserted with explicit ids (bulk loads), moves the id generator past
+    /// them. SQLite's rowid needs nothing; PostgreSQL's identity sequence must be advanced.
+    pub fn advance_identity_sql(self, table: &str) -> Option<String> {
+        match self {
+            Engine::Sqlite => None,
+            Engine::Postgres => Some(format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))"
+            )),
+        }
+    }
+}
