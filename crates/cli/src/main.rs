@@ -1,1 +1,280 @@
-fn main() {}
+//! The `gongjian` binary: a thin shell over the store and web crates.
+
+mod config;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use gongjian_domain::access::Role;
+use gongjian_store::Store;
+use gongjian_store::demo::{DemoCity, Scale};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "gongjian",
+    version,
+    about = "共建 — party-building-led urban grassroots governance platform"
+)]
+struct Cli {
+    /// Configuration file (TOML); `GONGJIAN__…` environment variables override it.
+    #[arg(long, global = true, env = "GONGJIAN_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory for the embedded database (default ./data).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://… (default: SQLite in the data directory).
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the database and serve HTTP.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Load this demo city first when it is not there yet: foshan, yuquan or toutunhe.
+        #[arg(long)]
+        demo: Option<String>,
+        /// Demo scale: small or full.
+        #[arg(long, default_value = "small")]
+        scale: String,
+    },
+    /// Create or upgrade the database schema.
+    Migrate,
+    /// Load a demo city from the real division list, with synthetic grids and organisations.
+    Demo {
+        /// foshan, yuquan or toutunhe.
+        #[arg(long)]
+        city: String,
+        /// small or full.
+        #[arg(long, default_value = "small")]
+        scale: String,
+    },
+    /// Manage accounts from the command line.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Print an annotated configuration file with the defaults.
+    DefaultConfig,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account; prints its one-time password, which must be changed at first login.
+    Add {
+        username: String,
+        /// Name shown in the console.
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Role key (system_admin, security_admin, audit_admin, org_department, …).
+        #[arg(long, default_value = "system_admin")]
+        role: String,
+    },
+    /// Set a new one-time password for an account and end its sessions.
+    ResetPassword { username: String },
+}
+
+/// Prints to stdout; a closed pipe (`| head`) ends quietly instead of panicking.
+fn say(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{text}").is_err() {
+        std::process::exit(0);
+    }
+}
+
+fn parse_city(s: &str) -> Result<DemoCity> {
+    DemoCity::from_key(s)
+        .with_context(|| format!("unknown demo city '{s}': use foshan, yuquan or toutunhe"))
+}
+
+fn parse_scale(s: &str) -> Result<Scale> {
+    Scale::from_key(s).with_context(|| format!("unknown scale '{s}': use small or full"))
+}
+
+async fn open(config: &Config) -> Result<Store> {
+    let store = match &config.database_url {
+        Some(url) if !url.is_empty() => Store::connect(url).await?,
+        _ => Store::open_data_dir(&config.data_dir).await?,
+    };
+    store.migrate().await.context("migrating the database")?;
+    Ok(store)
+}
+
+async fn load_demo(store: &Store, city: DemoCity, scale: Scale) -> Result<()> {
+    let bar = ProgressBar::new(1);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:12} [{bar:40}] {pos}/{len} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let progress = |stage: &str, done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+        bar.set_message(stage.to_string());
+    };
+    let report = store.load_demo(city, scale, &progress).await;
+    bar.finish_and_clear();
+    let report = report?;
+    say(&format!(
+        "演示城市 {}: {} 区, {} 街道(镇), {} 社区(一级网格), {} 二级网格, {} 三级网格, {} 党组织 — {:.1} s",
+        report.city_name,
+        report.districts,
+        report.streets,
+        report.communities,
+        report.grids_l2,
+        report.grids_l3,
+        report.party_orgs,
+        report.seconds
+    ));
+    Ok(())
+}
+
+async fn demo_present(store: &Store, city: DemoCity) -> Result<bool> {
+    let admin = gongjian_domain::access::Actor {
+        user_id: 0,
+        username: "system".into(),
+        grants: vec![gongjian_domain::access::Grant {
+            role: Role::SystemAdmin,
+            reach: gongjian_domain::access::Reach::All,
+        }],
+    };
+    let code = match city {
+        DemoCity::Foshan => "440600000000",
+        DemoCity::Yuquan => "150100000000",
+        DemoCity::Toutunhe => "650100000000",
+    };
+    Ok(store.node_by_code(&admin, code).await.is_ok())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(d) = cli.data_dir {
+        config.data_dir = d;
+    }
+    if let Some(u) = cli.database_url {
+        config.database_url = Some(u);
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    match cli.command {
+        Command::DefaultConfig => say(config::ANNOTATED_DEFAULTS),
+        Command::Migrate => {
+            open(&config).await?;
+            say("数据库已是最新结构。");
+        }
+        Command::Demo { city, scale } => {
+            let (city, scale) = (parse_city(&city)?, parse_scale(&scale)?);
+            let store = open(&config).await?;
+            load_demo(&store, city, scale).await?;
+        }
+        Command::User { command } => {
+            let store = open(&config).await?;
+            match command {
+                UserCommand::Add {
+                    username,
+                    display_name,
+                    role,
+                } => {
+                    let Some(role) = Role::from_key(&role) else {
+                        bail!("unknown role '{role}'")
+                    };
+                    let password = gongjian_store::accounts::one_time_password();
+                    let name = display_name.unwrap_or_else(|| username.clone());
+                    store
+                        .add_user(&username, &name, &password, true, role, None)
+                        .await?;
+                    say(&format!(
+                        "已创建用户 {username}（{}），一次性密码：{password}",
+                        role.label_zh()
+                    ));
+                    say("首次登录后须修改密码。");
+                }
+                UserCommand::ResetPassword { username } => {
+                    let password = store.reset_password(&username).await?;
+                    say(&format!(
+                        "用户 {username} 的新一次性密码：{password}（登录后须修改）"
+                    ));
+                }
+            }
+        }
+        Command::Serve {
+            listen,
+            demo,
+            scale,
+        } => {
+            let listen = listen.unwrap_or(config.listen.clone());
+            let store = open(&config).await?;
+            if let Some(city) = demo {
+                let (city, scale) = (parse_city(&city)?, parse_scale(&scale)?);
+                if !demo_present(&store, city).await? {
+                    load_demo(&store, city, scale).await?;
+                }
+            }
+            let first_password = store.ensure_admin().await?;
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            let addr = listener.local_addr()?;
+            say(&format!("共建已启动：http://{addr}"));
+            match first_password {
+                Some(pw) => say(&format!(
+                    "管理员用户名：admin  一次性密码：{pw}（首次登录后须修改）"
+                )),
+                None => {
+                    say("使用已有账户登录；忘记管理员密码可运行 gongjian user reset-password admin")
+                }
+            }
+            let web_config = gongjian_web::WebConfig {
+                secure_cookies: config.secure_cookies,
+                session: gongjian_store::accounts::SessionPolicy {
+                    idle: chrono_minutes(config.session_idle_minutes),
+                    absolute: chrono_minutes(config.session_absolute_minutes),
+                },
+            };
+            let state = gongjian_web::AppState::new(store.clone(), web_config);
+            gongjian_web::serve(listener, state, shutdown_signal()).await?;
+            tokio::time::timeout(Duration::from_secs(5), store.close())
+                .await
+                .ok();
+        }
+    }
+    Ok(())
+}
+
+fn chrono_minutes(m: i64) -> gongjian_store::accounts::Duration {
+    gongjian_store::accounts::Duration::minutes(m)
+}

@@ -6,7 +6,8 @@
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use chrono::{Duration, Utc};
+pub use chrono::Duration;
+use chrono::Utc;
 use gongjian_domain::access::{Actor, Grant, Reach, Role, check_password};
 use rand::RngCore;
 use serde::Serialize;

@@ -551,6 +551,42 @@ impl Store {
         Ok(Page { items, next_cursor })
     }
 
+    /// Where a node may be moved: active nodes of its parent's level in the surrounding part
+    /// of the tree (the city for streets and communities, the district for level-2 grids, the
+    /// street for level-3 grids) that the actor manages.
+    pub async fn move_candidates(&self, actor: &Actor, node: &Node) -> StoreResult<Vec<Node>> {
+        let Some(parent_level) = node.level.parent_level() else {
+            return Ok(Vec::new());
+        };
+        let anchor_level = (parent_level.as_i64() - 2).max(1);
+        let ids = node.ancestor_ids();
+        let Some(anchor) = ids.get((anchor_level - 1) as usize) else {
+            return Ok(Vec::new());
+        };
+        let anchor = self
+            .node(actor, *anchor)
+            .await
+            .or_else(|_| Ok::<_, StoreError>(node.clone()))?;
+        let mut sql = Sql::new(&format!(
+            "SELECT {NODE_COLUMNS} FROM nodes n WHERE n.level = "
+        ));
+        sql.bind(parent_level.as_i64())
+            .push(" AND n.status = ")
+            .bind(STATUS_ACTIVE)
+            .push(" AND ");
+        scope::push_subtree(&mut sql, "n.path", &anchor.path);
+        sql.push(" AND ");
+        scope::push_filter(&mut sql, actor, Right::ManageTree, "n.path");
+        sql.push(" ORDER BY n.code LIMIT 2000");
+        let rows: Vec<NodeRow> = sql.query_as().fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(Node::from).collect())
+    }
+
+    /// Whether the actor may change the node (for showing or hiding actions).
+    pub fn can_manage(&self, actor: &Actor, node: &Node) -> bool {
+        actor.scope(Right::ManageTree).contains_path(&node.path)
+    }
+
     pub async fn node_history(&self, actor: &Actor, id: i64) -> StoreResult<Vec<HistoryEntry>> {
         self.node(actor, id).await?;
         Ok(sqlx::query_as(

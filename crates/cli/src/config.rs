@@ -1,0 +1,92 @@
+//! Layered configuration: defaults < file < `GONGJIAN__…` environment variables < flags.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub secure_cookies: bool,
+    pub session_idle_minutes: i64,
+    pub session_absolute_minutes: i64,
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            secure_cookies: false,
+            session_idle_minutes: 30,
+            session_absolute_minutes: 720,
+            log: "info,sqlx=warn,tower_http=warn".into(),
+        }
+    }
+}
+
+pub const ANNOTATED_DEFAULTS: &str = r#"# Gongjian configuration. Every key can also be set as an environment variable
+# GONGJIAN__<KEY> (for example GONGJIAN__LISTEN=0.0.0.0:8080); flags override both.
+
+# Address the HTTP server listens on.
+listen = "127.0.0.1:8080"
+
+# Directory of the embedded SQLite database (gongjian.db) and other local files.
+data_dir = "./data"
+
+# Use PostgreSQL instead of the embedded database, e.g. "postgres://user@host/gongjian".
+# Several nodes may share one PostgreSQL database. Unknown schemes are refused.
+# database_url = "postgres://postgres@127.0.0.1:5432/gongjian"
+
+# Mark cookies Secure; set to true when served behind TLS.
+secure_cookies = false
+
+# Sessions end after this many idle minutes, and after this many minutes in any case.
+session_idle_minutes = 30
+session_absolute_minutes = 720
+
+# Log filter (tracing EnvFilter syntax); RUST_LOG overrides it.
+log = "info,sqlx=warn,tower_http=warn"
+"#;
+
+impl Config {
+    pub fn load(file: Option<&Path>) -> Result<Config> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(f) => {
+                if !f.exists() {
+                    anyhow::bail!("configuration file {} not found", f.display());
+                }
+                fig = fig.merge(Toml::file(f));
+            }
+            None => fig = fig.merge(Toml::file("gongjian.toml")),
+        }
+        Ok(fig
+            .merge(Env::prefixed("GONGJIAN__").lowercase(true))
+            .extract()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn annotated_defaults_parse_to_the_defaults() {
+        let parsed: Config = Figment::from(Toml::string(ANNOTATED_DEFAULTS))
+            .extract()
+            .unwrap();
+        let d = Config::default();
+        assert_eq!(parsed.listen, d.listen);
+        assert_eq!(parsed.data_dir, d.data_dir);
+        assert_eq!(parsed.session_idle_minutes, d.session_idle_minutes);
+        assert_eq!(parsed.log, d.log);
+    }
+}

@@ -1,0 +1,31 @@
+//! The API's shared parts: the OpenAPI document and its offline docs page.
+
+use axum::Router;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Gongjian API", description = "党建引领城市基层治理平台 JSON API. Errors are application/problem+json; \
+        lists use cursor pagination (`next_cursor`). Authenticate with the session cookie and send the \
+        `X-CSRF-Token` header (from `/api/v1/me`) on state-changing requests."),
+    paths(
+        crate::auth::me,
+        crate::tree::api_roots, crate::tree::api_search, crate::tree::api_create, crate::tree::api_get,
+        crate::tree::api_by_code, crate::tree::api_edit, crate::tree::api_children, crate::tree::api_counts,
+        crate::tree::api_move, crate::tree::api_archive, crate::tree::api_restore, crate::tree::api_history,
+        crate::party::api_roots, crate::party::api_create, crate::party::api_get, crate::party::api_edit,
+        crate::party::api_children, crate::party::api_move, crate::party::api_archive, crate::party::api_restore,
+        crate::party::api_history, crate::party::api_at_node,
+    ),
+    tags((name = "tree", description = "The governance tree (行政区划与网格)"),
+         (name = "party", description = "The party-organisation tree (党组织)"),
+         (name = "account", description = "The caller's account"))
+)]
+pub struct ApiDoc;
+
+pub fn router() -> Router<AppState> {
+    Router::new().merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", ApiDoc::openapi()))
+}

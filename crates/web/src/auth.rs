@@ -1,0 +1,429 @@
+//! Login, logout, the forced password change, and the two request layers that every route
+//! passes: the session layer (who is asking) and the CSRF layer (was it asked from our pages).
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json};
+use gongjian_domain::Validation;
+use gongjian_domain::access::Actor;
+use gongjian_store::StoreError;
+use gongjian_store::accounts::SessionInfo;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::error::{ApiError, PageError};
+use crate::ui::Chrome;
+
+pub const SESSION_COOKIE: &str = "gj_session";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route(
+            "/account/password",
+            get(password_page).post(change_password),
+        )
+        .route("/api/v1/me", get(me))
+}
+
+/// The session found for a request, put into its extensions by [`session_layer`].
+#[derive(Clone)]
+pub struct Session(pub SessionInfo);
+
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// Looks the session cookie up and attaches the live session to the request.
+pub async fn session_layer(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if let Some(token) = cookie_value(req.headers(), SESSION_COOKIE) {
+        match state.store.session(&token, state.config.session).await {
+            Ok(Some(info)) => {
+                req.extensions_mut().insert(Session(info));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let op = crate::error::log_internal(&e);
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("服务暂不可用，操作编号 {op}"),
+                )
+                    .into_response();
+            }
+        }
+    }
+    next.run(req).await
+}
+
+fn is_api(path: &str) -> bool {
+    path.starts_with("/api/")
+}
+
+/// Refuses a state-changing request that comes from another site, or that rides on a session
+/// cookie without the session's CSRF token (header `X-CSRF-Token` or form field `_csrf`).
+pub async fn csrf_layer(req: Request, next: Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    let cross_site = req
+        .headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == "cross-site");
+    let origin_mismatch = match (
+        req.headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok()),
+        req.headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok()),
+    ) {
+        (Some(origin), Some(host)) => {
+            origin != "null" && origin.split("://").nth(1).is_some_and(|o| o != host)
+        }
+        _ => false,
+    };
+    let api = is_api(req.uri().path());
+    let refuse = |api: bool| -> Response {
+        if api {
+            ApiError::CsrfFailed.into_response()
+        } else {
+            (
+                StatusCode::FORBIDDEN,
+                axum::response::Html("<h1>请求校验失败</h1><p>请刷新页面后重试。</p>"),
+            )
+                .into_response()
+        }
+    };
+    if cross_site || origin_mismatch {
+        return refuse(api);
+    }
+    let Some(Session(info)) = req.extensions().get::<Session>().cloned() else {
+        // No session: nothing to ride on (login itself, or a request that will be refused
+        // as unauthenticated).
+        return next.run(req).await;
+    };
+    let expected = info.csrf_token;
+    if req
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        == Some(expected.as_str())
+    {
+        return next.run(req).await;
+    }
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return refuse(api);
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 2 * 1024 * 1024).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "表单过大").into_response();
+    };
+    let token = form_urlencoded_value(&bytes, "_csrf");
+    if token.as_deref() != Some(expected.as_str()) {
+        return refuse(api);
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+fn form_urlencoded_value(body: &[u8], key: &str) -> Option<String> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
+
+/// The signed-in account of a page request. Without a session the page redirects to the
+/// login; with an initial password still unchanged, to the password page.
+pub struct CurrentUser {
+    pub actor: Actor,
+    pub display_name: String,
+    pub csrf_token: String,
+}
+
+impl CurrentUser {
+    pub fn chrome(&self, active: &'static str) -> Chrome {
+        Chrome::new(self, active)
+    }
+}
+
+pub enum AuthRedirect {
+    Login(String),
+    ChangePassword,
+}
+
+impl IntoResponse for AuthRedirect {
+    fn into_response(self) -> Response {
+        match self {
+            AuthRedirect::Login(next) => {
+                let next: String = url_escape(&next);
+                Redirect::to(&format!("/login?next={next}")).into_response()
+            }
+            AuthRedirect::ChangePassword => Redirect::to("/account/password").into_response(),
+        }
+    }
+}
+
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
+    type Rejection = AuthRedirect;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let Some(Session(info)) = parts.extensions.get::<Session>().cloned() else {
+            let next = parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default();
+            return Err(AuthRedirect::Login(next));
+        };
+        if info.must_change_password && parts.uri.path() != "/account/password" {
+            return Err(AuthRedirect::ChangePassword);
+        }
+        Ok(CurrentUser {
+            actor: info.actor,
+            display_name: info.display_name,
+            csrf_token: info.csrf_token,
+        })
+    }
+}
+
+/// The caller of an API request.
+pub struct ApiUser(pub Actor);
+
+impl<S: Send + Sync> FromRequestParts<S> for ApiUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<Session>() {
+            None => Err(ApiError::Unauthorized),
+            Some(Session(info)) if info.must_change_password => Err(ApiError::MustChangePassword),
+            Some(Session(info)) => Ok(ApiUser(info.actor.clone())),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+struct LoginPage {
+    next: String,
+    username: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// Only local paths are followed after login, never another site.
+fn safe_next(next: &str) -> String {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next.to_string()
+    } else {
+        "/".to_string()
+    }
+}
+
+async fn login_page(axum::extract::Query(q): axum::extract::Query<LoginQuery>) -> LoginPage {
+    LoginPage {
+        next: safe_next(q.next.as_deref().unwrap_or("/")),
+        username: String::new(),
+        error: None,
+    }
+}
+
+async fn login(
+    State(state): State<AppState>,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, PageError> {
+    match state.store.login(&form.username, &form.password).await? {
+        Some(session) => {
+            let secure = if state.config.secure_cookies {
+                "; Secure"
+            } else {
+                ""
+            };
+            let cookie = format!(
+                "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax{secure}",
+                session.token
+            );
+            let to = if session.must_change_password {
+                "/account/password".to_string()
+            } else {
+                safe_next(&form.next)
+            };
+            Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&to)).into_response())
+        }
+        None => Ok((
+            StatusCode::UNAUTHORIZED,
+            LoginPage {
+                next: safe_next(&form.next),
+                username: form.username,
+                error: Some("用户名或密码不正确".into()),
+            },
+        )
+            .into_response()),
+    }
+}
+
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
+    if let Some(token) = cookie_value(&headers, SESSION_COOKIE) {
+        state.store.logout(&token).await?;
+    }
+    let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "password.html")]
+struct PasswordPage {
+    chrome: Chrome,
+    forced: bool,
+    errors: Validation,
+    done: bool,
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    current: String,
+    new_password: String,
+    confirm: String,
+}
+
+async fn password_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<PasswordPage, PageError> {
+    let forced = state
+        .store
+        .user(user.actor.user_id)
+        .await?
+        .must_change_password
+        != 0;
+    Ok(PasswordPage {
+        chrome: user.chrome("password"),
+        forced,
+        errors: Validation::new(),
+        done: false,
+    })
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, PageError> {
+    let forced = state
+        .store
+        .user(user.actor.user_id)
+        .await?
+        .must_change_password
+        != 0;
+    match state
+        .store
+        .change_password(
+            &user.actor,
+            &form.current,
+            &form.new_password,
+            &form.confirm,
+        )
+        .await
+    {
+        Ok(()) if forced => Ok(Redirect::to("/").into_response()),
+        Ok(()) => Ok(PasswordPage {
+            chrome: user.chrome("password"),
+            forced,
+            errors: Validation::new(),
+            done: true,
+        }
+        .into_response()),
+        Err(StoreError::Invalid(errors)) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            PasswordPage {
+                chrome: user.chrome("password"),
+                forced,
+                errors,
+                done: false,
+            },
+        )
+            .into_response()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The caller's account and the CSRF token to send with state-changing requests.
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    pub user_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub roles: Vec<String>,
+    pub csrf_token: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/me", tag = "account",
+    responses((status = 200, body = Me), (status = 401, body = crate::error::Problem)))]
+pub async fn me(req: Request) -> Result<Json<Me>, ApiError> {
+    let Some(Session(info)) = req.extensions().get::<Session>().cloned() else {
+        return Err(ApiError::Unauthorized);
+    };
+    Ok(Json(Me {
+        user_id: info.actor.user_id,
+        username: info.actor.username.clone(),
+        display_name: info.display_name,
+        roles: info
+            .actor
+            .grants
+            .iter()
+            .map(|g| g.role.key().to_string())
+            .collect(),
+        csrf_token: info.csrf_token,
+    }))
+}

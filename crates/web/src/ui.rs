@@ -1,0 +1,91 @@
+//! The console's frame (menu, scope search, user) and the pages that belong to no single
+//! capability: the home redirect and the node search used by the scope switcher.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use gongjian_store::tree::Node;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::auth::CurrentUser;
+use crate::error::PageError;
+
+/// What the frame of every console page shows.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    pub display_name: String,
+    pub username: String,
+    pub csrf_token: String,
+    /// The menu entry to highlight.
+    pub active: &'static str,
+}
+
+impl Chrome {
+    pub fn new(user: &CurrentUser, active: &'static str) -> Chrome {
+        Chrome {
+            display_name: user.display_name.clone(),
+            username: user.actor.username.clone(),
+            csrf_token: user.csrf_token.clone(),
+            active,
+        }
+    }
+
+    pub fn is(&self, key: &str) -> bool {
+        self.active == key
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/search", get(search))
+}
+
+/// The console starts at the top of the viewer's scope.
+async fn home(State(state): State<AppState>, user: CurrentUser) -> Result<Response, PageError> {
+    let roots = state.store.roots(&user.actor).await?;
+    Ok(match roots.as_slice() {
+        [only] => Redirect::to(&format!("/tree/{}", only.id)).into_response(),
+        _ => Redirect::to("/tree").into_response(),
+    })
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    #[serde(default)]
+    q: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "search_results.html")]
+struct SearchResults {
+    q: String,
+    items: Vec<Node>,
+}
+
+/// Suggestions for the scope search box: nodes by name or code prefix, within scope.
+async fn search(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<SearchQuery>,
+) -> Result<SearchResults, PageError> {
+    let q = q.q.trim().to_string();
+    if q.is_empty() {
+        return Ok(SearchResults {
+            q,
+            items: Vec::new(),
+        });
+    }
+    let page = state
+        .store
+        .search_nodes(&user.actor, &q, None, None, 12)
+        .await?;
+    Ok(SearchResults {
+        q,
+        items: page.items,
+    })
+}
