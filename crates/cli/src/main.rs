@@ -1,5 +1,6 @@
 //! The `gongjian` binary: a thin shell over the store and web crates.
 
+mod bench;
 mod config;
 
 use std::io::Write;
@@ -67,6 +68,13 @@ enum Command {
     },
     /// Print an annotated configuration file with the defaults.
     DefaultConfig,
+    /// Time the hot paths on the full-scale Foshan demo (built in a temporary directory
+    /// unless --database-url or --data-dir names an existing database).
+    Bench {
+        /// Timed runs per operation.
+        #[arg(long, default_value_t = 200)]
+        runs: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -86,7 +94,7 @@ enum UserCommand {
 }
 
 /// Prints to stdout; a closed pipe (`| head`) ends quietly instead of panicking.
-fn say(text: &str) {
+pub(crate) fn say(text: &str) {
     let mut out = std::io::stdout().lock();
     if writeln!(out, "{text}").is_err() {
         std::process::exit(0);
@@ -192,6 +200,29 @@ async fn main() -> Result<()> {
 
     match cli.command {
         Command::DefaultConfig => say(config::ANNOTATED_DEFAULTS),
+        Command::Bench { runs } => {
+            let scratch = (config.database_url.is_none()
+                && !config.data_dir.join("gongjian.db").exists())
+            .then(|| std::env::temp_dir().join(format!("gongjian-bench-{}", std::process::id())));
+            let store = match &scratch {
+                Some(dir) => {
+                    say(&format!(
+                        "building the full-scale Foshan demo in {}",
+                        dir.display()
+                    ));
+                    let store = Store::open_data_dir(dir).await?;
+                    store.migrate().await?;
+                    store
+                }
+                None => open(&config).await?,
+            };
+            let samples = bench::run(&store, runs.max(5)).await;
+            store.close().await;
+            if let Some(dir) = scratch {
+                std::fs::remove_dir_all(dir).ok();
+            }
+            bench::print(store.engine().name(), &samples?);
+        }
         Command::Migrate => {
             open(&config).await?;
             say("数据库已是最新结构。");

@@ -52,6 +52,18 @@ pub struct SessionInfo {
     pub csrf_token: String,
 }
 
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    id: i64,
+    user_id: i64,
+    csrf_token: String,
+    last_seen_at: String,
+    expires_at: String,
+    display_name: String,
+    must_change_password: i64,
+    status: String,
+}
+
 /// A freshly created session: the token goes into the cookie and is not kept in clear.
 #[derive(Debug, Clone)]
 pub struct NewSession {
@@ -297,7 +309,7 @@ impl Store {
         token: &str,
         policy: SessionPolicy,
     ) -> StoreResult<Option<SessionInfo>> {
-        let row: Option<(i64, i64, String, String, String, String, i64, String)> = sqlx::query_as(
+        let row: Option<SessionRow> = sqlx::query_as(
             "SELECT s.id, s.user_id, s.csrf_token, s.last_seen_at, s.expires_at, u.display_name, \
              u.must_change_password, u.status FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1 AND s.ended_at IS NULL",
@@ -305,8 +317,16 @@ impl Store {
         .bind(token_hash(token))
         .fetch_optional(&self.pool)
         .await?;
-        let Some((sid, user_id, csrf_token, last_seen, expires, display_name, must_change, status)) =
-            row
+        let Some(SessionRow {
+            id: sid,
+            user_id,
+            csrf_token,
+            last_seen_at: last_seen,
+            expires_at: expires,
+            display_name,
+            must_change_password: must_change,
+            status,
+        }) = row
         else {
             return Ok(None);
         };

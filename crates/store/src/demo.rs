@@ -113,6 +113,9 @@ pub struct DemoReport {
 /// Progress of a long job: a stage label, units done and units in all.
 pub type Progress<'a> = &'a (dyn Fn(&str, u64, u64) + Sync);
 
+/// A level-2 grid as generated: id, code, path, kind, name, community id.
+type L2Grid = (i64, String, String, GridKind, String, i64);
+
 struct NodeIns {
     id: i64,
     parent_id: Option<i64>,
@@ -426,7 +429,7 @@ impl Store {
             l2_total / communities.len().max(1),
             l2_total % communities.len().max(1),
         );
-        let mut l2_nodes: Vec<(i64, String, String, GridKind, String, i64)> = Vec::new();
+        let mut l2_nodes: Vec<L2Grid> = Vec::new();
         for (ci, (cid, ccode, cpath, cname)) in communities.iter().enumerate() {
             let count = l2_base + usize::from(gets_extra(ci, communities.len(), l2_extra));
             for s in 1..=count {
@@ -530,8 +533,7 @@ impl Store {
             .iter()
             .filter(|g| g.3 != GridKind::Estate)
             .collect();
-        let mut branch_sites: Vec<(&(i64, String, String, GridKind, String, i64), OrgCategory)> =
-            Vec::new();
+        let mut branch_sites: Vec<(&L2Grid, OrgCategory)> = Vec::new();
         for (i, g) in estates.iter().enumerate() {
             if gets_extra(i, estates.len(), estate_target.min(estates.len())) {
                 branch_sites.push((g, OrgCategory::Estate));

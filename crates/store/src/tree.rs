@@ -527,11 +527,9 @@ impl Store {
                 .replace('_', "\\_");
             sql.push(" AND (n.name LIKE ")
                 .bind(format!("%{escaped}%"))
-                .push(" ESCAPE '\\' OR (n.code >= ")
-                .bind(q)
-                .push(" AND n.code < ")
-                .bind(format!("{q}\u{7f}"))
-                .push("))");
+                .push(" ESCAPE '\\' OR ");
+            push_code_prefix(&mut sql, "n.code", q);
+            sql.push(")");
         }
         if let Some(l) = level {
             sql.push(" AND n.level = ").bind(l.as_i64());
@@ -894,12 +892,9 @@ impl Store {
         let old_prefix = node.code[..plen.min(node.code.len())].to_string();
         let new_prefix = new_code.as_str()[..plen.min(new_code.as_str().len())].to_string();
         // A code range owned by the new prefix must be free outside the moved subtree.
-        let mut clash = Sql::new("SELECT COUNT(*) FROM nodes WHERE code >= ");
-        clash
-            .bind(&new_prefix)
-            .push(" AND code < ")
-            .bind(format!("{new_prefix}\u{7f}"))
-            .push(" AND NOT ");
+        let mut clash = Sql::new("SELECT COUNT(*) FROM nodes WHERE ");
+        push_code_prefix(&mut clash, "code", &new_prefix);
+        clash.push(" AND NOT ");
         scope::push_subtree(&mut clash, "path", &node.path);
         let clashes: i64 = clash.query_as::<(i64,)>().fetch_one(&mut *tx).await?.0;
         if old_prefix != new_prefix && clashes > 0 {
@@ -1078,6 +1073,25 @@ impl Store {
         tx.commit().await?;
         Ok(node)
     }
+}
+
+/// Appends `(column starts with prefix)` as a range the code index answers. Codes are digit
+/// strings, so the upper bound is one too (`4406` → `4407`, `44069` → `4407`): digit strings
+/// sort alike under every collation, whereas a bound ending in U+007F is ignored by ICU and
+/// glibc locales, so on a PostgreSQL database whose default collation is such a locale (the
+/// `code` column has no `COLLATE "C"`) the range would match nothing.
+fn push_code_prefix(sql: &mut Sql, column: &str, prefix: &str) {
+    if !prefix.bytes().all(|b| b.is_ascii_digit()) {
+        sql.push("(1 = 0)");
+        return;
+    }
+    sql.push("(").push(column).push(" >= ").bind(prefix);
+    let kept = prefix.trim_end_matches('9');
+    if let Some(last) = kept.bytes().last() {
+        let upper = format!("{}{}", &kept[..kept.len() - 1], char::from(last + 1));
+        sql.push(" AND ").push(column).push(" < ").bind(upper);
+    }
+    sql.push(")");
 }
 
 /// Turns a unique-constraint violation (a race with another writer) into a field error.

@@ -23,20 +23,11 @@ use gongjian_store::accounts::SessionPolicy;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// Settings of the web layer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct WebConfig {
     /// Mark cookies `Secure` (set when served behind TLS).
     pub secure_cookies: bool,
     pub session: SessionPolicy,
-}
-
-impl Default for WebConfig {
-    fn default() -> Self {
-        WebConfig {
-            secure_cookies: false,
-            session: SessionPolicy::default(),
-        }
-    }
 }
 
 /// What every handler can reach.
