@@ -27,5 +27,11 @@ use crate::AppState;
 pub struct ApiDoc;
 
 pub fn router() -> Router<AppState> {
-    Router::new().merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", ApiDoc::openapi()))
+    // The validator badge would load an image from another site: switched off.
+    let config = utoipa_swagger_ui::Config::from("/api/openapi.json").validator_url("none");
+    Router::new().merge(
+        SwaggerUi::new("/api/docs")
+            .url("/api/openapi.json", ApiDoc::openapi())
+            .config(config),
+    )
 }

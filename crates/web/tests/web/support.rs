@@ -1,0 +1,537 @@
+//! The harness: a served application on a fresh database of one engine, and an HTTP client
+//! that logs in like a browser (session cookie, then the CSRF token from `/api/v1/me`).
+
+use std::time::Duration;
+
+use gongjian_domain::access::Role;
+use gongjian_store::Store;
+use gongjian_store::accounts::User;
+use gongjian_web::{AppState, WebConfig};
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+use sqlx::{AssertSqlSafe, Connection};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The password every test account starts with (meets the rules: ≥ 10 characters, three
+/// classes, no user name inside).
+pub const PASSWORD: &str = "Test-Passw0rd!";
+
+/// The database engine a [`TestApp`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+const PG_ENV: &str = "GONGJIAN_TEST_DATABASE_URL";
+
+/// SQLite always; PostgreSQL too when `GONGJIAN_TEST_DATABASE_URL` is set.
+pub fn engines() -> Vec<Engine> {
+    let mut out = vec![Engine::Sqlite];
+    if std::env::var(PG_ENV).is_ok_and(|u| !u.trim().is_empty()) {
+        out.push(Engine::Postgres);
+    }
+    out
+}
+
+/// A PostgreSQL database created for one test: the server URL given and the database name.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    async fn create() -> (PgDatabase, String) {
+        let admin_url = std::env::var(PG_ENV).expect("GONGJIAN_TEST_DATABASE_URL");
+        let name = format!("gj_web_{}", uuid::Uuid::new_v4().simple());
+        pg_admin(&admin_url, &format!("CREATE DATABASE {name}")).await;
+        let url = with_database(&admin_url, &name);
+        (PgDatabase { admin_url, name }, url)
+    }
+
+    async fn drop_database(self) {
+        pg_admin(
+            &self.admin_url,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        )
+        .await;
+    }
+}
+
+/// Runs one administrative statement on the server of `url`.
+async fn pg_admin(url: &str, sql: &str) {
+    let mut conn = sqlx::PgConnection::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {url}: {e}"));
+    sqlx::query(AssertSqlSafe(sql.to_string()))
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let _ = conn.close().await;
+}
+
+/// `url` with its database name replaced by `name` (query parameters kept).
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let host_start = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[host_start..]
+        .find('/')
+        .map_or(base.len(), |i| host_start + i);
+    let mut out = format!("{}/{name}", &base[..host_end]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// The application served on a loopback port, on a fresh migrated database.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub base: String,
+    pub store: Store,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<PgDatabase>,
+}
+
+impl TestApp {
+    /// On SQLite, in a temporary directory.
+    pub async fn start() -> TestApp {
+        TestApp::start_on(Engine::Sqlite).await
+    }
+
+    pub async fn start_on(engine: Engine) -> TestApp {
+        let (store, dir, pg) = match engine {
+            Engine::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("t.db").display());
+                let store = Store::connect(&url).await.expect("connect sqlite");
+                (store, Some(dir), None)
+            }
+            Engine::Postgres => {
+                let (pg, url) = PgDatabase::create().await;
+                let store = Store::connect(&url)
+                    .await
+                    .unwrap_or_else(|e| panic!("connect {url}: {e}"));
+                (store, None, Some(pg))
+            }
+        };
+        store
+            .migrate()
+            .await
+            .unwrap_or_else(|e| panic!("[{engine:?}] migrate: {e}"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
+        let port = listener.local_addr().expect("local address").port();
+        let (tx, rx) = oneshot::channel::<()>();
+        let state = AppState::new(store.clone(), WebConfig::default());
+        let server = tokio::spawn(gongjian_web::serve(listener, state, async move {
+            let _ = rx.await;
+        }));
+        TestApp {
+            base: format!("http://127.0.0.1:{port}"),
+            store,
+            shutdown: Some(tx),
+            server: Some(server),
+            _dir: dir,
+            pg,
+        }
+    }
+
+    /// Loads the Foshan demo city (about two seconds).
+    pub async fn load_foshan(&self) {
+        self.store
+            .load_demo(
+                gongjian_store::demo::DemoCity::Foshan,
+                gongjian_store::demo::Scale::Small,
+                &|_, _, _| {},
+            )
+            .await
+            .expect("load the Foshan demo");
+    }
+
+    /// Creates an account with [`PASSWORD`].
+    pub async fn add_user(
+        &self,
+        username: &str,
+        role: Role,
+        node_id: Option<i64>,
+        must_change_password: bool,
+    ) -> User {
+        self.store
+            .add_user(
+                username,
+                &format!("测试用户 {username}"),
+                PASSWORD,
+                must_change_password,
+                role,
+                node_id,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("add user {username}: {e}"))
+    }
+
+    /// A system administrator (reach: everything) who has already chosen a password, logged in.
+    pub async fn admin(&self) -> Http {
+        self.add_user("admin", Role::SystemAdmin, None, false).await;
+        self.login("admin").await
+    }
+
+    /// A client logged in as `username` (password [`PASSWORD`]), holding the CSRF token.
+    pub async fn login(&self, username: &str) -> Http {
+        self.login_with(username, PASSWORD).await
+    }
+
+    pub async fn login_with(&self, username: &str, password: &str) -> Http {
+        let mut http = Http::new(&self.base);
+        let r = http.login(username, password, "/").await;
+        assert_eq!(r.status, 303, "login of {username}: {}", r.text);
+        http.fetch_csrf().await;
+        http
+    }
+
+    /// Stops the server, closes the pool and drops a PostgreSQL database.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            match tokio::time::timeout(Duration::from_secs(5), server).await {
+                Ok(joined) => joined
+                    .expect("server task")
+                    .expect("server ended with an error"),
+                Err(_) => panic!("server did not shut down within 5 s"),
+            }
+        }
+        self.store.close().await;
+        if let Some(pg) = self.pg.take() {
+            pg.drop_database().await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    /// After a failed story: stops the server and drops the PostgreSQL database (`WITH (FORCE)`
+    /// deals with the pool that may still be open).
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+        if let Some(pg) = self.pg.take() {
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(pg.drop_database());
+            })
+            .join();
+        }
+    }
+}
+
+/// Runs `story` on a fresh application per engine (see [`engines`]).
+pub async fn for_each_engine(story: impl AsyncFn(&TestApp)) {
+    for engine in engines() {
+        eprintln!("--- on {engine:?}");
+        let app = TestApp::start_on(engine).await;
+        story(&app).await;
+        app.stop().await;
+    }
+}
+
+/// An answer, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub text: String,
+    /// Method and path, for messages.
+    pub request: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> String {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    }
+
+    pub fn content_type(&self) -> String {
+        self.header("content-type")
+    }
+
+    pub fn location(&self) -> String {
+        self.header("location")
+    }
+
+    /// Asserts the status and gives the reply back.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Reply {
+        assert_eq!(
+            self.status, status,
+            "{}: expected {status}, got {}: {}",
+            self.request, self.status, self.text
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {}", self.request, self.text))
+    }
+
+    /// Asserts a problem document of `status` and returns it.
+    #[track_caller]
+    pub fn problem(&self, status: u16) -> Value {
+        assert_eq!(
+            self.status, status,
+            "{}: expected {status}, got {}: {}",
+            self.request, self.status, self.text
+        );
+        assert_eq!(
+            self.content_type(),
+            "application/problem+json",
+            "{}: content type",
+            self.request
+        );
+        let p = self.json();
+        assert_eq!(p["status"], json!(status), "{}: {p}", self.request);
+        p
+    }
+
+    /// The fields named in a 422 problem's `errors`.
+    #[track_caller]
+    pub fn error_fields(&self) -> Vec<String> {
+        let p = self.problem(422);
+        assert_eq!(p["type"], "/api/problems/validation", "{p}");
+        p["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}: no errors array: {p}", self.request))
+            .iter()
+            .map(|e| e["field"].as_str().expect("field name").to_string())
+            .collect()
+    }
+}
+
+/// An HTTP client with a cookie store that does not follow redirects, so every redirect can
+/// be asserted.
+pub struct Http {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub csrf: String,
+}
+
+impl Http {
+    pub fn new(base: &str) -> Http {
+        Http {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("HTTP client"),
+            base: base.to_string(),
+            csrf: String::new(),
+        }
+    }
+
+    async fn read(request: String, r: reqwest::RequestBuilder) -> Reply {
+        let resp = r.send().await.unwrap_or_else(|e| panic!("{request}: {e}"));
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("{request}: body: {e}"));
+        assert_ne!(status, 500, "{request}: internal error: {text}");
+        Reply {
+            status,
+            headers,
+            text,
+            request,
+        }
+    }
+
+    pub async fn login(&mut self, username: &str, password: &str, next: &str) -> Reply {
+        self.post_form(
+            "/login",
+            &[
+                ("username", username),
+                ("password", password),
+                ("next", next),
+            ],
+        )
+        .await
+    }
+
+    /// Reads the session's CSRF token from `/api/v1/me`.
+    pub async fn fetch_csrf(&mut self) {
+        let me = self.get("/api/v1/me").await.expect(200).json();
+        self.csrf = me["csrf_token"].as_str().expect("csrf_token").to_string();
+        assert!(!self.csrf.is_empty(), "empty CSRF token");
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        let url = format!("{}{path}", self.base);
+        Http::read(format!("GET {path}"), self.client.get(url)).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Reply {
+        let url = format!("{}{path}", self.base);
+        Http::read(
+            format!("POST {path} {body}"),
+            self.client
+                .post(url)
+                .header("x-csrf-token", &self.csrf)
+                .json(body),
+        )
+        .await
+    }
+
+    pub async fn patch_json(&self, path: &str, body: &Value) -> Reply {
+        let url = format!("{}{path}", self.base);
+        Http::read(
+            format!("PATCH {path}"),
+            self.client
+                .patch(url)
+                .header("x-csrf-token", &self.csrf)
+                .json(body),
+        )
+        .await
+    }
+
+    /// A JSON POST that carries the session cookie but no `X-CSRF-Token`.
+    pub async fn post_json_without_csrf(&self, path: &str, body: &Value) -> Reply {
+        let url = format!("{}{path}", self.base);
+        Http::read(
+            format!("POST {path} (no CSRF) {body}"),
+            self.client.post(url).json(body),
+        )
+        .await
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Reply {
+        let url = format!("{}{path}", self.base);
+        Http::read(
+            format!("POST {path} (form)"),
+            self.client.post(url).form(form),
+        )
+        .await
+    }
+
+    /// Creates a node through the API and returns it (asserts 201).
+    pub async fn create_node(
+        &self,
+        parent: Option<&Value>,
+        code: Option<&str>,
+        name: &str,
+        kind: Option<&str>,
+    ) -> Value {
+        let body = json!({
+            "parent_id": parent.map(|p| p["id"].clone()),
+            "code": code,
+            "name": name,
+            "kind": kind,
+        });
+        let node = self
+            .post_json("/api/v1/nodes", &body)
+            .await
+            .expect(201)
+            .json();
+        assert_eq!(node["name"], name, "{node}");
+        node
+    }
+
+    pub async fn node(&self, id: &Value) -> Value {
+        self.get(&format!("/api/v1/nodes/{id}"))
+            .await
+            .expect(200)
+            .json()
+    }
+
+    pub async fn counts(&self, id: &Value) -> Value {
+        self.get(&format!("/api/v1/nodes/{id}/counts"))
+            .await
+            .expect(200)
+            .json()
+    }
+}
+
+/// Subtree counts as the API reports them.
+pub fn counts(districts: i64, streets: i64, communities: i64, l2: i64, l3: i64) -> Value {
+    json!({
+        "districts": districts,
+        "streets": streets,
+        "communities": communities,
+        "grids_l2": l2,
+        "grids_l3": l3,
+    })
+}
+
+/// A small hand-built tree: 佛山市 / 禅城区 / 祖庙街道 (A) and 石湾镇街道 (B) / one community
+/// under A / a level-2 estate grid / a level-3 grid.
+pub struct Tree {
+    pub city: Value,
+    pub district: Value,
+    pub street_a: Value,
+    pub street_b: Value,
+    pub community: Value,
+    pub grid_l2: Value,
+    pub grid_l3: Value,
+}
+
+pub const CITY_CODE: &str = "440600000000";
+pub const DISTRICT_CODE: &str = "440604000000";
+pub const STREET_A_CODE: &str = "440604001000";
+pub const STREET_B_CODE: &str = "440604002000";
+pub const COMMUNITY_CODE: &str = "440604001001";
+
+pub async fn build_tree(http: &Http) -> Tree {
+    let city = http
+        .create_node(None, Some(CITY_CODE), "佛山市", None)
+        .await;
+    let district = http
+        .create_node(Some(&city), Some(DISTRICT_CODE), "禅城区", None)
+        .await;
+    let street_a = http
+        .create_node(Some(&district), Some(STREET_A_CODE), "祖庙街道", None)
+        .await;
+    let street_b = http
+        .create_node(Some(&district), Some(STREET_B_CODE), "石湾镇街道", None)
+        .await;
+    let community = http
+        .create_node(Some(&street_a), Some(COMMUNITY_CODE), "岭南社区", None)
+        .await;
+    let grid_l2 = http
+        .create_node(Some(&community), None, "阳光小区", Some("estate"))
+        .await;
+    let grid_l3 = http
+        .create_node(
+            Some(&grid_l2),
+            None,
+            "一号楼党员楼长责任区",
+            Some("building_leader_area"),
+        )
+        .await;
+    Tree {
+        city,
+        district,
+        street_a,
+        street_b,
+        community,
+        grid_l2,
+        grid_l3,
+    }
+}
