@@ -180,6 +180,14 @@ impl Actor {
     pub fn has_role(&self, role: Role) -> bool {
         self.grants.iter().any(|g| g.role == role)
     }
+
+    /// The actor's role keys, comma-separated (for the audit log).
+    pub fn role_keys(&self) -> String {
+        let mut keys: Vec<&str> = self.grants.iter().map(|g| g.role.key()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys.join(",")
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! (see [`scope`]), never in a handler.
 
 pub mod accounts;
+pub mod audit;
 pub mod db;
 pub mod demo;
 pub mod divisions;
@@ -13,6 +14,8 @@ pub mod error;
 pub mod party;
 pub mod scope;
 pub(crate) mod sql;
+pub mod tokens;
+pub mod totp;
 pub mod tree;
 
 pub use db::{Engine, Store};
