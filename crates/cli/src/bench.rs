@@ -57,18 +57,13 @@ pub async fn run(store: &Store, runs: usize) -> Result<Vec<Sample>> {
         }],
     };
     if store.node_by_code(&admin, "440600000000").await.is_err() {
-        store
-            .load_demo(DemoCity::Foshan, Scale::Full, &|_, _, _| {})
-            .await?;
+        store.load_demo(DemoCity::Foshan, Scale::Full, &|_, _, _| {}).await?;
     }
     let city = store
         .node_by_code(&admin, "440600000000")
         .await
         .context("Foshan demo city")?;
-    let street = store
-        .node_by_code(&admin, "440604012000")
-        .await
-        .context("祖庙街道")?;
+    let street = store.node_by_code(&admin, "440604012000").await.context("祖庙街道")?;
     let community = store
         .children(&admin, street.id, false, None, 1)
         .await?
@@ -100,9 +95,7 @@ pub async fn run(store: &Store, runs: usize) -> Result<Vec<Sample>> {
         time(runs, || {
             let p = p.clone();
             async move {
-                let _: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM nodes")
-                    .fetch_one(&p)
-                    .await?;
+                let _: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM nodes").fetch_one(&p).await?;
                 Ok(())
             }
         })
@@ -111,10 +104,7 @@ pub async fn run(store: &Store, runs: usize) -> Result<Vec<Sample>> {
     for (label, node) in [("city 佛山市", &city), ("street 祖庙街道", &street)] {
         samples.push(summarise(
             &format!("subtree counts per level under {label}"),
-            time(runs, || async {
-                Ok(store.subtree_counts(&admin, node.id).await?)
-            })
-            .await?,
+            time(runs, || async { Ok(store.subtree_counts(&admin, node.id).await?) }).await?,
         ));
     }
     for (label, node) in [
@@ -141,11 +131,7 @@ pub async fn run(store: &Store, runs: usize) -> Result<Vec<Sample>> {
 }
 
 pub fn print(engine: &str, samples: &[Sample]) {
-    let base = samples
-        .first()
-        .map(|s| s.median.as_secs_f64())
-        .unwrap_or(1.0)
-        .max(1e-9);
+    let base = samples.first().map(|s| s.median.as_secs_f64()).unwrap_or(1.0).max(1e-9);
     crate::say(&format!("engine: {engine}"));
     crate::say("| operation | runs | median ms | p95 ms | median / PK read |");
     crate::say("|---|---:|---:|---:|---:|");

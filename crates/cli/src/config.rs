@@ -68,9 +68,7 @@ impl Config {
             }
             None => fig = fig.merge(Toml::file("gongjian.toml")),
         }
-        Ok(fig
-            .merge(Env::prefixed("GONGJIAN__").lowercase(true))
-            .extract()?)
+        Ok(fig.merge(Env::prefixed("GONGJIAN__").lowercase(true)).extract()?)
     }
 }
 
@@ -80,9 +78,7 @@ mod tests {
 
     #[test]
     fn annotated_defaults_parse_to_the_defaults() {
-        let parsed: Config = Figment::from(Toml::string(ANNOTATED_DEFAULTS))
-            .extract()
-            .unwrap();
+        let parsed: Config = Figment::from(Toml::string(ANNOTATED_DEFAULTS)).extract().unwrap();
         let d = Config::default();
         assert_eq!(parsed.listen, d.listen);
         assert_eq!(parsed.data_dir, d.data_dir);

@@ -68,12 +68,52 @@ enum Command {
     },
     /// Print an annotated configuration file with the defaults.
     DefaultConfig,
+    /// Personal access tokens for automation.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// The tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Time the hot paths on the full-scale Foshan demo (built in a temporary directory
     /// unless --database-url or --data-dir names an existing database).
     Bench {
         /// Timed runs per operation.
         #[arg(long, default_value_t = 200)]
         runs: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token for an account and print only the token.
+    Create {
+        /// The account the token acts as.
+        #[arg(long)]
+        user: String,
+        /// A name to recognise the token by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// read or write.
+        #[arg(long, default_value = "read")]
+        scope: String,
+        /// Days until it expires (1–366).
+        #[arg(long, default_value_t = 30)]
+        days: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain and name the first altered, inserted or missing entry.
+    Verify,
+    /// Remove entries older than the retention (at least 180 days); the pruning is audited.
+    Prune {
+        #[arg(long, default_value_t = 180)]
+        days: i64,
     },
 }
 
@@ -102,8 +142,7 @@ pub(crate) fn say(text: &str) {
 }
 
 fn parse_city(s: &str) -> Result<DemoCity> {
-    DemoCity::from_key(s)
-        .with_context(|| format!("unknown demo city '{s}': use foshan, yuquan or toutunhe"))
+    DemoCity::from_key(s).with_context(|| format!("unknown demo city '{s}': use foshan, yuquan or toutunhe"))
 }
 
 fn parse_scale(s: &str) -> Result<Scale> {
@@ -170,8 +209,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };
@@ -201,15 +239,11 @@ async fn main() -> Result<()> {
     match cli.command {
         Command::DefaultConfig => say(config::ANNOTATED_DEFAULTS),
         Command::Bench { runs } => {
-            let scratch = (config.database_url.is_none()
-                && !config.data_dir.join("gongjian.db").exists())
-            .then(|| std::env::temp_dir().join(format!("gongjian-bench-{}", std::process::id())));
+            let scratch = (config.database_url.is_none() && !config.data_dir.join("gongjian.db").exists())
+                .then(|| std::env::temp_dir().join(format!("gongjian-bench-{}", std::process::id())));
             let store = match &scratch {
                 Some(dir) => {
-                    say(&format!(
-                        "building the full-scale Foshan demo in {}",
-                        dir.display()
-                    ));
+                    say(&format!("building the full-scale Foshan demo in {}", dir.display()));
                     let store = Store::open_data_dir(dir).await?;
                     store.migrate().await?;
                     store
@@ -222,6 +256,51 @@ async fn main() -> Result<()> {
                 std::fs::remove_dir_all(dir).ok();
             }
             bench::print(store.engine().name(), &samples?);
+        }
+        Command::Token {
+            command:
+                TokenCommand::Create {
+                    user,
+                    name,
+                    scope,
+                    days,
+                },
+        } => {
+            let store = open(&config).await?;
+            let input = gongjian_store::tokens::NewToken {
+                name,
+                scope,
+                expires_in_days: days,
+            };
+            let token = store.create_token_for(&user, &input).await?;
+            say(&token);
+        }
+        Command::Audit { command } => {
+            let store = open(&config).await?;
+            match command {
+                AuditCommand::Verify => match store.verify_audit().await? {
+                    gongjian_store::audit::AuditVerdict::Intact {
+                        entries,
+                        first_seq,
+                        last_seq,
+                    } => {
+                        say(&format!("audit log intact: {entries} entries ({first_seq}–{last_seq})"));
+                    }
+                    gongjian_store::audit::AuditVerdict::Broken { seq, problem } => {
+                        say(&format!("audit log BROKEN at entry {seq}: {problem}"));
+                        std::process::exit(1);
+                    }
+                },
+                AuditCommand::Prune { days } => {
+                    let by = gongjian_store::audit::AuditEvent {
+                        actor_name: "cli".into(),
+                        client_addr: "cli".into(),
+                        ..Default::default()
+                    };
+                    let removed = store.prune_audit(&by, days).await?;
+                    say(&format!("removed {removed} audit entries older than {days} days"));
+                }
+            }
         }
         Command::Migrate => {
             open(&config).await?;
@@ -245,9 +324,7 @@ async fn main() -> Result<()> {
                     };
                     let password = gongjian_store::accounts::one_time_password();
                     let name = display_name.unwrap_or_else(|| username.clone());
-                    store
-                        .add_user(&username, &name, &password, true, role, None)
-                        .await?;
+                    store.add_user(&username, &name, &password, true, role, None).await?;
                     say(&format!(
                         "已创建用户 {username}（{}），一次性密码：{password}",
                         role.label_zh()
@@ -256,17 +333,11 @@ async fn main() -> Result<()> {
                 }
                 UserCommand::ResetPassword { username } => {
                     let password = store.reset_password(&username).await?;
-                    say(&format!(
-                        "用户 {username} 的新一次性密码：{password}（登录后须修改）"
-                    ));
+                    say(&format!("用户 {username} 的新一次性密码：{password}（登录后须修改）"));
                 }
             }
         }
-        Command::Serve {
-            listen,
-            demo,
-            scale,
-        } => {
+        Command::Serve { listen, demo, scale } => {
             let listen = listen.unwrap_or(config.listen.clone());
             let store = open(&config).await?;
             if let Some(city) = demo {
@@ -282,12 +353,8 @@ async fn main() -> Result<()> {
             let addr = listener.local_addr()?;
             say(&format!("共建已启动：http://{addr}"));
             match first_password {
-                Some(pw) => say(&format!(
-                    "管理员用户名：admin  一次性密码：{pw}（首次登录后须修改）"
-                )),
-                None => {
-                    say("使用已有账户登录；忘记管理员密码可运行 gongjian user reset-password admin")
-                }
+                Some(pw) => say(&format!("管理员用户名：admin  一次性密码：{pw}（首次登录后须修改）")),
+                None => say("使用已有账户登录；忘记管理员密码可运行 gongjian user reset-password admin"),
             }
             let web_config = gongjian_web::WebConfig {
                 secure_cookies: config.secure_cookies,
@@ -298,9 +365,7 @@ async fn main() -> Result<()> {
             };
             let state = gongjian_web::AppState::new(store.clone(), web_config);
             gongjian_web::serve(listener, state, shutdown_signal()).await?;
-            tokio::time::timeout(Duration::from_secs(5), store.close())
-                .await
-                .ok();
+            tokio::time::timeout(Duration::from_secs(5), store.close()).await.ok();
         }
     }
     Ok(())

@@ -84,11 +84,52 @@ impl Role {
 
     /// May read the two trees inside the granted subtree.
     pub fn reads_tree(self) -> bool {
-        self.manages_tree()
-            || matches!(
-                self,
-                Role::GridWorker | Role::AuditAdmin | Role::SecurityAdmin
-            )
+        self.manages_tree() || matches!(self, Role::GridWorker | Role::AuditAdmin | Role::SecurityAdmin)
+    }
+
+    /// The three separated administrator roles (三员分立); each needs a second factor, and no
+    /// account may hold two of them.
+    pub fn is_administrator(self) -> bool {
+        matches!(self, Role::SystemAdmin | Role::SecurityAdmin | Role::AuditAdmin)
+    }
+
+    /// The roles a holder of this role may grant to another account, inside the holder's
+    /// subtree. The security administrator alone grants the administrator roles; nobody grants
+    /// to themselves (checked where grants are written).
+    pub fn may_grant(self, role: Role) -> bool {
+        use Role::*;
+        match self {
+            SecurityAdmin => true,
+            SystemAdmin => !role.is_administrator(),
+            AuditAdmin => false,
+            OrgDepartment => matches!(
+                role,
+                OrgDepartment
+                    | StreetStaff
+                    | CommunityStaff
+                    | GridWorker
+                    | PartyMember
+                    | Resident
+                    | UnitLiaison
+                    | ServiceProvider
+            ),
+            StreetStaff => matches!(
+                role,
+                StreetStaff | CommunityStaff | GridWorker | PartyMember | Resident | UnitLiaison | ServiceProvider
+            ),
+            CommunityStaff => {
+                matches!(
+                    role,
+                    CommunityStaff | GridWorker | PartyMember | Resident | UnitLiaison | ServiceProvider
+                )
+            }
+            GridWorker | PartyMember | Resident | UnitLiaison | ServiceProvider => false,
+        }
+    }
+
+    /// May create accounts and grant roles at all.
+    pub fn manages_accounts(self) -> bool {
+        Role::ALL.iter().any(|r| self.may_grant(*r))
     }
 }
 
@@ -110,6 +151,10 @@ pub struct Grant {
 pub enum Right {
     ReadTree,
     ManageTree,
+    /// Create accounts and grant roles inside the subtree.
+    ManageAccounts,
+    /// Read and export the audit log (the audit administrator).
+    ReadAudit,
 }
 
 impl Right {
@@ -117,6 +162,8 @@ impl Right {
         match self {
             Right::ReadTree => role.reads_tree(),
             Right::ManageTree => role.manages_tree(),
+            Right::ManageAccounts => role.manages_accounts(),
+            Right::ReadAudit => role == Role::AuditAdmin,
         }
     }
 }
@@ -181,6 +228,18 @@ impl Actor {
         self.grants.iter().any(|g| g.role == role)
     }
 
+    /// Whether the actor may grant `role` on a subtree at `path` (`None` = everywhere).
+    pub fn may_grant(&self, role: Role, path: Option<&str>) -> bool {
+        self.grants.iter().any(|g| {
+            g.role.may_grant(role)
+                && match (&g.reach, path) {
+                    (Reach::All, _) => true,
+                    (Reach::Subtree { path: own, .. }, Some(p)) => p.starts_with(own.as_str()),
+                    (Reach::Subtree { .. }, None) => false,
+                }
+        })
+    }
+
     /// The actor's role keys, comma-separated (for the audit log).
     pub fn role_keys(&self) -> String {
         let mut keys: Vec<&str> = self.grants.iter().map(|g| g.role.key()).collect();
@@ -227,10 +286,7 @@ mod tests {
                 },
             },
         ]);
-        assert_eq!(
-            a.scope(Right::ManageTree),
-            Scope::Paths(vec!["/1/2/".into()])
-        );
+        assert_eq!(a.scope(Right::ManageTree), Scope::Paths(vec!["/1/2/".into()]));
         let s = a.scope(Right::ReadTree);
         assert!(s.contains_path("/1/2/5/77/"));
         assert!(!s.contains_path("/1/9/"));
@@ -273,6 +329,36 @@ pub fn check_password(username: &str, password: &str) -> Result<(), String> {
         return Err("密码不能包含用户名".to_string());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod grant_tests {
+    use super::*;
+
+    #[test]
+    fn separation_of_administrators() {
+        assert!(Role::SecurityAdmin.may_grant(Role::AuditAdmin));
+        assert!(!Role::SystemAdmin.may_grant(Role::SecurityAdmin));
+        assert!(!Role::SystemAdmin.may_grant(Role::SystemAdmin));
+        assert!(Role::SystemAdmin.may_grant(Role::StreetStaff));
+        assert!(!Role::AuditAdmin.manages_accounts());
+        assert!(!Role::CommunityStaff.may_grant(Role::StreetStaff));
+        let street = Actor {
+            user_id: 1,
+            username: "s".into(),
+            grants: vec![Grant {
+                role: Role::StreetStaff,
+                reach: Reach::Subtree {
+                    node_id: 2,
+                    path: "/1/2/".into(),
+                },
+            }],
+        };
+        assert!(street.may_grant(Role::CommunityStaff, Some("/1/2/7/")));
+        assert!(!street.may_grant(Role::CommunityStaff, Some("/1/3/")));
+        assert!(!street.may_grant(Role::CommunityStaff, None));
+        assert_eq!(street.scope(Right::ReadAudit), Scope::Paths(vec![]));
+    }
 }
 
 #[cfg(test)]

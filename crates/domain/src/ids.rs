@@ -46,17 +46,13 @@ pub enum IdError {
     FutureBirthDate { date: NaiveDate, today: NaiveDate },
     #[error("身份证号码校验位错误：最后一位应为 {expected}，实际为 {found}")]
     CheckMismatch { expected: char, found: char },
-    #[error(
-        "统一社会信用代码第 {position} 位“{found}”不是允许的字符（只能是数字或除 I、O、S、V、Z 以外的大写字母）"
-    )]
+    #[error("统一社会信用代码第 {position} 位“{found}”不是允许的字符（只能是数字或除 I、O、S、V、Z 以外的大写字母）")]
     InvalidCreditChar { position: usize, found: char },
     #[error("手机号码号段错误：应以 13～19 开头，实际以“{prefix}”开头")]
     MobilePrefix { prefix: String },
     #[error("该值（{raw}）被电子表格转成了科学计数法，后几位已丢失，请将该列设为文本后重新导出")]
     ScientificNotation { raw: String },
-    #[error(
-        "该值（{raw}）疑似被电子表格当作数字处理，末尾几位已变成 0 而丢失，请将该列设为文本后重新导出"
-    )]
+    #[error("该值（{raw}）疑似被电子表格当作数字处理，末尾几位已变成 0 而丢失，请将该列设为文本后重新导出")]
     SpreadsheetPrecisionLost { raw: String },
 }
 
@@ -121,11 +117,7 @@ fn looks_like_lossy_float(s: &str) -> bool {
 fn check_len(s: &str, what: &'static str, required: usize) -> Result<(), IdError> {
     match s.chars().count() {
         given if given == required => Ok(()),
-        given => Err(IdError::WrongLength {
-            what,
-            required,
-            given,
-        }),
+        given => Err(IdError::WrongLength { what, required, given }),
     }
 }
 
@@ -221,11 +213,7 @@ impl IdNumber {
             check_len(&s, ID_LABEL, 18)?;
             Self::parse18(s, today)?
         };
-        Ok(Self {
-            value,
-            birth,
-            legacy,
-        })
+        Ok(Self { value, birth, legacy })
     }
 
     fn parse18(s: String, today: NaiveDate) -> Result<(String, NaiveDate), IdError> {
@@ -291,9 +279,7 @@ impl IdNumber {
 
 /// Parses `YYYYMMDD` (8 ASCII digits) and checks it is not after `today`.
 fn birth_date(ymd: &str, today: NaiveDate) -> Result<NaiveDate, IdError> {
-    let invalid = |_| IdError::InvalidBirthDate {
-        raw: ymd.to_string(),
-    };
+    let invalid = |_| IdError::InvalidBirthDate { raw: ymd.to_string() };
     match NaiveDate::parse_from_str(ymd, "%Y%m%d").map_err(invalid)? {
         date if date > today => Err(IdError::FutureBirthDate { date, today }),
         date => Ok(date),
@@ -310,9 +296,7 @@ fn mask(s: &str, head: usize, tail: usize) -> String {
 }
 
 const CREDIT_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-const CREDIT_WEIGHTS: [usize; 17] = [
-    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-];
+const CREDIT_WEIGHTS: [usize; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
 
 fn credit_value(c: char) -> Option<usize> {
     CREDIT_ALPHABET.iter().position(|&a| char::from(a) == c)
@@ -360,10 +344,7 @@ impl CreditCode {
             .enumerate()
             .find(|(_, c)| credit_value(c.to_ascii_uppercase()).is_none())
         {
-            return Err(IdError::InvalidCreditChar {
-                position: i + 1,
-                found,
-            });
+            return Err(IdError::InvalidCreditChar { position: i + 1, found });
         }
         let code = s.to_ascii_uppercase();
         let found = code.chars().last().unwrap_or(' ');
@@ -516,9 +497,7 @@ mod tests {
     /// Independent GB 32100 implementation: appends the check character.
     fn credit_with_check(first17: &str) -> String {
         let a = "0123456789ABCDEFGHJKLMNPQRTUWXY";
-        let w = [
-            1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-        ];
+        let w = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
         let values = first17.chars().map(|c| a.find(c).unwrap());
         let c = (31 - values.zip(w).map(|(v, w)| v * w).sum::<usize>() % 31) % 31;
         format!("{first17}{}", &a[c..=c])
@@ -581,10 +560,7 @@ mod tests {
         assert!(!id.is_legacy());
         assert_eq!(id.masked(), "110105********002X");
         // Lower-case x is accepted and stored upper-case.
-        assert_eq!(
-            self::id("11010519491231002x").to_string(),
-            "11010519491231002X"
-        );
+        assert_eq!(self::id("11010519491231002x").to_string(), "11010519491231002X");
     }
 
     #[test]
@@ -669,10 +645,7 @@ mod tests {
         };
         assert_eq!(class("91350100M000100Y4"), ("市场监管", Some("企业")));
         assert_eq!(class("92440604MA4UJ5XX7"), ("市场监管", Some("个体工商户")));
-        assert_eq!(
-            class("93440604MA4UJ5XX7"),
-            ("市场监管", Some("农民专业合作社"))
-        );
+        assert_eq!(class("93440604MA4UJ5XX7"), ("市场监管", Some("农民专业合作社")));
         assert_eq!(class("51440000MJL172123"), ("民政", Some("社团")));
         assert_eq!(class("52440000MJL172123"), ("民政", Some("民非")));
         assert_eq!(class("53440000MJL172123"), ("民政", Some("基金会")));
@@ -724,17 +697,10 @@ mod tests {
         assert_eq!(m.as_str(), "13812345678");
         assert_eq!(m.masked(), "138****5678");
         assert_eq!(format!("{m:?}"), "Mobile(\"138****5678\")");
-        for raw in [
-            "8613812345678",
-            "0086 13812345678",
-            "１３８１２３４５６７８",
-        ] {
+        for raw in ["8613812345678", "0086 13812345678", "１３８１２３４５６７８"] {
             assert_eq!(Mobile::parse(raw), Ok(m.clone()), "{raw}");
         }
-        assert_eq!(
-            "199 0000 1111".parse::<Mobile>().unwrap().to_string(),
-            "19900001111"
-        );
+        assert_eq!("199 0000 1111".parse::<Mobile>().unwrap().to_string(), "19900001111");
     }
 
     #[rustfmt::skip]
@@ -767,10 +733,7 @@ mod tests {
         assert_eq!(normalize_cell("４４０６０４"), "440604");
         assert_eq!(normalize_cell("\u{a0}\u{3000} 张　三 \u{feff}"), "张 三");
         assert_eq!(normalize_cell("ＡＢＣ！～（１）"), "ABC!~(1)");
-        assert_eq!(
-            normalize_identifier(" 138 1234\u{3000}－5678 "),
-            "13812345678"
-        );
+        assert_eq!(normalize_identifier(" 138 1234\u{3000}－5678 "), "13812345678");
         assert_eq!(normalize_identifier("4406\u{a0}04—1990"), "4406041990");
         assert!(looks_like_scientific_notation("4.40604E+17"));
         assert!(looks_like_scientific_notation("4e17"));

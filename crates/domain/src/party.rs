@@ -60,11 +60,7 @@ impl OrgKind {
             OrgKind::WorkingCommittee => &[OrgKind::Committee],
             OrgKind::Committee => &[OrgKind::WorkingCommittee, OrgKind::Committee],
             OrgKind::GeneralBranch => &[OrgKind::WorkingCommittee, OrgKind::Committee],
-            OrgKind::Branch => &[
-                OrgKind::WorkingCommittee,
-                OrgKind::Committee,
-                OrgKind::GeneralBranch,
-            ],
+            OrgKind::Branch => &[OrgKind::WorkingCommittee, OrgKind::Committee, OrgKind::GeneralBranch],
             OrgKind::Group => &[OrgKind::Branch],
         }
     }
@@ -186,11 +182,7 @@ pub fn check_parent(kind: OrgKind, parent: Option<OrgKind>) -> Result<(), String
         None => Err(format!("{}必须有上级党组织", kind.label_zh())),
         Some(p) if kind.allowed_parents().contains(&p) => Ok(()),
         Some(p) => {
-            let allowed: Vec<&str> = kind
-                .allowed_parents()
-                .iter()
-                .map(|k| k.label_zh())
-                .collect();
+            let allowed: Vec<&str> = kind.allowed_parents().iter().map(|k| k.label_zh()).collect();
             Err(format!(
                 "{}只能隶属于{}，所选上级是{}",
                 kind.label_zh(),
@@ -206,11 +198,7 @@ pub fn check_territory(category: OrgCategory, level: Level) -> Result<(), String
     if category.territory_levels().contains(&level) {
         Ok(())
     } else {
-        let allowed: Vec<&str> = category
-            .territory_levels()
-            .iter()
-            .map(|l| l.label_zh())
-            .collect();
+        let allowed: Vec<&str> = category.territory_levels().iter().map(|l| l.label_zh()).collect();
         Err(format!(
             "{}党组织的所属区域应为{}，所选的是{}",
             category.label_zh(),

@@ -141,11 +141,7 @@ fn segment(code: &str, from: usize, to: usize) -> &str {
 impl NodeCode {
     /// Parses `raw` as the code of a node at `level` whose parent has `parent` as code
     /// (`None` for a root). Full-width digits and surrounding spaces are tolerated.
-    pub fn parse(
-        raw: &str,
-        level: Level,
-        parent: Option<&NodeCode>,
-    ) -> Result<NodeCode, CodeError> {
+    pub fn parse(raw: &str, level: Level, parent: Option<&NodeCode>) -> Result<NodeCode, CodeError> {
         let code: String = raw
             .trim()
             .chars()
@@ -424,10 +420,7 @@ impl GridKind {
     }
 
     pub fn for_level(level: Level) -> Vec<GridKind> {
-        GridKind::ALL
-            .into_iter()
-            .filter(|k| k.level() == level)
-            .collect()
+        GridKind::ALL.into_iter().filter(|k| k.level() == level).collect()
     }
 }
 
@@ -520,10 +513,7 @@ mod tests {
             NodeCode::parse("440604001001", Level::Street, None),
             Err(CodeError::WrongSegment { .. })
         ));
-        assert_eq!(
-            NodeCode::parse("  ", Level::City, None),
-            Err(CodeError::Blank)
-        );
+        assert_eq!(NodeCode::parse("  ", Level::City, None), Err(CodeError::Blank));
     }
 
     #[test]
@@ -556,10 +546,7 @@ mod tests {
         assert_eq!(Name::parse("a\0b"), Err(NameError::ControlChar));
         assert_eq!(
             Name::parse(&"网".repeat(61)),
-            Err(NameError::TooLong {
-                max: 60,
-                actual: 61
-            })
+            Err(NameError::TooLong { max: 60, actual: 61 })
         );
         assert!(Name::parse(&"网".repeat(60)).is_ok());
     }

@@ -7,15 +7,19 @@ use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 pub use chrono::Duration;
-use chrono::Utc;
-use gongjian_domain::access::{Actor, Grant, Reach, Role, check_password};
+
+use gongjian_domain::access::{Actor, Grant, Reach, Right, Role, Scope, check_password};
 use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::Page;
+use crate::audit::{AuditEvent, append};
 use crate::db::Store;
 use crate::error::{StoreError, StoreResult};
-use crate::{now_text, time_text};
+use crate::now_text;
+use crate::scope;
+use crate::sql::Sql;
 
 /// How long a session lives without use, and at most.
 #[derive(Debug, Clone, Copy)]
@@ -43,35 +47,6 @@ pub struct User {
     pub created_at: String,
 }
 
-/// A live session, as found from the cookie's token.
-#[derive(Debug, Clone)]
-pub struct SessionInfo {
-    pub actor: Actor,
-    pub display_name: String,
-    pub must_change_password: bool,
-    pub csrf_token: String,
-}
-
-#[derive(sqlx::FromRow)]
-struct SessionRow {
-    id: i64,
-    user_id: i64,
-    csrf_token: String,
-    last_seen_at: String,
-    expires_at: String,
-    display_name: String,
-    must_change_password: i64,
-    status: String,
-}
-
-/// A freshly created session: the token goes into the cookie and is not kept in clear.
-#[derive(Debug, Clone)]
-pub struct NewSession {
-    pub token: String,
-    pub csrf_token: String,
-    pub must_change_password: bool,
-}
-
 pub fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut buf);
@@ -93,34 +68,28 @@ pub fn one_time_password() -> String {
     let mut rng = rand::rng();
     let mut out = String::new();
     for i in 0..16 {
-        let set = SETS[if i < 4 {
-            i
-        } else {
-            (rng.next_u32() % 3) as usize
-        }];
+        let set = SETS[if i < 4 { i } else { (rng.next_u32() % 3) as usize }];
         out.push(set[(rng.next_u32() as usize) % set.len()] as char);
     }
     out
 }
 
-fn hash_password(password: &str) -> StoreResult<String> {
+pub(crate) fn hash_password(password: &str) -> StoreResult<String> {
     Argon2::default()
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
         .map_err(|e| StoreError::Config(format!("password hashing failed: {e}")))
 }
 
-fn verify_password(password: &str, hash: &str) -> bool {
+pub(crate) fn verify_password(password: &str, hash: &str) -> bool {
     match PasswordHash::new(hash) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
+        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
         Err(_) => false,
     }
 }
 
 /// A hash to verify against when the user does not exist, so timing does not tell.
-fn dummy_hash() -> &'static str {
+pub(crate) fn dummy_hash() -> &'static str {
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0hEJWYBv9g5oU5oGQ6jr3K+yO/9bP1LVb3Sf0Fnw0uE"
 }
 
@@ -164,10 +133,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
         if taken > 0 {
-            return Err(StoreError::field(
-                "username",
-                format!("用户名“{username}”已存在"),
-            ));
+            return Err(StoreError::field("username", format!("用户名“{username}”已存在")));
         }
         let now = now_text();
         let id: i64 = sqlx::query_scalar(
@@ -181,15 +147,13 @@ impl Store {
         .bind(&now)
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO role_grants (user_id, role, node_id, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(id)
-        .bind(role.key())
-        .bind(node_id)
-        .bind(&now)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("INSERT INTO role_grants (user_id, role, node_id, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(role.key())
+            .bind(node_id)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         self.user(id).await
     }
@@ -217,15 +181,8 @@ impl Store {
             return Ok(None);
         }
         let password = one_time_password();
-        self.add_user(
-            "admin",
-            "系统管理员",
-            &password,
-            true,
-            Role::SystemAdmin,
-            None,
-        )
-        .await?;
+        self.add_user("admin", "系统管理员", &password, true, Role::SystemAdmin, None)
+            .await?;
         Ok(Some(password))
     }
 
@@ -256,158 +213,6 @@ impl Store {
             username: user.username,
             grants,
         })
-    }
-
-    /// Checks a user name and password and opens a session. A wrong name and a wrong
-    /// password give the same answer and take the same time.
-    pub async fn login(&self, username: &str, password: &str) -> StoreResult<Option<NewSession>> {
-        let row: Option<(i64, String, i64, String)> = sqlx::query_as(
-            "SELECT id, password_hash, must_change_password, status FROM users WHERE username = $1",
-        )
-        .bind(username.trim())
-        .fetch_optional(&self.pool)
-        .await?;
-        let hash = row
-            .as_ref()
-            .map(|r| r.1.clone())
-            .unwrap_or_else(|| dummy_hash().to_string());
-        let pw = password.to_string();
-        let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
-            .await
-            .map_err(|e| StoreError::Config(format!("verification task failed: {e}")))?;
-        let Some((user_id, _, must_change, status)) = row else {
-            return Ok(None);
-        };
-        if !ok || status != "active" {
-            return Ok(None);
-        }
-        let token = random_token(32);
-        let csrf_token = random_token(16);
-        let now = Utc::now();
-        let policy = SessionPolicy::default();
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $4, $5)",
-        )
-        .bind(token_hash(&token))
-        .bind(user_id)
-        .bind(&csrf_token)
-        .bind(time_text(now))
-        .bind(time_text(now + policy.absolute))
-        .execute(&self.pool)
-        .await?;
-        Ok(Some(NewSession {
-            token,
-            csrf_token,
-            must_change_password: must_change != 0,
-        }))
-    }
-
-    /// The session behind a cookie token, if it is live; refreshes its idle clock.
-    pub async fn session(
-        &self,
-        token: &str,
-        policy: SessionPolicy,
-    ) -> StoreResult<Option<SessionInfo>> {
-        let row: Option<SessionRow> = sqlx::query_as(
-            "SELECT s.id, s.user_id, s.csrf_token, s.last_seen_at, s.expires_at, u.display_name, \
-             u.must_change_password, u.status FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = $1 AND s.ended_at IS NULL",
-        )
-        .bind(token_hash(token))
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(SessionRow {
-            id: sid,
-            user_id,
-            csrf_token,
-            last_seen_at: last_seen,
-            expires_at: expires,
-            display_name,
-            must_change_password: must_change,
-            status,
-        }) = row
-        else {
-            return Ok(None);
-        };
-        let now = Utc::now();
-        let idle_limit = time_text(now - policy.idle);
-        let now_s = time_text(now);
-        if status != "active" || last_seen < idle_limit || expires < now_s {
-            sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id = $2")
-                .bind(&now_s)
-                .bind(sid)
-                .execute(&self.pool)
-                .await?;
-            return Ok(None);
-        }
-        // Refresh at most once a minute, so reads do not turn into writes on every request.
-        if last_seen < time_text(now - Duration::seconds(60)) {
-            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
-                .bind(&now_s)
-                .bind(sid)
-                .execute(&self.pool)
-                .await?;
-        }
-        let actor = self.actor(user_id).await?;
-        Ok(Some(SessionInfo {
-            actor,
-            display_name,
-            must_change_password: must_change != 0,
-            csrf_token,
-        }))
-    }
-
-    pub async fn logout(&self, token: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE sessions SET ended_at = $1 WHERE token_hash = $2 AND ended_at IS NULL")
-            .bind(now_text())
-            .bind(token_hash(token))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Changes a password after checking the current one and the password rules.
-    pub async fn change_password(
-        &self,
-        actor: &Actor,
-        current: &str,
-        new: &str,
-        confirm: &str,
-    ) -> StoreResult<()> {
-        let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-            .bind(actor.user_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let (cur, h) = (current.to_string(), hash.clone());
-        let ok = tokio::task::spawn_blocking(move || verify_password(&cur, &h))
-            .await
-            .map_err(|e| StoreError::Config(format!("verification task failed: {e}")))?;
-        let mut v = gongjian_domain::Validation::new();
-        if !ok {
-            v.push("current", "当前密码不正确");
-        }
-        if let Err(m) = check_password(&actor.username, new) {
-            v.push("new_password", m);
-        } else if new == current {
-            v.push("new_password", "新密码不能与当前密码相同");
-        }
-        if new != confirm {
-            v.push("confirm", "两次输入的新密码不一致");
-        }
-        v.into_result()?;
-        let pw = new.to_string();
-        let new_hash = tokio::task::spawn_blocking(move || hash_password(&pw))
-            .await
-            .map_err(|e| StoreError::Config(format!("hashing task failed: {e}")))??;
-        sqlx::query("UPDATE users SET password_hash = $1, must_change_password = 0, updated_at = $2 WHERE id = $3")
-            .bind(new_hash)
-            .bind(now_text())
-            .bind(actor.user_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     /// Sets a new one-time password (for an operator who lost the first one), ends the user's
@@ -459,5 +264,373 @@ mod tests {
         assert!(verify_password("Correct-horse-1", &h));
         assert!(!verify_password("Correct-horse-2", &h));
         assert!(!verify_password("x", dummy_hash()));
+    }
+}
+
+/// A grant as listed.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct GrantView {
+    pub id: i64,
+    pub user_id: i64,
+    pub role: String,
+    pub node_id: Option<i64>,
+    pub node_name: Option<String>,
+    pub node_code: Option<String>,
+    pub node_path: Option<String>,
+    pub created_at: String,
+}
+
+impl GrantView {
+    pub fn role_label(&self) -> &'static str {
+        Role::from_key(&self.role).map(|r| r.label_zh()).unwrap_or("")
+    }
+
+    pub fn scope_label(&self) -> String {
+        match (&self.node_name, &self.node_code) {
+            (Some(n), Some(c)) => format!("{n}（{c}）"),
+            _ => "全部".to_string(),
+        }
+    }
+}
+
+/// An account with its live grants.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserSummary {
+    pub user: User,
+    pub totp_enabled: bool,
+    pub grants: Vec<GrantView>,
+}
+
+/// Input to create an account.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct NewAccount {
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    /// Code of the node the role applies to; blank for everywhere (administrators).
+    pub node_code: String,
+}
+
+const GRANT_SELECT: &str = "SELECT g.id, g.user_id, g.role, g.node_id, n.name AS node_name, n.code AS node_code, \
+     n.path AS node_path, g.created_at FROM role_grants g LEFT JOIN nodes n ON n.id = g.node_id";
+
+fn audit_event(actor: &Actor, action: &str, object: String, client: &str, detail: String) -> AuditEvent {
+    AuditEvent {
+        actor_id: Some(actor.user_id),
+        actor_name: actor.username.clone(),
+        roles: actor.role_keys(),
+        action: action.to_string(),
+        object,
+        result: "success".into(),
+        client_addr: client.to_string(),
+        detail,
+        ..AuditEvent::default()
+    }
+}
+
+impl Store {
+    /// Accounts the actor manages: those with a grant inside the actor's account scope, by
+    /// user name. `cursor` is the last user name of the previous page.
+    pub async fn users_page(
+        &self,
+        actor: &Actor,
+        q: &str,
+        cursor: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Page<UserSummary>> {
+        let limit = limit.clamp(1, 200);
+        let mut sql = Sql::new(
+            "SELECT u.id, u.username, u.display_name, u.must_change_password, u.status, u.created_at FROM users u WHERE ",
+        );
+        match actor.scope(Right::ManageAccounts) {
+            Scope::Everything => {
+                sql.push("1 = 1");
+            }
+            _ => {
+                sql.push(
+                    "EXISTS (SELECT 1 FROM role_grants g JOIN nodes n ON n.id = g.node_id WHERE g.user_id = u.id AND ",
+                );
+                scope::push_filter(&mut sql, actor, Right::ManageAccounts, "n.path");
+                sql.push(")");
+            }
+        }
+        let q = q.trim();
+        if !q.is_empty() {
+            let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            sql.push(" AND (u.username LIKE ")
+                .bind(format!("%{escaped}%"))
+                .push(" ESCAPE '\\' OR u.display_name LIKE ")
+                .bind(format!("%{escaped}%"))
+                .push(" ESCAPE '\\')");
+        }
+        if let Some(c) = cursor {
+            sql.push(" AND u.username > ").bind(c);
+        }
+        sql.push(" ORDER BY u.username LIMIT ").bind(limit + 1);
+        let mut users: Vec<User> = sql.query_as().fetch_all(&self.pool).await?;
+        let next_cursor = if users.len() as i64 > limit {
+            users.truncate(limit as usize);
+            users.last().map(|u| u.username.clone())
+        } else {
+            None
+        };
+        let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+        let mut gsql = Sql::new(&format!("{GRANT_SELECT} WHERE g.revoked_at IS NULL AND g.user_id IN "));
+        gsql.bind_list(&ids).push(" ORDER BY g.id");
+        let grants: Vec<GrantView> = gsql.query_as().fetch_all(&self.pool).await?;
+        let mut tsql = Sql::new("SELECT id FROM users WHERE totp_enabled_at IS NOT NULL AND id IN ");
+        tsql.bind_list(&ids);
+        let totp: Vec<(i64,)> = tsql.query_as().fetch_all(&self.pool).await?;
+        let items = users
+            .into_iter()
+            .map(|user| UserSummary {
+                totp_enabled: totp.iter().any(|(id,)| *id == user.id),
+                grants: grants.iter().filter(|g| g.user_id == user.id).cloned().collect(),
+                user,
+            })
+            .collect();
+        Ok(Page { items, next_cursor })
+    }
+
+    /// One account, if the actor manages it (or it is the actor's own).
+    pub async fn user_summary(&self, actor: &Actor, id: i64) -> StoreResult<UserSummary> {
+        let user = self.user(id).await?;
+        let grants: Vec<GrantView> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{GRANT_SELECT} WHERE g.revoked_at IS NULL AND g.user_id = $1 ORDER BY g.id"
+        )))
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let visible = id == actor.user_id
+            || match actor.scope(Right::ManageAccounts) {
+                Scope::Everything => true,
+                scope => grants
+                    .iter()
+                    .any(|g| g.node_path.as_deref().is_some_and(|p| scope.contains_path(p))),
+            };
+        if !visible {
+            return Err(StoreError::NotFound);
+        }
+        let totp_enabled = self.totp_enabled(id).await?;
+        Ok(UserSummary {
+            user,
+            totp_enabled,
+            grants,
+        })
+    }
+
+    /// Whether the actor may act on the account: not the actor's own, and every role it holds
+    /// is one the actor may grant where it is held.
+    fn may_manage(actor: &Actor, target: &UserSummary) -> bool {
+        target.user.id != actor.user_id
+            && target
+                .grants
+                .iter()
+                .all(|g| Role::from_key(&g.role).is_some_and(|r| actor.may_grant(r, g.node_path.as_deref())))
+    }
+
+    async fn check_grant(
+        &self,
+        actor: &Actor,
+        target: Option<&UserSummary>,
+        role: &str,
+        node_code: &str,
+    ) -> StoreResult<(Role, Option<i64>)> {
+        let Some(role) = Role::from_key(role.trim()) else {
+            return Err(StoreError::field("role", "请选择角色"));
+        };
+        let node = match node_code.trim() {
+            "" => None,
+            code => Some(
+                self.node_by_code(actor, code)
+                    .await
+                    .map_err(|_| StoreError::field("node_code", "该区域不存在或不在您的管理范围内"))?,
+            ),
+        };
+        if role.is_administrator() && node.is_some() {
+            return Err(StoreError::field("node_code", "管理员角色适用于全部区域，范围请留空"));
+        }
+        if !role.is_administrator() && node.is_none() && !actor.may_grant(role, None) {
+            return Err(StoreError::field("node_code", "请填写该角色适用的区域代码"));
+        }
+        if !actor.may_grant(role, node.as_ref().map(|n| n.path.as_str())) {
+            return Err(StoreError::field(
+                "role",
+                format!("您无权在该范围授予“{}”角色", role.label_zh()),
+            ));
+        }
+        if let Some(t) = target {
+            if t.user.id == actor.user_id {
+                return Err(StoreError::field("role", "不能给自己授予角色"));
+            }
+            let holds_admin = t
+                .grants
+                .iter()
+                .filter_map(|g| Role::from_key(&g.role))
+                .find(|r| r.is_administrator());
+            if let Some(held) = holds_admin
+                && (role.is_administrator() || held == role)
+            {
+                return Err(StoreError::field(
+                    "role",
+                    format!("该账户已是{}，三类管理员角色不能兼任", held.label_zh()),
+                ));
+            }
+            if role.is_administrator() && !t.grants.is_empty() {
+                return Err(StoreError::field("role", "管理员账户应专用，请为其新建账户"));
+            }
+        }
+        Ok((role, node.map(|n| n.id)))
+    }
+
+    /// Creates an account with one grant; returns it and its one-time password.
+    pub async fn create_account(
+        &self,
+        actor: &Actor,
+        input: &NewAccount,
+        client: &str,
+    ) -> StoreResult<(UserSummary, String)> {
+        let (role, node_id) = self.check_grant(actor, None, &input.role, &input.node_code).await?;
+        let display = input.display_name.trim();
+        if display.is_empty() || display.chars().count() > 40 || display.contains('\0') {
+            return Err(StoreError::field("display_name", "请填写 1–40 个字符的姓名"));
+        }
+        let password = one_time_password();
+        let user = self
+            .add_user(&input.username, display, &password, true, role, node_id)
+            .await?;
+        self.audit(&audit_event(
+            actor,
+            "user.create",
+            format!("user:{}", user.username),
+            client,
+            format!("role {}", role.key()),
+        ))
+        .await?;
+        Ok((self.user_summary(actor, user.id).await?, password))
+    }
+
+    /// Grants another role to an account.
+    pub async fn grant_role(
+        &self,
+        actor: &Actor,
+        user_id: i64,
+        role: &str,
+        node_code: &str,
+        client: &str,
+    ) -> StoreResult<()> {
+        let target = self.user_summary(actor, user_id).await?;
+        let (role, node_id) = self.check_grant(actor, Some(&target), role, node_code).await?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO role_grants (user_id, role, node_id, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(user_id)
+            .bind(role.key())
+            .bind(node_id)
+            .bind(now_text())
+            .execute(&mut *tx)
+            .await?;
+        append(
+            &mut tx,
+            &audit_event(
+                actor,
+                "grant.add",
+                format!("user:{}", target.user.username),
+                client,
+                format!("role {} node {:?}", role.key(), node_id),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Revokes a grant the actor could have given.
+    pub async fn revoke_grant(&self, actor: &Actor, grant_id: i64, client: &str) -> StoreResult<()> {
+        let grant: GrantView = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{GRANT_SELECT} WHERE g.id = $1 AND g.revoked_at IS NULL"
+        )))
+        .bind(grant_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let target = self.user_summary(actor, grant.user_id).await?;
+        let role = Role::from_key(&grant.role).ok_or(StoreError::NotFound)?;
+        if target.user.id == actor.user_id || !actor.may_grant(role, grant.node_path.as_deref()) {
+            return Err(StoreError::Forbidden);
+        }
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE role_grants SET revoked_at = $1 WHERE id = $2")
+            .bind(now_text())
+            .bind(grant_id)
+            .execute(&mut *tx)
+            .await?;
+        append(
+            &mut tx,
+            &audit_event(
+                actor,
+                "grant.revoke",
+                format!("user:{}", target.user.username),
+                client,
+                format!("role {}", role.key()),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Disables or re-enables an account; disabling ends its sessions.
+    pub async fn set_user_status(&self, actor: &Actor, user_id: i64, active: bool, client: &str) -> StoreResult<()> {
+        let target = self.user_summary(actor, user_id).await?;
+        if !Self::may_manage(actor, &target) {
+            return Err(StoreError::Forbidden);
+        }
+        let mut tx = self.begin_write().await?;
+        let now = now_text();
+        sqlx::query("UPDATE users SET status = $1, updated_at = $2 WHERE id = $3")
+            .bind(if active { "active" } else { "disabled" })
+            .bind(&now)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        if !active {
+            sqlx::query("UPDATE sessions SET ended_at = $1 WHERE user_id = $2 AND ended_at IS NULL")
+                .bind(&now)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let action = if active { "user.enable" } else { "user.disable" };
+        append(
+            &mut tx,
+            &audit_event(
+                actor,
+                action,
+                format!("user:{}", target.user.username),
+                client,
+                String::new(),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Gives a managed account a new one-time password.
+    pub async fn reset_password_for(&self, actor: &Actor, user_id: i64, client: &str) -> StoreResult<String> {
+        let target = self.user_summary(actor, user_id).await?;
+        if !Self::may_manage(actor, &target) {
+            return Err(StoreError::Forbidden);
+        }
+        let password = self.reset_password(&target.user.username).await?;
+        self.audit(&audit_event(
+            actor,
+            "password.reset",
+            format!("user:{}", target.user.username),
+            client,
+            String::new(),
+        ))
+        .await?;
+        Ok(password)
     }
 }

@@ -11,6 +11,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use gongjian_domain::access::{Actor, Right, Scope};
+
 use crate::db::{Store, Tx};
 use crate::error::{StoreError, StoreResult};
 use crate::now_text;
@@ -109,6 +111,14 @@ fn entry_hash(
     hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
+/// Only the audit administrator reads the log.
+pub fn require_audit(actor: &Actor) -> StoreResult<()> {
+    match actor.scope(Right::ReadAudit) {
+        Scope::Paths(p) if p.is_empty() => Err(StoreError::Forbidden),
+        _ => Ok(()),
+    }
+}
+
 /// Appends an entry inside the caller's write transaction.
 pub async fn append(tx: &mut Tx, ev: &AuditEvent) -> StoreResult<i64> {
     let (seq, prev): (i64, String) =
@@ -199,11 +209,9 @@ impl Store {
     /// Walks the whole chain from the anchor to the head.
     pub async fn verify_audit(&self) -> StoreResult<AuditVerdict> {
         let (head_seq, head_hash, pruned_to, pruned_hash): (i64, String, i64, String) =
-            sqlx::query_as(
-                "SELECT seq, last_hash, pruned_to_seq, pruned_hash FROM audit_head WHERE id = 1",
-            )
-            .fetch_one(&self.pool)
-            .await?;
+            sqlx::query_as("SELECT seq, last_hash, pruned_to_seq, pruned_hash FROM audit_head WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?;
         let mut expected = pruned_to + 1;
         let mut prev = pruned_hash;
         let mut count = 0i64;
@@ -221,19 +229,13 @@ impl Store {
                 if row.seq != expected {
                     return Ok(AuditVerdict::Broken {
                         seq: expected,
-                        problem: format!(
-                            "entry {expected} is missing (the next entry present is {})",
-                            row.seq
-                        ),
+                        problem: format!("entry {expected} is missing (the next entry present is {})", row.seq),
                     });
                 }
                 if row.computed_hash() != row.hash {
                     return Ok(AuditVerdict::Broken {
                         seq: row.seq,
-                        problem: format!(
-                            "entry {} was altered: its content no longer matches its hash",
-                            row.seq
-                        ),
+                        problem: format!("entry {} was altered: its content no longer matches its hash", row.seq),
                     });
                 }
                 if row.prev_hash != prev {
@@ -252,12 +254,11 @@ impl Store {
             }
         }
         // Entries before the anchor must be gone; entries after the head must not exist.
-        let stray: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(seq) FROM audit_log WHERE seq <= $1 OR seq > $2")
-                .bind(pruned_to)
-                .bind(head_seq)
-                .fetch_one(&self.pool)
-                .await?;
+        let stray: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM audit_log WHERE seq <= $1 OR seq > $2")
+            .bind(pruned_to)
+            .bind(head_seq)
+            .fetch_one(&self.pool)
+            .await?;
         if let Some(seq) = stray {
             return Ok(AuditVerdict::Broken {
                 seq,
@@ -267,9 +268,7 @@ impl Store {
         if expected - 1 != head_seq {
             return Ok(AuditVerdict::Broken {
                 seq: expected,
-                problem: format!(
-                    "entries {expected}–{head_seq} are missing from the end of the log"
-                ),
+                problem: format!("entries {expected}–{head_seq} are missing from the end of the log"),
             });
         }
         if head_seq > pruned_to && prev != head_hash {
@@ -285,25 +284,23 @@ impl Store {
         })
     }
 
-    /// A page of entries, newest first. `cursor` is the last `seq` of the previous page.
+    /// A page of entries, newest first, for the audit administrator. `cursor` is the last
+    /// `seq` of the previous page.
     pub async fn audit_entries(
         &self,
+        actor: &Actor,
         filter: &AuditFilter,
         cursor: Option<i64>,
         limit: i64,
     ) -> StoreResult<crate::Page<AuditEntry>> {
+        require_audit(actor)?;
         let limit = limit.clamp(1, 10_000);
-        let mut sql = Sql::new(&format!(
-            "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE 1 = 1"
-        ));
+        let mut sql = Sql::new(&format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE 1 = 1"));
         if let Some(a) = filter.actor.as_deref().filter(|s| !s.is_empty()) {
             sql.push(" AND actor_name = ").bind(a);
         }
         if let Some(a) = filter.action.as_deref().filter(|s| !s.is_empty()) {
-            let escaped = a
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
+            let escaped = a.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
             sql.push(" AND action LIKE ")
                 .bind(format!("%{escaped}%"))
                 .push(" ESCAPE '\\'");
@@ -342,12 +339,11 @@ impl Store {
         }
         let cutoff = crate::time_text(chrono::Utc::now() - chrono::Duration::days(retention_days));
         let mut tx = self.begin_write().await?;
-        let last: Option<(i64, String)> = sqlx::query_as(
-            "SELECT seq, hash FROM audit_log WHERE at < $1 ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(&cutoff)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let last: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_log WHERE at < $1 ORDER BY seq DESC LIMIT 1")
+                .bind(&cutoff)
+                .fetch_optional(&mut *tx)
+                .await?;
         let removed = match last {
             None => 0,
             Some((seq, hash)) => {
@@ -356,13 +352,11 @@ impl Store {
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
-                sqlx::query(
-                    "UPDATE audit_head SET pruned_to_seq = $1, pruned_hash = $2 WHERE id = 1",
-                )
-                .bind(seq)
-                .bind(hash)
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query("UPDATE audit_head SET pruned_to_seq = $1, pruned_hash = $2 WHERE id = 1")
+                    .bind(seq)
+                    .bind(hash)
+                    .execute(&mut *tx)
+                    .await?;
                 n as i64
             }
         };
@@ -370,9 +364,7 @@ impl Store {
         ev.action = "audit.prune".into();
         ev.object = "audit_log".into();
         ev.result = "success".into();
-        ev.detail = format!(
-            "removed {removed} entries older than {cutoff} (retention {retention_days} days)"
-        );
+        ev.detail = format!("removed {removed} entries older than {cutoff} (retention {retention_days} days)");
         append(&mut tx, &ev).await?;
         tx.commit().await?;
         Ok(removed)

@@ -94,12 +94,8 @@ impl Store {
 
     /// The default embedded database in a data directory, which is created when missing.
     pub async fn open_data_dir(dir: &Path) -> StoreResult<Store> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            StoreError::Config(format!(
-                "cannot create data directory {}: {e}",
-                dir.display()
-            ))
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Config(format!("cannot create data directory {}: {e}", dir.display())))?;
         let file = dir.join("gongjian.db");
         Store::connect(&format!("sqlite://{}", file.display())).await
     }

@@ -164,9 +164,7 @@ const ESTATE_NAMES: [&str; 24] = [
     "云山",
     "晴川",
 ];
-const BUSINESS_NAMES: [&str; 8] = [
-    "商贸", "金融", "科技", "创意", "总部", "电商", "物流", "文旅",
-];
+const BUSINESS_NAMES: [&str; 8] = ["商贸", "金融", "科技", "创意", "总部", "电商", "物流", "文旅"];
 
 /// Spreads `extra` units over `n` slots evenly: whether slot `i` gets one.
 fn gets_extra(i: usize, n: usize, extra: usize) -> bool {
@@ -175,8 +173,7 @@ fn gets_extra(i: usize, n: usize, extra: usize) -> bool {
 
 /// A small deterministic mixer, so the demo is the same on every run.
 fn mix(a: usize, b: usize) -> usize {
-    let mut x = (a as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ (b as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    let mut x = (a as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (b as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
     x ^= x >> 29;
     (x % 1_000_003) as usize
 }
@@ -277,12 +274,7 @@ fn short_name(name: &str) -> String {
 
 impl Store {
     /// Builds a demo city. Refuses when the city is already there.
-    pub async fn load_demo(
-        &self,
-        city: DemoCity,
-        _scale: Scale,
-        progress: Progress<'_>,
-    ) -> StoreResult<DemoReport> {
+    pub async fn load_demo(&self, city: DemoCity, _scale: Scale, progress: Progress<'_>) -> StoreResult<DemoReport> {
         let started = Instant::now();
         let all = embedded()?;
         let in_city = |d: &&Division| match city.district_code() {
@@ -291,16 +283,12 @@ impl Store {
         };
         // Ordinary streets only (001–399); farms, prisons and similar units (400–599) are
         // left out of the demo.
-        let ordinary = |d: &&Division| {
-            d.level != "street" || d.short_code[6..9].parse::<u32>().unwrap_or(999) < 400
-        };
+        let ordinary = |d: &&Division| d.level != "street" || d.short_code[6..9].parse::<u32>().unwrap_or(999) < 400;
         let rows: Vec<&Division> = all.iter().filter(in_city).filter(ordinary).collect();
-        let city_row = rows.iter().find(|d| d.level == "city").ok_or_else(|| {
-            StoreError::Config(format!(
-                "no city {} in the division table",
-                city.city_code()
-            ))
-        })?;
+        let city_row = rows
+            .iter()
+            .find(|d| d.level == "city")
+            .ok_or_else(|| StoreError::Config(format!("no city {} in the division table", city.city_code())))?;
 
         let mut tx = self.begin_write().await?;
         let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM nodes WHERE code = $1")
@@ -313,16 +301,14 @@ impl Store {
                 format!("演示城市“{}”已经存在", city_row.name),
             ));
         }
-        let mut next_id: i64 =
-            sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(id), 0) FROM nodes")
-                .fetch_one(&mut *tx)
-                .await?
-                + 1;
-        let mut next_org: i64 =
-            sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(id), 0) FROM party_orgs")
-                .fetch_one(&mut *tx)
-                .await?
-                + 1;
+        let mut next_id: i64 = sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(id), 0) FROM nodes")
+            .fetch_one(&mut *tx)
+            .await?
+            + 1;
+        let mut next_org: i64 = sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(id), 0) FROM party_orgs")
+            .fetch_one(&mut *tx)
+            .await?
+            + 1;
         let now = now_text();
         let mut nodes: Vec<NodeIns> = Vec::new();
         let mut orgs: Vec<OrgIns> = Vec::new();
@@ -332,24 +318,16 @@ impl Store {
         };
 
         // Administrative levels, parents before children.
-        let mut by_short: std::collections::HashMap<String, (i64, String)> =
-            std::collections::HashMap::new();
+        let mut by_short: std::collections::HashMap<String, (i64, String)> = std::collections::HashMap::new();
         for level in ["city", "district", "street", "community"] {
             for d in rows.iter().filter(|d| d.level == level) {
-                let parent = d
-                    .parent_short_code
-                    .as_ref()
-                    .and_then(|p| by_short.get(p))
-                    .cloned();
+                let parent = d.parent_short_code.as_ref().and_then(|p| by_short.get(p)).cloned();
                 if level != "city" && parent.is_none() {
                     continue; // under a left-out special unit
                 }
                 let id = next_id;
                 next_id += 1;
-                let path = format!(
-                    "{}{id}/",
-                    parent.as_ref().map(|p| p.1.as_str()).unwrap_or("/")
-                );
+                let path = format!("{}{id}/", parent.as_ref().map(|p| p.1.as_str()).unwrap_or("/"));
                 let lvl = match level {
                     "city" => Level::City,
                     "district" => Level::District,
@@ -378,8 +356,7 @@ impl Store {
         }
 
         // Party working committees of the streets and committees of the communities.
-        let mut org_of_node: std::collections::HashMap<i64, (i64, String)> =
-            std::collections::HashMap::new();
+        let mut org_of_node: std::collections::HashMap<i64, (i64, String)> = std::collections::HashMap::new();
         for n in nodes
             .iter()
             .filter(|n| matches!(n.level, Level::Street | Level::Community))
@@ -402,10 +379,7 @@ impl Store {
             };
             let id = next_org;
             next_org += 1;
-            let path = format!(
-                "{}{id}/",
-                parent.as_ref().map(|p| p.1.as_str()).unwrap_or("/")
-            );
+            let path = format!("{}{id}/", parent.as_ref().map(|p| p.1.as_str()).unwrap_or("/"));
             orgs.push(OrgIns {
                 id,
                 parent_id: parent.map(|p| p.0),
@@ -425,10 +399,7 @@ impl Store {
             .map(|n| (n.id, n.code.clone(), n.path.clone(), short_name(&n.name)))
             .collect();
         let (l2_total, l3_total) = city.grid_targets(communities.len());
-        let (l2_base, l2_extra) = (
-            l2_total / communities.len().max(1),
-            l2_total % communities.len().max(1),
-        );
+        let (l2_base, l2_extra) = (l2_total / communities.len().max(1), l2_total % communities.len().max(1));
         let mut l2_nodes: Vec<L2Grid> = Vec::new();
         for (ci, (cid, ccode, cpath, cname)) in communities.iter().enumerate() {
             let count = l2_base + usize::from(gets_extra(ci, communities.len(), l2_extra));
@@ -439,16 +410,10 @@ impl Store {
                     _ => GridKind::ResidentGroup,
                 };
                 let name = match kind {
-                    GridKind::Estate => format!(
-                        "{}{}小区",
-                        ESTATE_NAMES[mix(ci, s + 99) % ESTATE_NAMES.len()],
-                        s
-                    ),
-                    GridKind::Business => format!(
-                        "{}{}商务楼宇",
-                        cname,
-                        BUSINESS_NAMES[mix(ci, s) % BUSINESS_NAMES.len()]
-                    ),
+                    GridKind::Estate => format!("{}{}小区", ESTATE_NAMES[mix(ci, s + 99) % ESTATE_NAMES.len()], s),
+                    GridKind::Business => {
+                        format!("{}{}商务楼宇", cname, BUSINESS_NAMES[mix(ci, s) % BUSINESS_NAMES.len()])
+                    }
                     _ => format!("第{s}居民小组"),
                 };
                 let code = NodeCode::grid(&NodeCode::from_stored(ccode.clone()), s as u32)
@@ -456,14 +421,7 @@ impl Store {
                 let id = next_id;
                 next_id += 1;
                 let path = format!("{cpath}{id}/");
-                l2_nodes.push((
-                    id,
-                    code.as_str().to_string(),
-                    path.clone(),
-                    kind,
-                    name.clone(),
-                    *cid,
-                ));
+                l2_nodes.push((id, code.as_str().to_string(), path.clone(), kind, name.clone(), *cid));
                 nodes.push(NodeIns {
                     id,
                     parent_id: Some(*cid),
@@ -478,14 +436,10 @@ impl Store {
             }
         }
         report.grids_l2 = l2_nodes.len();
-        let (l3_base, l3_extra) = (
-            l3_total / l2_nodes.len().max(1),
-            l3_total % l2_nodes.len().max(1),
-        );
+        let (l3_base, l3_extra) = (l3_total / l2_nodes.len().max(1), l3_total % l2_nodes.len().max(1));
         let l3_kinds = GridKind::for_level(Level::GridL3);
         let mut l3_of: std::collections::HashMap<i64, Vec<i64>> = std::collections::HashMap::new();
-        let mut totals: std::collections::HashMap<i64, (i64, i64)> =
-            std::collections::HashMap::new();
+        let mut totals: std::collections::HashMap<i64, (i64, i64)> = std::collections::HashMap::new();
         for (gi, (gid, gcode, gpath, _, _, cid)) in l2_nodes.iter().enumerate() {
             let count = l3_base + usize::from(gets_extra(gi, l2_nodes.len(), l3_extra));
             for s in 1..=count {
@@ -525,14 +479,8 @@ impl Store {
 
         // Estate and grid party branches, each with a party group per level-3 grid.
         let (estate_target, grid_target) = city.branch_targets(l2_nodes.len());
-        let estates: Vec<_> = l2_nodes
-            .iter()
-            .filter(|g| g.3 == GridKind::Estate)
-            .collect();
-        let others: Vec<_> = l2_nodes
-            .iter()
-            .filter(|g| g.3 != GridKind::Estate)
-            .collect();
+        let estates: Vec<_> = l2_nodes.iter().filter(|g| g.3 == GridKind::Estate).collect();
+        let others: Vec<_> = l2_nodes.iter().filter(|g| g.3 != GridKind::Estate).collect();
         let mut branch_sites: Vec<(&L2Grid, OrgCategory)> = Vec::new();
         for (i, g) in estates.iter().enumerate() {
             if gets_extra(i, estates.len(), estate_target.min(estates.len())) {
@@ -584,11 +532,7 @@ impl Store {
         progress("写入区划与网格", 0, total);
         for (i, chunk) in nodes.chunks(2000).enumerate() {
             insert_nodes(&mut tx, chunk, &now).await?;
-            progress(
-                "写入区划与网格",
-                ((i + 1) * 2000).min(nodes.len()) as u64,
-                total,
-            );
+            progress("写入区划与网格", ((i + 1) * 2000).min(nodes.len()) as u64, total);
         }
         for (i, chunk) in orgs.chunks(2000).enumerate() {
             insert_orgs(&mut tx, chunk, &now).await?;
@@ -600,9 +544,7 @@ impl Store {
         }
         for table in ["nodes", "party_orgs"] {
             if let Some(sql) = self.engine.advance_identity_sql(table) {
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await?;
             }
         }
         tx.commit().await?;

@@ -26,8 +26,7 @@ pub fn embedded() -> StoreResult<Vec<Division>> {
     let mut reader = csv::Reader::from_reader(CSV.as_bytes());
     let mut out = Vec::new();
     for (i, rec) in reader.records().enumerate() {
-        let rec =
-            rec.map_err(|e| StoreError::Config(format!("division table row {}: {e}", i + 2)))?;
+        let rec = rec.map_err(|e| StoreError::Config(format!("division table row {}: {e}", i + 2)))?;
         let short = rec.get(0).unwrap_or("").to_string();
         out.push(Division {
             code: pad_division_code(&short),
@@ -56,9 +55,7 @@ pub async fn load_reference(store: &Store) -> StoreResult<()> {
         .execute(&mut *tx)
         .await?;
     for chunk in rows.chunks(200) {
-        let mut sql = crate::sql::Sql::new(
-            "INSERT INTO divisions (code, name, level, parent_code, edition) VALUES ",
-        );
+        let mut sql = crate::sql::Sql::new("INSERT INTO divisions (code, name, level, parent_code, edition) VALUES ");
         for (i, d) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");
@@ -84,12 +81,10 @@ pub async fn load_reference(store: &Store) -> StoreResult<()> {
 impl Store {
     /// Looks a 12-digit code up in the national table, for suggesting names in forms.
     pub async fn division(&self, code: &str) -> StoreResult<Option<(String, String)>> {
-        Ok(
-            sqlx::query_as("SELECT name, level FROM divisions WHERE code = $1")
-                .bind(code.trim())
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_as("SELECT name, level FROM divisions WHERE code = $1")
+            .bind(code.trim())
+            .fetch_optional(&self.pool)
+            .await?)
     }
 }
 
@@ -107,9 +102,6 @@ mod tests {
             .filter(|d| d.short_code[6..9].parse::<u32>().unwrap() < 400)
             .count();
         assert_eq!(foshan_streets, 32);
-        assert!(
-            rows.iter()
-                .any(|d| d.code == "440604000000" && d.name == "禅城区")
-        );
+        assert!(rows.iter().any(|d| d.code == "440604000000" && d.name == "禅城区"));
     }
 }

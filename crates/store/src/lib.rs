@@ -13,6 +13,7 @@ pub mod divisions;
 pub mod error;
 pub mod party;
 pub mod scope;
+pub mod sessions;
 pub(crate) mod sql;
 pub mod tokens;
 pub mod totp;

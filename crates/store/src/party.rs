@@ -41,9 +41,7 @@ pub struct PartyOrg {
 
 impl PartyOrg {
     pub fn kind_label(&self) -> &'static str {
-        OrgKind::from_key(&self.kind)
-            .map(|k| k.label_zh())
-            .unwrap_or("")
+        OrgKind::from_key(&self.kind).map(|k| k.label_zh()).unwrap_or("")
     }
 
     pub fn category_label(&self) -> &'static str {
@@ -57,11 +55,7 @@ impl PartyOrg {
     }
 
     pub fn ancestor_ids(&self) -> Vec<i64> {
-        let mut ids: Vec<i64> = self
-            .path
-            .split('/')
-            .filter_map(|s| s.parse().ok())
-            .collect();
+        let mut ids: Vec<i64> = self.path.split('/').filter_map(|s| s.parse().ok()).collect();
         ids.pop();
         ids
     }
@@ -178,36 +172,23 @@ struct ParsedOrg {
 fn parse_org(v: &mut Validation, input: &PartyOrgInput) -> Option<ParsedOrg> {
     let kind = OrgKind::from_key(input.kind.trim());
     if kind.is_none() {
-        v.push(
-            "kind",
-            "请选择组织类别（党工委、党委、党总支、党支部或党小组）",
-        );
+        v.push("kind", "请选择组织类别（党工委、党委、党总支、党支部或党小组）");
     }
     let category = OrgCategory::from_key(input.category.trim());
     if category.is_none() {
         v.push("category", "请选择所属领域");
     }
     let name = v.check("name", Name::parse(&input.name));
-    let founded_on = match input
-        .founded_on
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
+    let founded_on = match input.founded_on.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => Some(None),
         Some(s) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-            Ok(d) if d <= chrono::Utc::now().date_naive() => {
-                Some(Some(d.format("%Y-%m-%d").to_string()))
-            }
+            Ok(d) if d <= chrono::Utc::now().date_naive() => Some(Some(d.format("%Y-%m-%d").to_string())),
             Ok(_) => {
                 v.push("founded_on", "成立日期不能晚于今天");
                 None
             }
             Err(_) => {
-                v.push(
-                    "founded_on",
-                    format!("“{s}”不是有效日期，格式为 2024-07-01"),
-                );
+                v.push("founded_on", format!("“{s}”不是有效日期，格式为 2024-07-01"));
                 None
             }
         },
@@ -222,12 +203,11 @@ fn parse_org(v: &mut Validation, input: &PartyOrgInput) -> Option<ParsedOrg> {
 
 impl Store {
     pub async fn party_org(&self, actor: &Actor, id: i64) -> StoreResult<PartyOrg> {
-        let org: PartyOrg =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("{ORG_SELECT} WHERE o.id = $1")))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?
-                .ok_or(StoreError::NotFound)?;
+        let org: PartyOrg = sqlx::query_as(sqlx::AssertSqlSafe(format!("{ORG_SELECT} WHERE o.id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         scope::require(actor, Right::ReadTree, &org.territory_path)?;
         Ok(org)
     }
@@ -245,15 +225,10 @@ impl Store {
         Ok(sql.query_as().fetch_all(&self.pool).await?)
     }
 
-    pub async fn party_ancestors(
-        &self,
-        actor: &Actor,
-        org: &PartyOrg,
-    ) -> StoreResult<Vec<PartyOrg>> {
+    pub async fn party_ancestors(&self, actor: &Actor, org: &PartyOrg) -> StoreResult<Vec<PartyOrg>> {
         scope::require(actor, Right::ReadTree, &org.territory_path)?;
         let mut sql = Sql::new(&format!("{ORG_SELECT} WHERE o.id IN "));
-        sql.bind_list(&org.ancestor_ids())
-            .push(" ORDER BY length(o.path)");
+        sql.bind_list(&org.ancestor_ids()).push(" ORDER BY length(o.path)");
         Ok(sql.query_as().fetch_all(&self.pool).await?)
     }
 
@@ -301,9 +276,7 @@ impl Store {
                 let mut counts = OrgCounts::default();
                 for (_, kind, n) in rows.iter().filter(|(i, _, _)| *i == org.id) {
                     match OrgKind::from_key(kind) {
-                        Some(OrgKind::Committee | OrgKind::WorkingCommittee) => {
-                            counts.committees += n
-                        }
+                        Some(OrgKind::Committee | OrgKind::WorkingCommittee) => counts.committees += n,
                         Some(OrgKind::GeneralBranch) => counts.general_branches += n,
                         Some(OrgKind::Branch) => counts.branches += n,
                         Some(OrgKind::Group) => counts.groups += n,
@@ -328,11 +301,7 @@ impl Store {
         .await?)
     }
 
-    pub async fn party_history(
-        &self,
-        actor: &Actor,
-        id: i64,
-    ) -> StoreResult<Vec<PartyHistoryEntry>> {
+    pub async fn party_history(&self, actor: &Actor, id: i64) -> StoreResult<Vec<PartyHistoryEntry>> {
         self.party_org(actor, id).await?;
         Ok(sqlx::query_as(
             "SELECT id, at, action, actor_id, old_name, new_name, old_parent_id, new_parent_id, note \
@@ -352,11 +321,7 @@ impl Store {
     ) -> StoreResult<Option<crate::tree::Node>> {
         let id = match (
             input.territory_node_id,
-            input
-                .territory_code
-                .as_deref()
-                .map(str::trim)
-                .filter(|s| !s.is_empty()),
+            input.territory_code.as_deref().map(str::trim).filter(|s| !s.is_empty()),
         ) {
             (Some(id), _) => Some(id),
             (None, Some(code)) => {
@@ -393,34 +358,16 @@ impl Store {
         }
     }
 
-    pub async fn create_party_org(
-        &self,
-        actor: &Actor,
-        input: &PartyOrgInput,
-    ) -> StoreResult<PartyOrg> {
+    pub async fn create_party_org(&self, actor: &Actor, input: &PartyOrgInput) -> StoreResult<PartyOrg> {
         let mut v = Validation::new();
         let parsed = parse_org(&mut v, input);
         let mut tx = self.begin_write().await?;
-        let territory = self
-            .resolve_territory(&mut tx, actor, &mut v, input)
-            .await?;
+        let territory = self.resolve_territory(&mut tx, actor, &mut v, input).await?;
         let parent = match input.parent_id {
             None => None,
             Some(pid) => match fetch_org(&mut tx, pid).await? {
-                Some(p)
-                    if actor
-                        .scope(Right::ReadTree)
-                        .contains_path(&p.territory_path)
-                        && p.is_active() =>
-                {
-                    Some(p)
-                }
-                Some(p)
-                    if p.is_active()
-                        || !actor
-                            .scope(Right::ReadTree)
-                            .contains_path(&p.territory_path) =>
-                {
+                Some(p) if actor.scope(Right::ReadTree).contains_path(&p.territory_path) && p.is_active() => Some(p),
+                Some(p) if p.is_active() || !actor.scope(Right::ReadTree).contains_path(&p.territory_path) => {
                     v.push("parent_id", "上级党组织不存在");
                     None
                 }
@@ -466,10 +413,7 @@ impl Store {
         .bind(&now)
         .fetch_one(&mut *tx)
         .await?;
-        let path = format!(
-            "{}{id}/",
-            parent.as_ref().map(|p| p.path.as_str()).unwrap_or("/")
-        );
+        let path = format!("{}{id}/", parent.as_ref().map(|p| p.path.as_str()).unwrap_or("/"));
         sqlx::query("UPDATE party_orgs SET path = $1 WHERE id = $2")
             .bind(&path)
             .bind(id)
@@ -493,30 +437,20 @@ impl Store {
     }
 
     /// Edits name, category, territory and founding date (kind and parent change by moving).
-    pub async fn edit_party_org(
-        &self,
-        actor: &Actor,
-        id: i64,
-        input: &PartyOrgInput,
-    ) -> StoreResult<PartyOrg> {
+    pub async fn edit_party_org(&self, actor: &Actor, id: i64, input: &PartyOrgInput) -> StoreResult<PartyOrg> {
         let mut v = Validation::new();
         let mut tx = self.begin_write().await?;
         let org = fetch_org(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
         scope::require(actor, Right::ManageTree, &org.territory_path)?;
         if !org.is_active() {
-            return Err(StoreError::field(
-                "name",
-                "已撤销的党组织不能修改，请先恢复",
-            ));
+            return Err(StoreError::field("name", "已撤销的党组织不能修改，请先恢复"));
         }
         let mut input = input.clone();
         if input.kind.trim().is_empty() {
             input.kind = org.kind.clone();
         }
         let parsed = parse_org(&mut v, &input);
-        let territory = self
-            .resolve_territory(&mut tx, actor, &mut v, &input)
-            .await?;
+        let territory = self.resolve_territory(&mut tx, actor, &mut v, &input).await?;
         if let (Some(p), Some(t)) = (&parsed, &territory)
             && let Err(m) = check_territory(p.category, t.level)
         {
@@ -561,12 +495,7 @@ impl Store {
     }
 
     /// Moves an organisation with its subtree under another organisation (隶属关系调整).
-    pub async fn move_party_org(
-        &self,
-        actor: &Actor,
-        id: i64,
-        input: &PartyMoveInput,
-    ) -> StoreResult<PartyOrg> {
+    pub async fn move_party_org(&self, actor: &Actor, id: i64, input: &PartyMoveInput) -> StoreResult<PartyOrg> {
         let mut tx = self.begin_write().await?;
         let org = fetch_org(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
         scope::require(actor, Right::ManageTree, &org.territory_path)?;
@@ -575,11 +504,7 @@ impl Store {
         };
         let parent = fetch_org(&mut tx, pid)
             .await?
-            .filter(|p| {
-                actor
-                    .scope(Right::ReadTree)
-                    .contains_path(&p.territory_path)
-            })
+            .filter(|p| actor.scope(Right::ReadTree).contains_path(&p.territory_path))
             .ok_or_else(|| StoreError::field("new_parent_id", "新的上级党组织不存在"))?;
         if parent.path.starts_with(&org.path) {
             return Err(StoreError::field(
@@ -597,8 +522,7 @@ impl Store {
             return Err(StoreError::field("new_parent_id", "已隶属于该党组织"));
         }
         let kind = OrgKind::from_key(&org.kind).ok_or(StoreError::NotFound)?;
-        check_parent(kind, OrgKind::from_key(&parent.kind))
-            .map_err(|m| StoreError::field("new_parent_id", m))?;
+        check_parent(kind, OrgKind::from_key(&parent.kind)).map_err(|m| StoreError::field("new_parent_id", m))?;
         let note = input
             .note
             .as_deref()
@@ -637,25 +561,18 @@ impl Store {
         Ok(org)
     }
 
-    pub async fn archive_party_org(
-        &self,
-        actor: &Actor,
-        id: i64,
-        note: Option<&str>,
-    ) -> StoreResult<PartyOrg> {
+    pub async fn archive_party_org(&self, actor: &Actor, id: i64, note: Option<&str>) -> StoreResult<PartyOrg> {
         let mut tx = self.begin_write().await?;
         let org = fetch_org(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
         scope::require(actor, Right::ManageTree, &org.territory_path)?;
         if !org.is_active() {
             return Err(StoreError::field("status", "该党组织已撤销"));
         }
-        let children: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM party_orgs WHERE parent_id = $1 AND status = $2",
-        )
-        .bind(id)
-        .bind(STATUS_ACTIVE)
-        .fetch_one(&mut *tx)
-        .await?;
+        let children: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM party_orgs WHERE parent_id = $1 AND status = $2")
+            .bind(id)
+            .bind(STATUS_ACTIVE)
+            .fetch_one(&mut *tx)
+            .await?;
         if children > 0 {
             return Err(StoreError::field(
                 "status",
@@ -663,14 +580,12 @@ impl Store {
             ));
         }
         let now = now_text();
-        sqlx::query(
-            "UPDATE party_orgs SET status = $1, archived_at = $2, updated_at = $2 WHERE id = $3",
-        )
-        .bind(STATUS_ARCHIVED)
-        .bind(&now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE party_orgs SET status = $1, archived_at = $2, updated_at = $2 WHERE id = $3")
+            .bind(STATUS_ARCHIVED)
+            .bind(&now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let note = note.map(str::trim).filter(|s| !s.is_empty());
         record(&mut tx, id, "archived", actor, None, None, None, None, note).await?;
         let org = fetch_org(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
@@ -694,14 +609,12 @@ impl Store {
                 ));
             }
         }
-        sqlx::query(
-            "UPDATE party_orgs SET status = $1, archived_at = NULL, updated_at = $2 WHERE id = $3",
-        )
-        .bind(STATUS_ACTIVE)
-        .bind(now_text())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE party_orgs SET status = $1, archived_at = NULL, updated_at = $2 WHERE id = $3")
+            .bind(STATUS_ACTIVE)
+            .bind(now_text())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         record(&mut tx, id, "restored", actor, None, None, None, None, None).await?;
         let org = fetch_org(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
         tx.commit().await?;

@@ -175,15 +175,14 @@ impl Store {
     /// Revokes one of the actor's own tokens.
     pub async fn revoke_token(&self, actor: &Actor, id: i64, client_addr: &str) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        let n = sqlx::query(
-            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
-        )
-        .bind(now_text())
-        .bind(id)
-        .bind(actor.user_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let n =
+            sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
+                .bind(now_text())
+                .bind(id)
+                .bind(actor.user_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound);
         }

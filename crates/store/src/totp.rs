@@ -30,9 +30,7 @@ pub fn base32_decode(text: &str) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let (mut buffer, mut bits) = (0u32, 0u32);
     for c in text.chars().filter(|c| !c.is_whitespace() && *c != '=') {
-        let v = ALPHABET
-            .iter()
-            .position(|a| *a as char == c.to_ascii_uppercase())? as u32;
+        let v = ALPHABET.iter().position(|a| *a as char == c.to_ascii_uppercase())? as u32;
         buffer = (buffer << 5) | v;
         bits += 5;
         if bits >= 8 {
@@ -71,12 +69,7 @@ pub fn step_of(unix_seconds: i64) -> i64 {
 
 /// Checks `code` against the steps around `now` (one step of clock drift either way) and
 /// refuses a step already used. Returns the matched step.
-pub fn verify(
-    secret_b32: &str,
-    code: &str,
-    unix_seconds: i64,
-    last_used_step: Option<i64>,
-) -> Option<i64> {
+pub fn verify(secret_b32: &str, code: &str, unix_seconds: i64, last_used_step: Option<i64>) -> Option<i64> {
     let secret = base32_decode(secret_b32)?;
     let code: String = code.chars().filter(|c| c.is_ascii_digit()).collect();
     if code.len() != 6 {
@@ -93,9 +86,7 @@ pub fn otpauth_uri(issuer: &str, account: &str, secret_b32: &str) -> String {
     let enc = |s: &str| -> String {
         s.bytes()
             .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
-                    (b as char).to_string()
-                }
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
                 _ => format!("%{b:02X}"),
             })
             .collect()

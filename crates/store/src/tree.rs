@@ -49,10 +49,7 @@ impl Node {
     }
 
     pub fn kind_label(&self) -> Option<&'static str> {
-        self.kind
-            .as_deref()
-            .and_then(GridKind::from_key)
-            .map(|k| k.label_zh())
+        self.kind.as_deref().and_then(GridKind::from_key).map(|k| k.label_zh())
     }
 
     /// Division kind (街道/镇/乡, 居委会/村委会) or grid kind, for display.
@@ -64,11 +61,7 @@ impl Node {
 
     /// Ids of the ancestors, root first, without the node itself.
     pub fn ancestor_ids(&self) -> Vec<i64> {
-        let mut ids: Vec<i64> = self
-            .path
-            .split('/')
-            .filter_map(|s| s.parse().ok())
-            .collect();
+        let mut ids: Vec<i64> = self.path.split('/').filter_map(|s| s.parse().ok()).collect();
         ids.pop();
         ids
     }
@@ -262,10 +255,7 @@ fn parse_attributes(
 fn check_kind(v: &mut Validation, level: Level, kind: Option<GridKind>) {
     match kind {
         Some(k) if k.level() != level => {
-            v.push(
-                "kind",
-                format!("{}不能用于{}", k.label_zh(), level.label_zh()),
-            );
+            v.push("kind", format!("{}不能用于{}", k.label_zh(), level.label_zh()));
         }
         None if level.is_grid() => v.push("kind", "请选择网格类型"),
         _ => {}
@@ -301,12 +291,8 @@ async fn next_grid_code(tx: &mut Tx, parent: &Node) -> StoreResult<NodeCode> {
         .filter_map(|c| NodeCode::from_stored(c.clone()).grid_seq())
         .max()
         .unwrap_or(0);
-    NodeCode::grid(&parent.code(), max + 1).ok_or_else(|| {
-        StoreError::field(
-            "code",
-            format!("{}下的网格编号已用完（最多 999 个）", parent.name),
-        )
-    })
+    NodeCode::grid(&parent.code(), max + 1)
+        .ok_or_else(|| StoreError::field("code", format!("{}下的网格编号已用完（最多 999 个）", parent.name)))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -375,13 +361,11 @@ impl Store {
             .await?;
         let id = match id {
             Some(id) => id,
-            None => sqlx::query_scalar(
-                "SELECT node_id FROM node_history WHERE old_code = $1 ORDER BY id DESC LIMIT 1",
-            )
-            .bind(code)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?,
+            None => sqlx::query_scalar("SELECT node_id FROM node_history WHERE old_code = $1 ORDER BY id DESC LIMIT 1")
+                .bind(code)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or(StoreError::NotFound)?,
         };
         self.node(actor, id).await
     }
@@ -408,9 +392,7 @@ impl Store {
     pub async fn ancestors(&self, actor: &Actor, node: &Node) -> StoreResult<Vec<Node>> {
         scope::require(actor, Right::ReadTree, &node.path)?;
         let ids = node.ancestor_ids();
-        let mut sql = Sql::new(&format!(
-            "SELECT {NODE_COLUMNS} FROM nodes n WHERE n.id IN "
-        ));
+        let mut sql = Sql::new(&format!("SELECT {NODE_COLUMNS} FROM nodes n WHERE n.id IN "));
         sql.bind_list(&ids).push(" ORDER BY n.level");
         let rows: Vec<NodeRow> = sql.query_as().fetch_all(&self.pool).await?;
         Ok(rows.into_iter().map(Node::from).collect())
@@ -421,9 +403,7 @@ impl Store {
         let node = self.node(actor, id).await?;
         let mut sql = Sql::new("SELECT level, COUNT(*) FROM nodes WHERE ");
         scope::push_subtree(&mut sql, "path", &node.path);
-        sql.push(" AND status = ")
-            .bind(STATUS_ACTIVE)
-            .push(" GROUP BY level");
+        sql.push(" AND status = ").bind(STATUS_ACTIVE).push(" GROUP BY level");
         let rows: Vec<(i64, i64)> = sql.query_as().fetch_all(&self.pool).await?;
         let mut counts = LevelCounts::default();
         for (level, n) in rows {
@@ -446,9 +426,7 @@ impl Store {
     ) -> StoreResult<Page<NodeWithCounts>> {
         let parent = self.node(actor, id).await?;
         let limit = limit.clamp(1, 500);
-        let mut sql = Sql::new(&format!(
-            "SELECT {NODE_COLUMNS} FROM nodes n WHERE n.parent_id = "
-        ));
+        let mut sql = Sql::new(&format!("SELECT {NODE_COLUMNS} FROM nodes n WHERE n.parent_id = "));
         sql.bind(parent.id);
         if !include_archived {
             sql.push(" AND n.status = ").bind(STATUS_ACTIVE);
@@ -494,13 +472,9 @@ impl Store {
             .bind_list(&ids)
             .push(" GROUP BY c.id, d.level");
         let rows: Vec<(i64, i64, i64)> = sql.query_as().fetch_all(&self.pool).await?;
-        let mut out: Vec<(i64, LevelCounts)> =
-            ids.iter().map(|id| (*id, LevelCounts::default())).collect();
+        let mut out: Vec<(i64, LevelCounts)> = ids.iter().map(|id| (*id, LevelCounts::default())).collect();
         for (id, level, n) in rows {
-            if let (Some(slot), Some(l)) = (
-                out.iter_mut().find(|(i, _)| *i == id),
-                Level::from_i64(level),
-            ) {
+            if let (Some(slot), Some(l)) = (out.iter_mut().find(|(i, _)| *i == id), Level::from_i64(level)) {
                 slot.1.add(l, n);
             }
         }
@@ -521,10 +495,7 @@ impl Store {
         let mut sql = Sql::new(&format!("SELECT {NODE_COLUMNS} FROM nodes n WHERE "));
         scope::push_filter(&mut sql, actor, Right::ReadTree, "n.path");
         if !q.is_empty() {
-            let escaped = q
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
+            let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
             sql.push(" AND (n.name LIKE ")
                 .bind(format!("%{escaped}%"))
                 .push(" ESCAPE '\\' OR ");
@@ -565,9 +536,7 @@ impl Store {
             .node(actor, *anchor)
             .await
             .or_else(|_| Ok::<_, StoreError>(node.clone()))?;
-        let mut sql = Sql::new(&format!(
-            "SELECT {NODE_COLUMNS} FROM nodes n WHERE n.level = "
-        ));
+        let mut sql = Sql::new(&format!("SELECT {NODE_COLUMNS} FROM nodes n WHERE n.level = "));
         sql.bind(parent_level.as_i64())
             .push(" AND n.status = ")
             .bind(STATUS_ACTIVE)
@@ -607,12 +576,7 @@ impl Store {
             input.households.as_deref(),
             input.population.as_deref(),
         );
-        let asked_level = match input
-            .level
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
+        let asked_level = match input.level.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             None => None,
             Some(k) => match Level::from_key(k) {
                 Some(l) => Some(l),
@@ -635,10 +599,7 @@ impl Store {
                         None
                     }
                     Some(p) if !p.is_active() => {
-                        v.push(
-                            "parent_id",
-                            format!("上级“{}”已撤销，不能在其下新建", p.name),
-                        );
+                        v.push("parent_id", format!("上级“{}”已撤销，不能在其下新建", p.name));
                         None
                     }
                     Some(p) => Some(p),
@@ -665,35 +626,20 @@ impl Store {
             (None, None) => Level::City,
         };
         if let Err(msg) = check_parent(level, parent.as_ref().map(|p| p.level)) {
-            v.push(
-                if parent.is_some() {
-                    "parent_id"
-                } else {
-                    "level"
-                },
-                msg,
-            );
+            v.push(if parent.is_some() { "parent_id" } else { "level" }, msg);
             return Err(v.into());
         }
         if let Some(a) = &attrs {
             check_kind(&mut v, level, a.kind);
         }
-        let raw_code = input
-            .code
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty());
+        let raw_code = input.code.as_deref().map(str::trim).filter(|s| !s.is_empty());
         let parent_code = parent.as_ref().map(|p| p.code());
         let code = match (raw_code, level.is_grid(), &parent) {
             (None, true, Some(p)) => Some(next_grid_code(&mut tx, p).await?),
             (None, false, _) => {
                 v.push(
                     "code",
-                    format!(
-                        "请填写{}的 {} 位统计用区划代码",
-                        level.label_zh(),
-                        level.code_len()
-                    ),
+                    format!("请填写{}的 {} 位统计用区划代码", level.label_zh(), level.code_len()),
                 );
                 None
             }
@@ -726,10 +672,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| map_unique(e.into(), "code", &format!("代码 {code} 已被使用")))?;
-        let path = format!(
-            "{}{id}/",
-            parent.as_ref().map(|p| p.path.as_str()).unwrap_or("/")
-        );
+        let path = format!("{}{id}/", parent.as_ref().map(|p| p.path.as_str()).unwrap_or("/"));
         sqlx::query("UPDATE nodes SET path = $1 WHERE id = $2")
             .bind(&path)
             .bind(id)
@@ -818,10 +761,7 @@ impl Store {
         let node = fetch_node(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
         scope::require(actor, Right::ManageTree, &node.path)?;
         if !node.is_active() {
-            return Err(StoreError::field(
-                "new_parent_id",
-                "已撤销的节点不能迁移，请先恢复",
-            ));
+            return Err(StoreError::field("new_parent_id", "已撤销的节点不能迁移，请先恢复"));
         }
         let Some(new_parent_id) = input.new_parent_id else {
             return Err(StoreError::field("new_parent_id", "请选择新的上级"));
@@ -833,10 +773,7 @@ impl Store {
         if let Err(StoreError::Forbidden | StoreError::NotFound) =
             scope::require(actor, Right::ManageTree, &parent.path)
         {
-            return Err(StoreError::field(
-                "new_parent_id",
-                "无权把节点迁移到该上级之下",
-            ));
+            return Err(StoreError::field("new_parent_id", "无权把节点迁移到该上级之下"));
         }
         if parent.path.starts_with(&node.path) {
             return Err(StoreError::field(
@@ -850,13 +787,8 @@ impl Store {
                 format!("上级“{}”已撤销", parent.name),
             ));
         }
-        check_parent(node.level, Some(parent.level))
-            .map_err(|m| StoreError::field("new_parent_id", m))?;
-        let raw_code = input
-            .new_code
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty());
+        check_parent(node.level, Some(parent.level)).map_err(|m| StoreError::field("new_parent_id", m))?;
+        let raw_code = input.new_code.as_deref().map(str::trim).filter(|s| !s.is_empty());
         let new_code = match raw_code {
             Some(raw) => NodeCode::parse(raw, node.level, Some(&parent.code()))
                 .map_err(|e| StoreError::field("new_code", e.to_string()))?,
@@ -867,26 +799,16 @@ impl Store {
                     format!(
                         "请填写调整后的 {} 位区划代码（应以“{}”开头）",
                         node.level.code_len(),
-                        &parent.code[..node
-                            .level
-                            .parent_level()
-                            .map(|l| l.prefix_len())
-                            .unwrap_or(0)]
+                        &parent.code[..node.level.parent_level().map(|l| l.prefix_len()).unwrap_or(0)]
                     ),
                 ));
             }
         };
         if Some(parent.id) == node.parent_id && new_code.as_str() == node.code {
-            return Err(StoreError::field(
-                "new_parent_id",
-                "节点已在该上级之下，代码也未变化",
-            ));
+            return Err(StoreError::field("new_parent_id", "节点已在该上级之下，代码也未变化"));
         }
         if new_code.as_str() != node.code && code_taken(&mut tx, new_code.as_str()).await? {
-            return Err(StoreError::field(
-                "new_code",
-                format!("代码 {new_code} 已被使用"),
-            ));
+            return Err(StoreError::field("new_code", format!("代码 {new_code} 已被使用")));
         }
         let plen = node.level.prefix_len();
         let old_prefix = node.code[..plen.min(node.code.len())].to_string();
@@ -964,20 +886,13 @@ impl Store {
             .map_err(|e| map_unique(e.into(), "new_code", "调整后的代码与已有节点重复"))?;
         // Party organisations keep their territory (by id) and need no change; nothing else
         // stores paths of the governance tree.
-        let moved = fetch_node(&mut tx, node.id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let moved = fetch_node(&mut tx, node.id).await?.ok_or(StoreError::NotFound)?;
         tx.commit().await?;
         Ok(moved)
     }
 
     /// Archives a node that has no active children and no active party organisation attached.
-    pub async fn archive_node(
-        &self,
-        actor: &Actor,
-        id: i64,
-        note: Option<&str>,
-    ) -> StoreResult<Node> {
+    pub async fn archive_node(&self, actor: &Actor, id: i64, note: Option<&str>) -> StoreResult<Node> {
         let note = clean_note(note)?;
         let mut tx = self.begin_write().await?;
         let node = fetch_node(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
@@ -985,25 +900,23 @@ impl Store {
         if !node.is_active() {
             return Err(StoreError::field("status", "该节点已撤销"));
         }
-        let children: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM nodes WHERE parent_id = $1 AND status = $2")
-                .bind(id)
-                .bind(STATUS_ACTIVE)
-                .fetch_one(&mut *tx)
-                .await?;
+        let children: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM nodes WHERE parent_id = $1 AND status = $2")
+            .bind(id)
+            .bind(STATUS_ACTIVE)
+            .fetch_one(&mut *tx)
+            .await?;
         if children > 0 {
             return Err(StoreError::field(
                 "status",
                 format!("还有 {children} 个下级未撤销，请先迁移或撤销下级"),
             ));
         }
-        let orgs: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM party_orgs WHERE territory_node_id = $1 AND status = $2",
-        )
-        .bind(id)
-        .bind(STATUS_ACTIVE)
-        .fetch_one(&mut *tx)
-        .await?;
+        let orgs: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM party_orgs WHERE territory_node_id = $1 AND status = $2")
+                .bind(id)
+                .bind(STATUS_ACTIVE)
+                .fetch_one(&mut *tx)
+                .await?;
         if orgs > 0 {
             return Err(StoreError::field(
                 "status",
@@ -1011,14 +924,12 @@ impl Store {
             ));
         }
         let now = now_text();
-        sqlx::query(
-            "UPDATE nodes SET status = $1, archived_at = $2, updated_at = $2 WHERE id = $3",
-        )
-        .bind(STATUS_ARCHIVED)
-        .bind(&now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE nodes SET status = $1, archived_at = $2, updated_at = $2 WHERE id = $3")
+            .bind(STATUS_ARCHIVED)
+            .bind(&now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         record(
             &mut tx,
             id,
@@ -1047,9 +958,7 @@ impl Store {
             return Err(StoreError::field("status", "该节点未撤销"));
         }
         if let Some(pid) = node.parent_id {
-            let parent = fetch_node(&mut tx, pid)
-                .await?
-                .ok_or(StoreError::NotFound)?;
+            let parent = fetch_node(&mut tx, pid).await?.ok_or(StoreError::NotFound)?;
             if !parent.is_active() {
                 return Err(StoreError::field(
                     "status",
@@ -1057,18 +966,13 @@ impl Store {
                 ));
             }
         }
-        sqlx::query(
-            "UPDATE nodes SET status = $1, archived_at = NULL, updated_at = $2 WHERE id = $3",
-        )
-        .bind(STATUS_ACTIVE)
-        .bind(now_text())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        record(
-            &mut tx, id, "restored", actor, None, None, None, None, None, None, None,
-        )
-        .await?;
+        sqlx::query("UPDATE nodes SET status = $1, archived_at = NULL, updated_at = $2 WHERE id = $3")
+            .bind(STATUS_ACTIVE)
+            .bind(now_text())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        record(&mut tx, id, "restored", actor, None, None, None, None, None, None, None).await?;
         let node = fetch_node(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
         tx.commit().await?;
         Ok(node)

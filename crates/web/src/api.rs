@@ -10,9 +10,11 @@ use crate::AppState;
 #[openapi(
     info(title = "Gongjian API", description = "党建引领城市基层治理平台 JSON API. Errors are application/problem+json; \
         lists use cursor pagination (`next_cursor`). Authenticate with the session cookie and send the \
-        `X-CSRF-Token` header (from `/api/v1/me`) on state-changing requests."),
+        `X-CSRF-Token` header (from `/api/v1/me`) on state-changing requests, or send a personal access token as \
+        `Authorization: Bearer gjt_…`."),
     paths(
-        crate::auth::me,
+        crate::auth::me, crate::account::api_tokens, crate::account::api_create_token, crate::account::api_revoke_token,
+        crate::audit::api_list,
         crate::tree::api_roots, crate::tree::api_search, crate::tree::api_create, crate::tree::api_get,
         crate::tree::api_by_code, crate::tree::api_edit, crate::tree::api_children, crate::tree::api_counts,
         crate::tree::api_move, crate::tree::api_archive, crate::tree::api_restore, crate::tree::api_history,
@@ -22,7 +24,8 @@ use crate::AppState;
     ),
     tags((name = "tree", description = "The governance tree (行政区划与网格)"),
          (name = "party", description = "The party-organisation tree (党组织)"),
-         (name = "account", description = "The caller's account"))
+         (name = "account", description = "The caller's account and API tokens"),
+         (name = "audit", description = "The audit log (audit administrator)"))
 )]
 pub struct ApiDoc;
 

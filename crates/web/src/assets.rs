@@ -1,20 +1,18 @@
 //! Static assets, embedded in the binary. Nothing is fetched from elsewhere.
 
-use axum::Router;
 use axum::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use rust_embed::Embed;
 
-use crate::AppState;
+use crate::{Route, get};
 
 #[derive(Embed)]
 #[folder = "assets/"]
 struct Assets;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/assets/{*path}", get(asset))
+pub fn routes() -> Vec<Route> {
+    vec![get("/assets/{*path}", asset)]
 }
 
 async fn asset(Path(path): Path<String>) -> Response {

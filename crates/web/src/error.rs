@@ -56,9 +56,7 @@ impl IntoResponse for PageError {
                 "无权操作",
                 "您可以查看该记录，但无权进行此操作。".to_string(),
             ),
-            PageError::Store(StoreError::Invalid(v)) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "输入有误", v.to_string())
-            }
+            PageError::Store(StoreError::Invalid(v)) => (StatusCode::UNPROCESSABLE_ENTITY, "输入有误", v.to_string()),
             PageError::BadRequest(m) => (StatusCode::BAD_REQUEST, "请求有误", m),
             PageError::Store(e) => {
                 let op = log_internal(&e);
@@ -102,6 +100,8 @@ pub enum ApiError {
     MustChangePassword,
     BadRequest(String),
     CsrfFailed,
+    SecondFactorRequired,
+    TokenScope,
 }
 
 impl From<StoreError> for ApiError {
@@ -180,11 +180,24 @@ impl ApiError {
             ),
             ApiError::BadRequest(m) => (
                 StatusCode::BAD_REQUEST,
+                mk(StatusCode::BAD_REQUEST, "bad-request", "请求有误", m.clone()),
+            ),
+            ApiError::SecondFactorRequired => (
+                StatusCode::FORBIDDEN,
                 mk(
-                    StatusCode::BAD_REQUEST,
-                    "bad-request",
-                    "请求有误",
-                    m.clone(),
+                    StatusCode::FORBIDDEN,
+                    "second-factor-required",
+                    "需要动态口令",
+                    "请先完成或设置动态口令验证".into(),
+                ),
+            ),
+            ApiError::TokenScope => (
+                StatusCode::FORBIDDEN,
+                mk(
+                    StatusCode::FORBIDDEN,
+                    "token-scope",
+                    "令牌权限不足",
+                    "只读令牌不能修改数据".into(),
                 ),
             ),
             ApiError::CsrfFailed => (

@@ -1,16 +1,12 @@
 //! Liveness and readiness for load balancers.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
 
-use crate::AppState;
+use crate::{AppState, Route, get};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
+pub fn routes() -> Vec<Route> {
+    vec![get("/healthz", || async { "ok" }), get("/readyz", ready)]
 }
 
 /// Ready when the database answers.

@@ -5,8 +5,11 @@
 //! Handlers are thin: they parse input, call one use-case function of the store with the
 //! request's [`Actor`](gongjian_domain::access::Actor), and render.
 
+pub mod account;
+pub mod accounts;
 pub mod api;
 pub mod assets;
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod health;
@@ -17,7 +20,10 @@ pub mod ui;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::handler::Handler;
+use axum::http::Method;
 use axum::http::{HeaderName, HeaderValue, header};
+use axum::routing::MethodRouter;
 use gongjian_store::Store;
 use gongjian_store::accounts::SessionPolicy;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -49,26 +55,75 @@ impl AppState {
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
                    connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
 
-/// The whole application: every capability's router merged, then the cross-cutting layers
-/// (session, CSRF, security headers, compression, tracing).
+/// One route: method, path template and handler. Every capability module lists its routes in
+/// `routes()`; the router and [`route_table`] are built from the same lists, so a route cannot
+/// exist without appearing in the table that the scope tests walk.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    service: MethodRouter<AppState>,
+}
+
+pub fn get<H: Handler<T, AppState>, T: 'static>(path: &'static str, handler: H) -> Route {
+    Route {
+        method: Method::GET,
+        path,
+        service: axum::routing::get(handler),
+    }
+}
+
+pub fn post<H: Handler<T, AppState>, T: 'static>(path: &'static str, handler: H) -> Route {
+    Route {
+        method: Method::POST,
+        path,
+        service: axum::routing::post(handler),
+    }
+}
+
+pub fn patch<H: Handler<T, AppState>, T: 'static>(path: &'static str, handler: H) -> Route {
+    Route {
+        method: Method::PATCH,
+        path,
+        service: axum::routing::patch(handler),
+    }
+}
+
+/// Every capability's routes, in one place.
+fn all_routes() -> Vec<Route> {
+    [
+        health::routes(),
+        assets::routes(),
+        auth::routes(),
+        ui::routes(),
+        tree::routes(),
+        party::routes(),
+        account::routes(),
+        accounts::routes(),
+        audit::routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The method and path template of every route the application serves (besides the static
+/// API docs under `/api/docs/` and `/api/openapi.json`).
+pub fn route_table() -> Vec<(Method, &'static str)> {
+    all_routes().into_iter().map(|r| (r.method, r.path)).collect()
+}
+
+/// The whole application: every capability's routes, the API docs, then the cross-cutting
+/// layers (session, CSRF, audit, security headers, compression, tracing).
 pub fn app(state: AppState) -> Router {
-    let routes = Router::new()
-        .merge(health::router())
-        .merge(assets::router())
-        .merge(auth::router())
-        .merge(ui::router())
-        .merge(tree::router())
-        .merge(party::router())
-        .merge(api::router());
+    let mut routes = Router::new();
+    for r in all_routes() {
+        routes = routes.route(r.path, r.service);
+    }
+    let routes = routes.merge(api::router());
     routes
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::csrf_layer,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::session_layer,
-        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), audit::audit_layer))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::csrf_layer))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::session_layer))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),
@@ -90,9 +145,7 @@ pub fn app(state: AppState) -> Router {
             HeaderValue::from_static("same-origin"),
         ))
         .layer(tower_http::compression::CompressionLayer::new())
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            16 * 1024 * 1024,
-        ))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(16 * 1024 * 1024))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

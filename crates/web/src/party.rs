@@ -5,40 +5,42 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Json, Router};
+use axum::{Form, Json};
 use gongjian_domain::Validation;
 use gongjian_domain::party::{OrgCategory, OrgKind};
-use gongjian_store::party::{
-    PartyHistoryEntry, PartyMoveInput, PartyOrg, PartyOrgInput, PartyOrgWithCounts,
-};
+use gongjian_store::party::{PartyHistoryEntry, PartyMoveInput, PartyOrg, PartyOrgInput, PartyOrgWithCounts};
 use gongjian_store::{Page, StoreError};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::AppState;
 use crate::auth::{ApiUser, CurrentUser};
 use crate::error::{ApiResult, PageError};
 use crate::tree::NoteForm;
 use crate::ui::Chrome;
+use crate::{AppState, Route, get, patch, post};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/party", get(roots_page))
-        .route("/party/new", get(new_page).post(create))
-        .route("/party/{id}", get(org_page))
-        .route("/party/{id}/edit", get(edit_page).post(edit))
-        .route("/party/{id}/move", post(move_org))
-        .route("/party/{id}/archive", post(archive))
-        .route("/party/{id}/restore", post(restore))
-        .route("/api/v1/party-orgs", get(api_roots).post(api_create))
-        .route("/api/v1/party-orgs/{id}", get(api_get).patch(api_edit))
-        .route("/api/v1/party-orgs/{id}/children", get(api_children))
-        .route("/api/v1/party-orgs/{id}/move", post(api_move))
-        .route("/api/v1/party-orgs/{id}/archive", post(api_archive))
-        .route("/api/v1/party-orgs/{id}/restore", post(api_restore))
-        .route("/api/v1/party-orgs/{id}/history", get(api_history))
-        .route("/api/v1/nodes/{id}/party-orgs", get(api_at_node))
+pub fn routes() -> Vec<Route> {
+    vec![
+        get("/party", roots_page),
+        get("/party/new", new_page),
+        post("/party/new", create),
+        get("/party/{id}", org_page),
+        get("/party/{id}/edit", edit_page),
+        post("/party/{id}/edit", edit),
+        post("/party/{id}/move", move_org),
+        post("/party/{id}/archive", archive),
+        post("/party/{id}/restore", restore),
+        get("/api/v1/party-orgs", api_roots),
+        post("/api/v1/party-orgs", api_create),
+        get("/api/v1/party-orgs/{id}", api_get),
+        patch("/api/v1/party-orgs/{id}", api_edit),
+        get("/api/v1/party-orgs/{id}/children", api_children),
+        post("/api/v1/party-orgs/{id}/move", api_move),
+        post("/api/v1/party-orgs/{id}/archive", api_archive),
+        post("/api/v1/party-orgs/{id}/restore", api_restore),
+        get("/api/v1/party-orgs/{id}/history", api_history),
+        get("/api/v1/nodes/{id}/party-orgs", api_at_node),
+    ]
 }
 
 #[derive(Template, WebTemplate)]
@@ -48,10 +50,7 @@ struct RootsPage {
     orgs: Vec<PartyOrg>,
 }
 
-async fn roots_page(
-    State(state): State<AppState>,
-    user: CurrentUser,
-) -> Result<RootsPage, PageError> {
+async fn roots_page(State(state): State<AppState>, user: CurrentUser) -> Result<RootsPage, PageError> {
     let orgs = state.store.party_roots(&user.actor).await?;
     Ok(RootsPage {
         chrome: user.chrome("party"),
@@ -88,9 +87,7 @@ async fn render_org(
     let store = &state.store;
     let org = store.party_org(&user.actor, id).await?;
     let ancestors = store.party_ancestors(&user.actor, &org).await?;
-    let children = store
-        .party_children(&user.actor, id, true, None, 200)
-        .await?;
+    let children = store.party_children(&user.actor, id, true, None, 200).await?;
     let history = store.party_history(&user.actor, id).await?;
     // Organisations this one could be placed under: its ancestors' other children of a fitting kind.
     let kind = OrgKind::from_key(&org.kind);
@@ -102,9 +99,8 @@ async fn render_org(
             .items
         {
             if Some(c.org.id) != org.parent_id
-                && kind.is_some_and(|k| {
-                    OrgKind::from_key(&c.org.kind).is_some_and(|p| k.allowed_parents().contains(&p))
-                })
+                && kind
+                    .is_some_and(|k| OrgKind::from_key(&c.org.kind).is_some_and(|p| k.allowed_parents().contains(&p)))
             {
                 move_targets.push(c.org);
             }
@@ -221,10 +217,7 @@ async fn new_page(
         None => None,
     };
     let form = OrgForm {
-        parent_id: parent
-            .as_ref()
-            .map(|p| p.id.to_string())
-            .unwrap_or_default(),
+        parent_id: parent.as_ref().map(|p| p.id.to_string()).unwrap_or_default(),
         kind: q.kind.unwrap_or_default(),
         territory_code: q
             .territory
@@ -248,11 +241,7 @@ async fn create(
     user: CurrentUser,
     Form(form): Form<OrgForm>,
 ) -> Result<Response, PageError> {
-    match state
-        .store
-        .create_party_org(&user.actor, &form.input())
-        .await
-    {
+    match state.store.create_party_org(&user.actor, &form.input()).await {
         Ok(org) => Ok(Redirect::to(&format!("/party/{}?notice=created", org.id)).into_response()),
         Err(StoreError::Invalid(errors)) => {
             let parent = match form.parent_id.trim().parse::<i64>() {
@@ -308,11 +297,7 @@ async fn edit(
     Path(id): Path<i64>,
     Form(form): Form<OrgForm>,
 ) -> Result<Response, PageError> {
-    match state
-        .store
-        .edit_party_org(&user.actor, id, &form.input())
-        .await
-    {
+    match state.store.edit_party_org(&user.actor, id, &form.input()).await {
         Ok(org) => Ok(Redirect::to(&format!("/party/{}?notice=saved", org.id)).into_response()),
         Err(StoreError::Invalid(errors)) => {
             let org = state.store.party_org(&user.actor, id).await?;
@@ -384,11 +369,7 @@ async fn archive(
     }
 }
 
-async fn restore(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<i64>,
-) -> Result<Response, PageError> {
+async fn restore(State(state): State<AppState>, user: CurrentUser, Path(id): Path<i64>) -> Result<Response, PageError> {
     match state.store.restore_party_org(&user.actor, id).await {
         Ok(org) => Ok(Redirect::to(&format!("/party/{}?notice=restored", org.id)).into_response()),
         Err(StoreError::Invalid(errors)) => Ok((
@@ -421,10 +402,7 @@ pub struct PartyChildrenQuery {
 /// The top organisations of the caller's scope.
 #[utoipa::path(get, path = "/api/v1/party-orgs", tag = "party",
     responses((status = 200, body = Vec<PartyOrg>), (status = 401, body = crate::error::Problem)))]
-pub async fn api_roots(
-    State(state): State<AppState>,
-    ApiUser(actor): ApiUser,
-) -> ApiResult<Json<Vec<PartyOrg>>> {
+pub async fn api_roots(State(state): State<AppState>, ApiUser(actor): ApiUser) -> ApiResult<Json<Vec<PartyOrg>>> {
     Ok(Json(state.store.party_roots(&actor).await?))
 }
 
@@ -473,13 +451,7 @@ pub async fn api_children(
     Ok(Json(
         state
             .store
-            .party_children(
-                &actor,
-                id,
-                q.include_archived,
-                q.cursor,
-                q.limit.unwrap_or(100),
-            )
+            .party_children(&actor, id, q.include_archived, q.cursor, q.limit.unwrap_or(100))
             .await?,
     ))
 }
@@ -504,12 +476,7 @@ pub async fn api_archive(
     body: Option<Json<NoteForm>>,
 ) -> ApiResult<Json<PartyOrg>> {
     let note = body.and_then(|b| b.0.note);
-    Ok(Json(
-        state
-            .store
-            .archive_party_org(&actor, id, note.as_deref())
-            .await?,
-    ))
+    Ok(Json(state.store.archive_party_org(&actor, id, note.as_deref()).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/party-orgs/{id}/restore", tag = "party", params(("id" = i64, Path)),

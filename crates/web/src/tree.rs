@@ -5,45 +5,49 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Json, Router};
+use axum::{Form, Json};
 use gongjian_domain::Validation;
 use gongjian_domain::tree::{GridKind, Level};
 use gongjian_store::party::PartyOrg;
-use gongjian_store::tree::{
-    HistoryEntry, LevelCounts, MoveInput, Node, NodeEdit, NodeInput, NodeWithCounts,
-};
+use gongjian_store::tree::{HistoryEntry, LevelCounts, MoveInput, Node, NodeEdit, NodeInput, NodeWithCounts};
 use gongjian_store::{Page, StoreError};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::AppState;
 use crate::auth::{ApiUser, CurrentUser};
 use crate::error::{ApiError, ApiResult, PageError};
 use crate::ui::Chrome;
+use crate::{AppState, Route, get, patch, post};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/tree", get(roots_page))
-        .route("/tree/new", get(new_city_page).post(create_city))
-        .route("/tree/{id}", get(node_page))
-        .route("/tree/{id}/children", get(children_rows))
-        .route("/tree/{id}/new", get(new_child_page).post(create_child))
-        .route("/tree/{id}/edit", get(edit_page).post(edit))
-        .route("/tree/{id}/move", get(move_page).post(move_node))
-        .route("/tree/{id}/archive", post(archive))
-        .route("/tree/{id}/restore", post(restore))
-        .route("/tree/{id}/history", get(history_page))
-        .route("/api/v1/roots", get(api_roots))
-        .route("/api/v1/nodes", get(api_search).post(api_create))
-        .route("/api/v1/nodes/by-code/{code}", get(api_by_code))
-        .route("/api/v1/nodes/{id}", get(api_get).patch(api_edit))
-        .route("/api/v1/nodes/{id}/children", get(api_children))
-        .route("/api/v1/nodes/{id}/counts", get(api_counts))
-        .route("/api/v1/nodes/{id}/move", post(api_move))
-        .route("/api/v1/nodes/{id}/archive", post(api_archive))
-        .route("/api/v1/nodes/{id}/restore", post(api_restore))
-        .route("/api/v1/nodes/{id}/history", get(api_history))
+pub fn routes() -> Vec<Route> {
+    vec![
+        get("/tree", roots_page),
+        get("/tree/new", new_city_page),
+        post("/tree/new", create_city),
+        get("/tree/{id}", node_page),
+        get("/tree/{id}/children", children_rows),
+        get("/tree/{id}/new", new_child_page),
+        post("/tree/{id}/new", create_child),
+        get("/tree/{id}/edit", edit_page),
+        post("/tree/{id}/edit", edit),
+        get("/tree/{id}/move", move_page),
+        post("/tree/{id}/move", move_node),
+        post("/tree/{id}/archive", archive),
+        post("/tree/{id}/restore", restore),
+        get("/tree/{id}/history", history_page),
+        get("/api/v1/roots", api_roots),
+        get("/api/v1/nodes", api_search),
+        post("/api/v1/nodes", api_create),
+        get("/api/v1/nodes/by-code/{code}", api_by_code),
+        get("/api/v1/nodes/{id}", api_get),
+        patch("/api/v1/nodes/{id}", api_edit),
+        get("/api/v1/nodes/{id}/children", api_children),
+        get("/api/v1/nodes/{id}/counts", api_counts),
+        post("/api/v1/nodes/{id}/move", api_move),
+        post("/api/v1/nodes/{id}/archive", api_archive),
+        post("/api/v1/nodes/{id}/restore", api_restore),
+        get("/api/v1/nodes/{id}/history", api_history),
+    ]
 }
 
 const PAGE_SIZE: i64 = 50;
@@ -58,13 +62,10 @@ struct RootsPage {
     can_add_city: bool,
 }
 
-async fn roots_page(
-    State(state): State<AppState>,
-    user: CurrentUser,
-) -> Result<RootsPage, PageError> {
+async fn roots_page(State(state): State<AppState>, user: CurrentUser) -> Result<RootsPage, PageError> {
     let roots = state.store.roots(&user.actor).await?;
-    let can_add_city = user.actor.scope(gongjian_domain::access::Right::ManageTree)
-        == gongjian_domain::access::Scope::Everything;
+    let can_add_city =
+        user.actor.scope(gongjian_domain::access::Right::ManageTree) == gongjian_domain::access::Scope::Everything;
     Ok(RootsPage {
         chrome: user.chrome("tree"),
         roots,
@@ -118,9 +119,7 @@ async fn render_node(
     let node = store.node(&user.actor, id).await?;
     let ancestors = store.ancestors(&user.actor, &node).await?;
     let counts = store.subtree_counts(&user.actor, id).await?;
-    let children = store
-        .children(&user.actor, id, true, None, PAGE_SIZE)
-        .await?;
+    let children = store.children(&user.actor, id, true, None, PAGE_SIZE).await?;
     let orgs = store.party_orgs_at(&user.actor, id).await?;
     let can_manage = store.can_manage(&user.actor, &node);
     let child_level = node.level.child_level();
@@ -144,14 +143,7 @@ async fn node_page(
     Path(id): Path<i64>,
     Query(q): Query<NodeQuery>,
 ) -> Result<NodePage, PageError> {
-    render_node(
-        &state,
-        &user,
-        id,
-        notice_text(q.notice.as_deref()),
-        Validation::new(),
-    )
-    .await
+    render_node(&state, &user, id, notice_text(q.notice.as_deref()), Validation::new()).await
 }
 
 #[derive(Template, WebTemplate)]
@@ -324,22 +316,11 @@ async fn create_city(
     user: CurrentUser,
     Form(form): Form<NodeForm>,
 ) -> Result<Response, PageError> {
-    match state
-        .store
-        .create_node(&user.actor, &form.input(None))
-        .await
-    {
+    match state.store.create_node(&user.actor, &form.input(None)).await {
         Ok(node) => Ok(Redirect::to(&format!("/tree/{}?notice=created", node.id)).into_response()),
         Err(StoreError::Invalid(errors)) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
-            NodeFormPage::new(
-                user.chrome("tree"),
-                None,
-                false,
-                Level::City,
-                form.values(),
-                errors,
-            ),
+            NodeFormPage::new(user.chrome("tree"), None, false, Level::City, form.values(), errors),
         )
             .into_response()),
         Err(e) => Err(e.into()),
@@ -372,25 +353,14 @@ async fn create_child(
     Path(id): Path<i64>,
     Form(form): Form<NodeForm>,
 ) -> Result<Response, PageError> {
-    match state
-        .store
-        .create_node(&user.actor, &form.input(Some(id)))
-        .await
-    {
+    match state.store.create_node(&user.actor, &form.input(Some(id))).await {
         Ok(node) => Ok(Redirect::to(&format!("/tree/{}?notice=created", node.id)).into_response()),
         Err(StoreError::Invalid(errors)) => {
             let parent = state.store.node(&user.actor, id).await?;
             let level = parent.level.child_level().unwrap_or(Level::GridL3);
             Ok((
                 StatusCode::UNPROCESSABLE_ENTITY,
-                NodeFormPage::new(
-                    user.chrome("tree"),
-                    Some(parent),
-                    false,
-                    level,
-                    form.values(),
-                    errors,
-                ),
+                NodeFormPage::new(user.chrome("tree"), Some(parent), false, level, form.values(), errors),
             )
                 .into_response())
         }
@@ -547,11 +517,7 @@ async fn archive(
     Path(id): Path<i64>,
     Form(form): Form<NoteForm>,
 ) -> Result<Response, PageError> {
-    match state
-        .store
-        .archive_node(&user.actor, id, form.note.as_deref())
-        .await
-    {
+    match state.store.archive_node(&user.actor, id, form.note.as_deref()).await {
         Ok(node) => Ok(Redirect::to(&format!("/tree/{}?notice=archived", node.id)).into_response()),
         Err(StoreError::Invalid(errors)) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -562,11 +528,7 @@ async fn archive(
     }
 }
 
-async fn restore(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<i64>,
-) -> Result<Response, PageError> {
+async fn restore(State(state): State<AppState>, user: CurrentUser, Path(id): Path<i64>) -> Result<Response, PageError> {
     match state.store.restore_node(&user.actor, id).await {
         Ok(node) => Ok(Redirect::to(&format!("/tree/{}?notice=restored", node.id)).into_response()),
         Err(StoreError::Invalid(errors)) => Ok((
@@ -629,10 +591,7 @@ pub struct SearchQuery {
 /// The top nodes of the caller's scope.
 #[utoipa::path(get, path = "/api/v1/roots", tag = "tree",
     responses((status = 200, body = Vec<Node>), (status = 401, body = crate::error::Problem)))]
-pub async fn api_roots(
-    State(state): State<AppState>,
-    ApiUser(actor): ApiUser,
-) -> ApiResult<Json<Vec<Node>>> {
+pub async fn api_roots(State(state): State<AppState>, ApiUser(actor): ApiUser) -> ApiResult<Json<Vec<Node>>> {
     Ok(Json(state.store.roots(&actor).await?))
 }
 
@@ -646,20 +605,12 @@ pub async fn api_search(
 ) -> ApiResult<Json<Page<Node>>> {
     let level = match q.level.as_deref() {
         None | Some("") => None,
-        Some(k) => Some(
-            Level::from_key(k).ok_or_else(|| ApiError::BadRequest(format!("未知的层级“{k}”")))?,
-        ),
+        Some(k) => Some(Level::from_key(k).ok_or_else(|| ApiError::BadRequest(format!("未知的层级“{k}”")))?),
     };
     Ok(Json(
         state
             .store
-            .search_nodes(
-                &actor,
-                &q.q,
-                level,
-                q.cursor.as_deref(),
-                q.limit.unwrap_or(50),
-            )
+            .search_nodes(&actor, &q.q, level, q.cursor.as_deref(), q.limit.unwrap_or(50))
             .await?,
     ))
 }
@@ -782,12 +733,7 @@ pub async fn api_archive(
     body: Option<Json<NoteForm>>,
 ) -> ApiResult<Json<Node>> {
     let note = body.and_then(|b| b.0.note);
-    Ok(Json(
-        state
-            .store
-            .archive_node(&actor, id, note.as_deref())
-            .await?,
-    ))
+    Ok(Json(state.store.archive_node(&actor, id, note.as_deref()).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/nodes/{id}/restore", tag = "tree", params(("id" = i64, Path)),

@@ -3,16 +3,15 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use gongjian_domain::access::{Right, Scope};
 use gongjian_store::tree::Node;
 use serde::Deserialize;
 
-use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::PageError;
+use crate::{AppState, Route, get};
 
 /// What the frame of every console page shows.
 #[derive(Debug, Clone)]
@@ -22,6 +21,9 @@ pub struct Chrome {
     pub csrf_token: String,
     /// The menu entry to highlight.
     pub active: &'static str,
+    /// Effective rights for showing menu entries (the store enforces them again).
+    pub manages_accounts: bool,
+    pub reads_audit: bool,
 }
 
 impl Chrome {
@@ -31,6 +33,8 @@ impl Chrome {
             username: user.actor.username.clone(),
             csrf_token: user.csrf_token.clone(),
             active,
+            manages_accounts: user.actor.grants.iter().any(|g| g.role.manages_accounts()),
+            reads_audit: user.actor.scope(Right::ReadAudit) != Scope::Paths(Vec::new()),
         }
     }
 
@@ -39,10 +43,8 @@ impl Chrome {
     }
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(home))
-        .route("/search", get(search))
+pub fn routes() -> Vec<Route> {
+    vec![get("/", home), get("/search", search)]
 }
 
 /// The console starts at the top of the viewer's scope.
@@ -75,17 +77,8 @@ async fn search(
 ) -> Result<SearchResults, PageError> {
     let q = q.q.trim().to_string();
     if q.is_empty() {
-        return Ok(SearchResults {
-            q,
-            items: Vec::new(),
-        });
+        return Ok(SearchResults { q, items: Vec::new() });
     }
-    let page = state
-        .store
-        .search_nodes(&user.actor, &q, None, None, 12)
-        .await?;
-    Ok(SearchResults {
-        q,
-        items: page.items,
-    })
+    let page = state.store.search_nodes(&user.actor, &q, None, None, 12).await?;
+    Ok(SearchResults { q, items: page.items })
 }
