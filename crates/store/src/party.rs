@@ -506,6 +506,9 @@ impl Store {
             .await?
             .filter(|p| actor.scope(Right::ReadTree).contains_path(&p.territory_path))
             .ok_or_else(|| StoreError::field("new_parent_id", "新的上级党组织不存在"))?;
+        if scope::require(actor, Right::ManageTree, &parent.territory_path).is_err() {
+            return Err(StoreError::field("new_parent_id", "无权把党组织调整到该上级之下"));
+        }
         if parent.path.starts_with(&org.path) {
             return Err(StoreError::field(
                 "new_parent_id",

@@ -2,21 +2,49 @@
 //! `GONGJIAN_TEST_DATABASE_URL` is set (e.g. `postgres://postgres@127.0.0.1:5432/test`), on
 //! PostgreSQL in a database of its own that is dropped afterwards.
 
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::fmt::Debug;
+
 use gongjian_domain::access::{Actor, Grant, Reach, Role};
 use gongjian_domain::tree::Level;
 use gongjian_store::accounts::SessionPolicy;
 use gongjian_store::demo::{DemoCity, Scale};
-use gongjian_store::party::{PartyMoveInput, PartyOrg, PartyOrgInput};
-use gongjian_store::tree::{LevelCounts, MoveInput, Node, NodeInput};
-use gongjian_store::{Store, StoreError, StoreResult};
+use gongjian_store::party::{OrgCounts, PartyMoveInput, PartyOrg, PartyOrgInput};
+use gongjian_store::sessions::{LOCKOUT_FAILURES, LoginOutcome, NewSession};
+use gongjian_store::tree::{HistoryEntry, LevelCounts, MoveInput, Node, NodeEdit, NodeInput};
+use gongjian_store::{Page, Store, StoreError, StoreResult};
 use sqlx::{AssertSqlSafe, Connection};
+
+type Kids = Page<gongjian_store::tree::NodeWithCounts>;
+type Org = StoreResult<PartyOrg>;
+/// The tree built from [`SPEC`], by key.
+type Tree = HashMap<String, Node>;
+
+thread_local! {
+    /// The engine the story on this thread runs on, for assertion messages.
+    static ENGINE: Cell<&'static str> = const { Cell::new("") };
+}
+
+/// `assert_eq!` naming the engine and the checked expression.
+macro_rules! eq {
+    ($left:expr, $right:expr $(,)?) => {
+        assert_eq!($left, $right, "[{}] {}", ENGINE.get(), stringify!($left))
+    };
+}
+
+/// `assert!` naming the engine.
+macro_rules! check {
+    ($cond:expr $(,)?) => {
+        assert!($cond, "[{}] {}", ENGINE.get(), stringify!($cond))
+    };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Engines
 
 /// A migrated, empty database of one engine.
 struct Db {
-    label: &'static str,
     store: Store,
     _dir: Option<tempfile::TempDir>,
     /// For PostgreSQL: the URL given and the name of the database created for this test.
@@ -29,85 +57,71 @@ impl Drop for Db {
     fn drop(&mut self) {
         if let Some((url, name)) = self.pg.take() {
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                rt.block_on(pg_admin(
-                    &url,
-                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-                ));
+                let rt = tokio::runtime::Runtime::new().expect("runtime");
+                let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                rt.block_on(pg_admin(&url, &[drop]));
             })
             .join();
         }
     }
 }
 
-async fn pg_admin(url: &str, sql: &str) {
-    let mut conn = sqlx::PgConnection::connect(url)
-        .await
-        .unwrap_or_else(|e| panic!("connect to {url}: {e}"));
-    sqlx::query(AssertSqlSafe(sql.to_string()))
-        .execute(&mut conn)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+/// Runs the first of `statements` that succeeds on the server of `url`.
+async fn pg_admin(url: &str, statements: &[String]) {
+    let conn = sqlx::PgConnection::connect(url).await;
+    let mut conn = conn.unwrap_or_else(|e| panic!("connect to {url}: {e}"));
+    let mut errors = Vec::new();
+    for sql in statements {
+        let q = sqlx::query(AssertSqlSafe(sql.clone()));
+        match q.execute(&mut conn).await {
+            Ok(_) => break,
+            Err(e) => errors.push(format!("{sql}: {e}")),
+        }
+    }
     let _ = conn.close().await;
+    assert!(errors.len() < statements.len(), "{errors:?}");
 }
 
 /// `url` with its database name replaced by `name` (query parameters kept).
 fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let host_start = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[host_start..]
-        .find('/')
-        .map_or(base.len(), |i| host_start + i);
-    let mut out = format!("{}/{name}", &base[..host_start.max(host_end)]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let host = base.find("://").map_or(0, |i| i + 3);
+    let end = base[host..].find('/').map_or(base.len(), |i| host + i);
+    let sep = if query.is_empty() { "" } else { "?" };
+    format!("{}/{name}{sep}{query}", &base[..end])
 }
 
-async fn open(label: &'static str) -> Db {
-    let (store, dir, pg) = if label == "sqlite" {
+async fn open(engine: &'static str) -> Db {
+    let (store, _dir, pg) = if engine == "sqlite" {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         (Store::connect(&url).await.expect("sqlite"), Some(dir), None)
     } else {
         let url = std::env::var("GONGJIAN_TEST_DATABASE_URL").expect("postgres url");
         let name = format!("gj_t_{}", uuid::Uuid::new_v4().simple());
-        pg_admin(&url, &format!("CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'")).await;
-        let db_url = with_database(&url, &name);
-        let store = Store::connect(&db_url)
-            .await
-            .unwrap_or_else(|e| panic!("connect {db_url}: {e}"));
-        (store, None, Some((url, name)))
+        // A linguistic default collation where the server has ICU (as in the usual en_US
+        // deployments), so SQL that assumes byte order on a column without COLLATE "C" fails.
+        let create = format!("CREATE DATABASE {name}");
+        let icu = format!("{create} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'");
+        pg_admin(&url, &[format!("{icu} LOCALE 'C.UTF-8'"), create]).await;
+        let store = Store::connect(&with_database(&url, &name)).await;
+        (store.expect("postgres"), None, Some((url, name)))
     };
-    let db = Db {
-        label,
-        store,
-        _dir: dir,
-        pg,
-    };
-    db.store
-        .migrate()
-        .await
-        .unwrap_or_else(|e| panic!("[{label}] migrate: {e}"));
+    let db = Db { store, _dir, pg };
+    db.store.migrate().await.expect("migrate");
     db
 }
 
 /// Runs `story` on SQLite, then on PostgreSQL when it is configured.
 async fn for_each_engine(story: impl AsyncFn(&Db)) {
-    let mut labels = vec!["sqlite"];
-    if std::env::var("GONGJIAN_TEST_DATABASE_URL").is_ok_and(|u| !u.trim().is_empty()) {
-        labels.push("postgres");
+    let mut engines = vec!["sqlite"];
+    let pg = std::env::var("GONGJIAN_TEST_DATABASE_URL");
+    if pg.is_ok_and(|u| !u.trim().is_empty()) {
+        engines.push("postgres");
     }
-    for label in labels {
-        let db = open(label).await;
+    for engine in engines {
+        ENGINE.set(engine);
+        let db = open(engine).await;
         story(&db).await;
         db.store.close().await;
         drop(db);
@@ -117,236 +131,264 @@ async fn for_each_engine(story: impl AsyncFn(&Db)) {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-fn admin() -> Actor {
+fn actor(username: &str, role: Role, reach: Reach) -> Actor {
+    let grants = vec![Grant { role, reach }];
+    let (user_id, username) = (0, username.to_string());
     Actor {
-        user_id: 0,
-        username: "admin".into(),
-        grants: vec![Grant {
-            role: Role::SystemAdmin,
-            reach: Reach::All,
-        }],
+        user_id,
+        username,
+        grants,
     }
+}
+
+fn admin() -> Actor {
+    actor("admin", Role::SystemAdmin, Reach::All)
 }
 
 fn scoped(role: Role, node: &Node) -> Actor {
-    Actor {
-        user_id: 0,
-        username: "staff".into(),
-        grants: vec![Grant {
-            role,
-            reach: Reach::Subtree {
-                node_id: node.id,
-                path: node.path.clone(),
-            },
-        }],
+    let (node_id, path) = (node.id, node.path.clone());
+    actor("staff", role, Reach::Subtree { node_id, path })
+}
+
+/// Subtree counts as `districts/streets/communities/level-2 grids/level-3 grids`.
+fn show(c: LevelCounts) -> String {
+    let (d, s, k) = (c.districts, c.streets, c.communities);
+    format!("{d}/{s}/{k}/{}/{}", c.grids_l2, c.grids_l3)
+}
+
+fn oc(c: OrgCounts) -> [i64; 4] {
+    [c.committees, c.general_branches, c.branches, c.groups]
+}
+
+fn opt(s: &str) -> Option<String> {
+    Some(s.to_string()).filter(|s| !s.is_empty())
+}
+
+/// A node input; empty strings stand for absent values.
+fn input(parent_id: Option<i64>, code: &str, name: &str, kind: &str) -> NodeInput {
+    let (code, kind, name) = (opt(code), opt(kind), name.to_string());
+    NodeInput {
+        parent_id,
+        code,
+        name,
+        kind,
+        ..NodeInput::default()
     }
 }
 
-fn lc(districts: i64, streets: i64, communities: i64, l2: i64, l3: i64) -> LevelCounts {
-    LevelCounts {
-        districts,
-        streets,
-        communities,
-        grids_l2: l2,
-        grids_l3: l3,
+fn inp(parent: &Node, code: &str, name: &str, kind: &str) -> NodeInput {
+    input(Some(parent.id), code, name, kind)
+}
+
+fn mv(parent: &Node, code: &str) -> MoveInput {
+    let (new_parent_id, new_code) = (Some(parent.id), opt(code));
+    MoveInput {
+        new_parent_id,
+        new_code,
+        note: None,
     }
+}
+
+fn pmv(parent: &PartyOrg) -> PartyMoveInput {
+    let new_parent_id = Some(parent.id);
+    PartyMoveInput {
+        new_parent_id,
+        note: None,
+    }
+}
+
+fn edit(name: &str) -> NodeEdit {
+    let name = name.to_string();
+    NodeEdit {
+        name,
+        ..NodeEdit::default()
+    }
+}
+
+/// Rows of a `|`-separated table, cells trimmed, blank lines skipped.
+fn table(text: &str) -> Vec<Vec<&str>> {
+    let rows = text.lines().filter(|l| !l.trim().is_empty());
+    rows.map(|l| l.split('|').map(str::trim).collect()).collect()
 }
 
 /// Asserts a refusal naming `field` with a message containing `fragment`.
 #[track_caller]
-fn assert_field<T: std::fmt::Debug>(label: &str, r: StoreResult<T>, field: &str, fragment: &str) {
+fn refused<T: Debug>(r: StoreResult<T>, field: &str, fragment: &str) {
+    let engine = ENGINE.get();
     match r {
-        Err(StoreError::Invalid(v)) => {
-            let m = v.message_for(field);
-            assert!(
-                m.is_some_and(|m| m.contains(fragment)),
-                "[{label}] expected {field} ~ “{fragment}”, got {v:?}"
-            );
-        }
-        other => panic!("[{label}] expected a field error on {field}, got {other:?}"),
+        Err(StoreError::Invalid(v)) => assert!(
+            v.message_for(field).is_some_and(|m| m.contains(fragment)),
+            "[{engine}] expected {field} ~ “{fragment}”, got {v:?}"
+        ),
+        other => panic!("[{engine}] expected a field error on {field}, got {other:?}"),
     }
 }
 
 #[track_caller]
-fn assert_not_found<T: std::fmt::Debug>(label: &str, r: StoreResult<T>) {
-    assert!(
-        matches!(r, Err(StoreError::NotFound)),
-        "[{label}] expected NotFound, got {r:?}"
-    );
+fn not_found<T: Debug>(r: StoreResult<T>) {
+    let engine = ENGINE.get();
+    let ok = matches!(r, Err(StoreError::NotFound));
+    assert!(ok, "[{engine}] expected NotFound, got {r:?}");
+}
+
+fn codes<'a>(nodes: impl IntoIterator<Item = &'a Node>) -> Vec<&'a str> {
+    nodes.into_iter().map(|n| n.code.as_str()).collect()
+}
+
+fn ids(orgs: &[PartyOrg]) -> Vec<i64> {
+    orgs.iter().map(|o| o.id).collect()
+}
+
+fn page_codes(page: &Kids) -> Vec<&str> {
+    codes(page.items.iter().map(|c| &c.node))
 }
 
 impl Db {
-    async fn add(
-        &self,
-        parent: Option<&Node>,
-        code: Option<&str>,
-        name: &str,
-        kind: Option<&str>,
-    ) -> Node {
-        self.store
-            .create_node(&admin(), &node_input(parent, code, name, kind))
-            .await
-            .unwrap_or_else(|e| panic!("[{}] create {name}: {e:?}", self.label))
+    async fn create(&self, input: NodeInput) -> Node {
+        let r = self.store.create_node(&admin(), &input).await;
+        r.unwrap_or_else(|e| panic!("[{}] create {}: {e:?}", ENGINE.get(), input.name))
+    }
+
+    async fn grid(&self, parent: &Node, name: &str, kind: &str) -> Node {
+        self.create(inp(parent, "", name, kind)).await
     }
 
     async fn node(&self, id: i64) -> Node {
         self.store.node(&admin(), id).await.expect("node")
     }
 
-    async fn counts(&self, node: &Node) -> LevelCounts {
-        self.store
-            .subtree_counts(&admin(), node.id)
-            .await
-            .unwrap_or_else(|e| panic!("[{}] counts of {}: {e:?}", self.label, node.name))
+    async fn counts(&self, node: &Node) -> String {
+        let c = self.store.subtree_counts(&admin(), node.id).await;
+        show(c.expect("counts"))
     }
 
+    async fn kids(&self, n: &Node, all: bool, after: Option<&str>, limit: i64) -> Kids {
+        let s = &self.store;
+        let page = s.children(&admin(), n.id, all, after, limit).await;
+        page.expect("children")
+    }
+
+    /// The subtree of `root` as text, a line per node: code, name, level, kind, subtree counts
+    /// and `archived` when so. Read through `children` one node per page, following the
+    /// cursors; every child's parent and path are checked on the way.
+    async fn outline(&self, root: &Node) -> String {
+        let mut lines = Vec::new();
+        let mut stack = vec![(0, root.clone(), self.counts(root).await)];
+        while let Some((depth, n, c)) = stack.pop() {
+            let (code, name, level) = (&n.code, &n.name, n.level.key());
+            let kind = n.kind.as_deref().unwrap_or("-");
+            let archived = if n.is_active() { "" } else { " archived" };
+            let indent = "  ".repeat(depth);
+            let line = format!("{indent}{code} {name} {level} {kind} {c}{archived}");
+            lines.push(line);
+            let mut page = self.kids(&n, true, None, 1).await;
+            let mut kids = std::mem::take(&mut page.items);
+            while let Some(after) = page.next_cursor {
+                page = self.kids(&n, true, Some(&after), 1).await;
+                kids.append(&mut page.items);
+            }
+            for k in kids.into_iter().rev() {
+                eq!(k.node.parent_id, Some(n.id));
+                eq!(k.node.path, format!("{}{}/", n.path, k.node.id));
+                stack.push((depth + 1, k.node, show(k.counts)));
+            }
+        }
+        lines.join("\n")
+    }
+
+    /// A node's history, newest first: action, old and new code, note.
     async fn history(&self, node: &Node) -> Vec<String> {
-        let h = self
-            .store
-            .node_history(&admin(), node.id)
-            .await
-            .expect("history");
-        h.into_iter().map(|e| e.action).collect()
+        let h = self.store.node_history(&admin(), node.id).await;
+        let d = |s: Option<String>| s.unwrap_or_else(|| "-".into());
+        let line = |e: HistoryEntry| {
+            let (old, new, note) = (d(e.old_code), d(e.new_code), d(e.note));
+            format!("{} {old}>{new} {note}", e.action)
+        };
+        h.expect("history").into_iter().map(line).collect()
     }
 
     async fn scalar(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(AssertSqlSafe(sql.to_string()))
-            .fetch_one(self.store.pool())
-            .await
-            .unwrap_or_else(|e| panic!("[{}] {sql}: {e}", self.label))
+        let q = sqlx::query_scalar(AssertSqlSafe(sql.to_string()));
+        q.fetch_one(self.store.pool()).await.expect(sql)
     }
 
     /// Everything a refused write could have touched.
-    async fn snapshot(&self) -> (i64, i64, i64, Vec<(String, String, String)>) {
-        let rows = sqlx::query_as("SELECT code, path, status FROM nodes ORDER BY code")
-            .fetch_all(self.store.pool())
-            .await
-            .expect("snapshot");
-        (
-            self.scalar("SELECT COUNT(*) FROM nodes").await,
-            self.scalar("SELECT COUNT(*) FROM node_history").await,
-            self.scalar("SELECT COUNT(*) FROM party_orgs").await,
-            rows,
-        )
+    async fn snapshot(&self) -> (Vec<i64>, Vec<(String, String, String)>) {
+        let mut counts = Vec::new();
+        for table in ["nodes", "node_history", "party_orgs", "party_org_history"] {
+            let sql = format!("SELECT COUNT(*) FROM {table}");
+            counts.push(self.scalar(&sql).await);
+        }
+        let sql = "SELECT code, path, status FROM nodes ORDER BY code";
+        let rows = sqlx::query_as(sql).fetch_all(self.store.pool()).await;
+        (counts, rows.expect("snapshot"))
     }
 
-    async fn org(
-        &self,
-        parent: Option<&PartyOrg>,
-        kind: &str,
-        category: &str,
-        name: &str,
-        territory: &Node,
-    ) -> StoreResult<PartyOrg> {
+    /// Tries to create a party organisation named after its territory.
+    async fn try_org(&self, p: Option<&PartyOrg>, kind: &str, cat: &str, at: &Node) -> Org {
         let input = PartyOrgInput {
-            parent_id: parent.map(|p| p.id),
+            parent_id: p.map(|p| p.id),
             kind: kind.into(),
-            category: category.into(),
-            name: name.into(),
-            territory_node_id: Some(territory.id),
+            category: cat.into(),
+            name: format!("{}{kind}", at.name),
+            territory_node_id: Some(at.id),
             ..Default::default()
         };
         self.store.create_party_org(&admin(), &input).await
     }
-}
 
-fn node_input(
-    parent: Option<&Node>,
-    code: Option<&str>,
-    name: &str,
-    kind: Option<&str>,
-) -> NodeInput {
-    NodeInput {
-        parent_id: parent.map(|p| p.id),
-        code: code.map(str::to_string),
-        name: name.into(),
-        kind: kind.map(str::to_string),
-        ..Default::default()
+    async fn org(&self, p: Option<&PartyOrg>, kind: &str, cat: &str, at: &Node) -> PartyOrg {
+        self.try_org(p, kind, cat, at).await.expect("party org")
     }
 }
 
-fn codes<T>(items: &[T], f: impl Fn(&T) -> &Node) -> Vec<&str> {
-    items.iter().map(|i| f(i).code.as_str()).collect()
-}
-
-/// 佛山市 › 禅城区 › {祖庙街道 A: {升平 A1: 2 + 1 + 2 grids, 兴华 A2: 1 + 1}, 张槎街道 B: {B1: 1 + 1}}.
-struct Tree {
-    city: Node,
-    district: Node,
-    a: Node,
-    b: Node,
-    a1: Node,
-    a2: Node,
-    b1: Node,
-    /// Level-2 grids of A1.
-    a1_l2: Vec<Node>,
-    /// Level-3 grids of A1: two under `a1_l2[0]`, one under `a1_l2[1]`.
-    a1_l3: Vec<Node>,
-    a2_l2: Node,
-    a2_l3: Node,
-}
+/// The test tree: key | parent key | code (derived for grids) | name | grid kind.
+const SPEC: &str = "
+city     |          | 440600000000 | 佛山市       |
+district | city     | 440604000000 | 禅城区       |
+a        | district | 440604001000 | 祖庙街道     |
+b        | district | 440604002000 | 张槎街道     |
+a1       | a        | 440604001001 | 升平社区     |
+a2       | a        | 440604001002 | 兴华社区     |
+b1       | b        | 440604002001 | 张槎社区     |
+a1g1     | a1       |              | 锦绣小区     | estate
+a1g2     | a1       |              | 第二居民小组 | resident_group
+a1g1a    | a1g1     |              | 1号楼片区    | party_group_area
+a1g1b    | a1g1     |              | 2号楼片区    | building_leader_area
+a1g2a    | a1g2     |              | 东片         | post_holder_area
+a2g1     | a2       |              | 兴华商务楼宇 | business
+a2g1a    | a2g1     |              | 东座         | volunteer_team_area
+b1g1     | b1       |              | 翠湖小区     | estate
+b1g1a    | b1g1     |              | 北片         | party_group_area
+";
 
 async fn build_tree(db: &Db) -> Tree {
-    let city = db.add(None, Some("440600000000"), "佛山市", None).await;
-    let district = db
-        .add(Some(&city), Some("440604000000"), "禅城区", None)
-        .await;
-    let a = db
-        .add(Some(&district), Some("440604001000"), "祖庙街道", None)
-        .await;
-    let b = db
-        .add(Some(&district), Some("440604002000"), "张槎街道", None)
-        .await;
-    let a1 = db
-        .add(Some(&a), Some("440604001001"), "升平社区", None)
-        .await;
-    let a2 = db
-        .add(Some(&a), Some("440604001002"), "兴华社区", None)
-        .await;
-    let b1 = db
-        .add(Some(&b), Some("440604002001"), "张槎社区", None)
-        .await;
-    let a1_l2 = vec![
-        db.add(Some(&a1), None, "锦绣小区", Some("estate")).await,
-        db.add(Some(&a1), None, "第二居民小组", Some("resident_group"))
-            .await,
-    ];
-    let a1_l3 = vec![
-        db.add(Some(&a1_l2[0]), None, "1号楼片区", Some("party_group_area"))
-            .await,
-        db.add(
-            Some(&a1_l2[0]),
-            None,
-            "2号楼片区",
-            Some("building_leader_area"),
-        )
-        .await,
-        db.add(Some(&a1_l2[1]), None, "东片", Some("post_holder_area"))
-            .await,
-    ];
-    let a2_l2 = db
-        .add(Some(&a2), None, "兴华商务楼宇", Some("business"))
-        .await;
-    let a2_l3 = db
-        .add(Some(&a2_l2), None, "东座", Some("volunteer_team_area"))
-        .await;
-    let b1_l2 = db.add(Some(&b1), None, "翠湖小区", Some("estate")).await;
-    db.add(Some(&b1_l2), None, "北片", Some("party_group_area"))
-        .await;
-    Tree {
-        city,
-        district,
-        a,
-        b,
-        a1,
-        a2,
-        b1,
-        a1_l2,
-        a1_l3,
-        a2_l2,
-        a2_l3,
+    let mut t = Tree::new();
+    for row in table(SPEC) {
+        let parent_id = t.get(row[1]).map(|p| p.id);
+        let node = db.create(input(parent_id, row[2], row[3], row[4])).await;
+        t.insert(row[0].to_string(), node);
     }
+    t
 }
+
+const TREE: &str = "\
+440600000000 佛山市 city - 1/2/3/4/5
+  440604000000 禅城区 district - 1/2/3/4/5
+    440604001000 祖庙街道 street - 0/1/2/3/4
+      440604001001 升平社区 community - 0/0/1/2/3
+        440604001001001 锦绣小区 grid_l2 estate 0/0/0/1/2
+          440604001001001001 1号楼片区 grid_l3 party_group_area 0/0/0/0/1
+          440604001001001002 2号楼片区 grid_l3 building_leader_area 0/0/0/0/1
+        440604001001002 第二居民小组 grid_l2 resident_group 0/0/0/1/1
+          440604001001002001 东片 grid_l3 post_holder_area 0/0/0/0/1
+      440604001002 兴华社区 community - 0/0/1/1/1
+        440604001002001 兴华商务楼宇 grid_l2 business 0/0/0/1/1
+          440604001002001001 东座 grid_l3 volunteer_team_area 0/0/0/0/1
+    440604002000 张槎街道 street - 0/1/1/1/1
+      440604002001 张槎社区 community - 0/0/1/1/1
+        440604002001001 翠湖小区 grid_l2 estate 0/0/0/1/1
+          440604002001001001 北片 grid_l3 party_group_area 0/0/0/0/1";
 
 // ---------------------------------------------------------------------------------------------
 // Stories
@@ -354,425 +396,229 @@ async fn build_tree(db: &Db) -> Tree {
 #[tokio::test]
 async fn tree_is_built_counted_and_paged() {
     for_each_engine(async |db: &Db| {
-        let l = db.label;
-        let t = build_tree(db).await;
-        assert_eq!(t.city.level, Level::City, "[{l}]");
-        assert_eq!(t.city.path, format!("/{}/", t.city.id), "[{l}]");
-        assert_eq!(
-            t.a1.path,
-            format!("/{}/{}/{}/{}/", t.city.id, t.district.id, t.a.id, t.a1.id),
-            "[{l}]"
-        );
-        assert_eq!(
-            codes(&t.a1_l2, |n| n),
-            ["440604001001001", "440604001001002"],
-            "[{l}]"
-        );
-        assert_eq!(
-            codes(&t.a1_l3, |n| n),
-            [
-                "440604001001001001",
-                "440604001001001002",
-                "440604001001002001"
-            ],
-            "[{l}]"
-        );
-        assert_eq!(t.a1_l2[0].level, Level::GridL2, "[{l}]");
-        assert_eq!(t.a1_l2[0].kind.as_deref(), Some("estate"), "[{l}]");
-        assert_eq!(t.a1_l3[2].level, Level::GridL3, "[{l}]");
-        assert_eq!(t.a1_l3[2].parent_id, Some(t.a1_l2[1].id), "[{l}]");
-        assert_eq!(
-            t.a1_l3[0].path,
-            format!("{}{}/{}/", t.a1.path, t.a1_l2[0].id, t.a1_l3[0].id),
-            "[{l}]"
-        );
-
-        assert_eq!(db.counts(&t.city).await, lc(1, 2, 3, 4, 5), "[{l}] city");
-        assert_eq!(db.counts(&t.a).await, lc(0, 1, 2, 3, 4), "[{l}] street A");
-        assert_eq!(db.counts(&t.b).await, lc(0, 1, 1, 1, 1), "[{l}] street B");
-        assert_eq!(
-            db.counts(&t.a1).await,
-            lc(0, 0, 1, 2, 3),
-            "[{l}] community A1"
-        );
-        assert_eq!(
-            db.counts(&t.a1_l3[0]).await,
-            lc(0, 0, 0, 0, 1),
-            "[{l}] leaf"
-        );
-
         let (s, me) = (&db.store, &admin());
-        let page = s
-            .children(me, t.district.id, false, None, 10)
-            .await
-            .unwrap();
-        assert_eq!(
-            codes(&page.items, |c| &c.node),
-            ["440604001000", "440604002000"],
-            "[{l}]"
-        );
-        let counts: Vec<_> = page.items.iter().map(|c| c.counts).collect();
-        assert_eq!(counts, [lc(0, 1, 2, 3, 4), lc(0, 1, 1, 1, 1)], "[{l}]");
-        assert_eq!(page.next_cursor, None, "[{l}]");
+        let t = build_tree(db).await;
+        let (city, a, a1) = (&t["city"], &t["a"], &t["a1"]);
+        eq!(city.path, format!("/{}/", city.id));
+        eq!(db.outline(city).await, TREE);
+        eq!(db.counts(city).await, "1/2/3/4/5");
+        eq!(db.counts(a).await, "0/1/2/3/4");
+        eq!(db.counts(a1).await, "0/0/1/2/3");
 
-        let first = s.children(me, t.a.id, false, None, 1).await.unwrap();
-        assert_eq!(codes(&first.items, |c| &c.node), ["440604001001"], "[{l}]");
-        assert_eq!(first.items[0].counts, lc(0, 0, 1, 2, 3), "[{l}]");
-        assert_eq!(first.next_cursor.as_deref(), Some("440604001001"), "[{l}]");
-        let rest = s
-            .children(me, t.a.id, false, first.next_cursor.as_deref(), 1)
-            .await
-            .unwrap();
-        assert_eq!(codes(&rest.items, |c| &c.node), ["440604001002"], "[{l}]");
-        assert_eq!(rest.items[0].counts, lc(0, 0, 1, 1, 1), "[{l}]");
-        assert_eq!(rest.next_cursor, None, "[{l}]");
+        let page = db.kids(&t["district"], false, None, 10).await;
+        eq!(page_codes(&page), ["440604001000", "440604002000"]);
+        let counts: Vec<_> = page.items.iter().map(|c| show(c.counts)).collect();
+        eq!(counts, ["0/1/2/3/4", "0/1/1/1/1"]);
+        eq!(page.next_cursor, None);
+        let first = db.kids(a, false, None, 1).await;
+        eq!(page_codes(&first), ["440604001001"]);
+        eq!(show(first.items[0].counts), "0/0/1/2/3");
+        let cursor = first.next_cursor.as_deref();
+        eq!(cursor, Some("440604001001"));
+        let rest = db.kids(a, false, cursor, 1).await;
+        eq!(page_codes(&rest), ["440604001002"]);
+        eq!(show(rest.items[0].counts), "0/0/1/1/1");
+        eq!(rest.next_cursor, None);
 
-        let names: Vec<_> = s
-            .ancestors(me, &t.a1_l3[0])
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|n| n.name)
-            .collect();
-        assert_eq!(
-            names,
-            ["佛山市", "禅城区", "祖庙街道", "升平社区", "锦绣小区"],
-            "[{l}]"
-        );
-        let h = s.node_history(me, t.a1.id).await.unwrap();
-        assert_eq!(h.len(), 1, "[{l}]");
-        assert_eq!(
-            (
-                h[0].action.as_str(),
-                h[0].new_code.as_deref(),
-                h[0].new_parent_id
-            ),
-            ("created", Some("440604001001"), Some(t.a.id)),
-            "[{l}]"
-        );
+        let up = s.ancestors(me, &t["a1g1a"]).await.unwrap();
+        let names: Vec<_> = up.iter().map(|n| n.name.as_str()).collect();
+        eq!(names.concat(), "佛山市禅城区祖庙街道升平社区锦绣小区");
+        eq!(db.history(a1).await, ["created ->440604001001 -"]);
+
+        let mut change = edit("升平");
+        change.households = Some("1200".into());
+        let renamed = s.edit_node(me, a1.id, &change).await.unwrap();
+        eq!(renamed.name, "升平");
+        eq!(renamed.households, Some(1200));
+        eq!(db.history(a1).await[0], "renamed ->- -");
     })
     .await;
 }
+
+const MOVED: &str = "\
+440604000000 禅城区 district - 1/2/3/4/5
+  440604001000 祖庙街道 street - 0/1/1/1/1
+    440604001002 兴华社区 community - 0/0/1/1/1
+      440604001002001 兴华商务楼宇 grid_l2 business 0/0/0/1/1
+        440604001002001001 东座 grid_l3 volunteer_team_area 0/0/0/0/1
+  440604002000 张槎街道 street - 0/1/2/3/4
+    440604002001 张槎社区 community - 0/0/1/1/1
+      440604002001001 翠湖小区 grid_l2 estate 0/0/0/1/1
+        440604002001001001 北片 grid_l3 party_group_area 0/0/0/0/1
+    440604002002 升平社区 community - 0/0/1/2/3
+      440604002002001 锦绣小区 grid_l2 estate 0/0/0/1/2
+        440604002002001001 1号楼片区 grid_l3 party_group_area 0/0/0/0/1
+        440604002002001002 2号楼片区 grid_l3 building_leader_area 0/0/0/0/1
+      440604002002002 第二居民小组 grid_l2 resident_group 0/0/0/1/1
+        440604002002002001 东片 grid_l3 post_holder_area 0/0/0/0/1";
+
+const REGRIDDED: &str = "\
+440604002001 张槎社区 community - 0/0/1/2/2
+  440604002001001 翠湖小区 grid_l2 estate 0/0/0/1/1
+    440604002001001001 北片 grid_l3 party_group_area 0/0/0/0/1
+  440604002001002 兴华商务楼宇 grid_l2 business 0/0/0/1/1
+    440604002001002001 东座 grid_l3 volunteer_team_area 0/0/0/0/1";
 
 #[tokio::test]
 async fn boundary_adjustment_moves_recodes_and_keeps_history() {
     for_each_engine(async |db: &Db| {
-        let l = db.label;
-        let t = build_tree(db).await;
         let (s, me) = (&db.store, &admin());
-        let input = MoveInput {
-            new_parent_id: Some(t.b.id),
-            new_code: Some("440604002002".into()),
-            note: Some("区划调整".into()),
-        };
-        let moved = s.move_node(me, t.a1.id, &input).await.unwrap();
-        let new_path = format!("{}{}/", t.b.path, t.a1.id);
-        assert_eq!(moved.code, "440604002002", "[{l}]");
-        assert_eq!(moved.parent_id, Some(t.b.id), "[{l}]");
-        assert_eq!(moved.path, new_path, "[{l}]");
+        let t = build_tree(db).await;
+        let (a, b, a1) = (&t["a"], &t["b"], &t["a1"]);
+        let mut input = mv(b, "440604002002");
+        input.note = Some("区划调整".into());
+        let moved = s.move_node(me, a1.id, &input).await.unwrap();
+        let new_path = format!("{}{}/", b.path, a1.id);
+        eq!(moved.code, "440604002002");
+        eq!(moved.parent_id, Some(b.id));
+        eq!(moved.path, new_path);
+        eq!(db.outline(&t["district"]).await, MOVED);
+        eq!(db.counts(a).await, "0/1/1/1/1");
+        eq!(db.counts(b).await, "0/1/2/3/4");
+        eq!(db.counts(&t["city"]).await, "1/2/3/4/5");
 
-        for old in t.a1_l2.iter().chain(&t.a1_l3) {
+        for key in ["a1g1", "a1g2", "a1g1a", "a1g1b", "a1g2a"] {
+            let old = &t[key];
             let now = db.node(old.id).await;
             let code = format!("440604002002{}", &old.code[12..]);
-            assert_eq!(now.code, code, "[{l}] grid {}", old.name);
-            assert_eq!(now.parent_id, old.parent_id, "[{l}]");
-            assert_eq!(
-                now.path,
-                old.path.replacen(&t.a1.path, &new_path, 1),
-                "[{l}]"
-            );
-            let h = s.node_history(me, old.id).await.unwrap();
-            assert_eq!(h.len(), 2, "[{l}] {h:?}");
-            let r = &h[0];
-            assert_eq!(
-                (
-                    r.action.as_str(),
-                    r.old_code.as_deref(),
-                    r.new_code.as_deref(),
-                    r.note.as_deref()
-                ),
-                (
-                    "recoded",
-                    Some(old.code.as_str()),
-                    Some(code.as_str()),
-                    Some("区划调整")
-                ),
-                "[{l}]"
-            );
+            eq!(now.code, code);
+            eq!(now.parent_id, old.parent_id);
+            eq!(now.path, old.path.replacen(&a1.path, &new_path, 1));
+            let recoded = format!("recoded {}>{code} 区划调整", old.code);
+            let created = format!("created ->{} -", old.code);
+            eq!(db.history(old).await, [recoded, created]);
         }
-        assert_eq!(
-            db.node(t.a1_l3[0].id).await.code,
-            "440604002002001001",
-            "[{l}]"
-        );
-
-        assert_eq!(
-            db.counts(&t.a).await,
-            lc(0, 1, 1, 1, 1),
-            "[{l}] street A after"
-        );
-        assert_eq!(
-            db.counts(&t.b).await,
-            lc(0, 1, 2, 3, 4),
-            "[{l}] street B after"
-        );
-        assert_eq!(
-            db.counts(&t.city).await,
-            lc(1, 2, 3, 4, 5),
-            "[{l}] city after"
-        );
-        let page = s.children(me, t.b.id, false, None, 10).await.unwrap();
-        assert_eq!(
-            codes(&page.items, |c| &c.node),
-            ["440604002001", "440604002002"],
-            "[{l}]"
-        );
-
-        let h = s.node_history(me, t.a1.id).await.unwrap();
-        let m = &h[0];
-        assert_eq!(
-            (
-                m.action.as_str(),
-                m.old_code.as_deref(),
-                m.new_code.as_deref()
-            ),
-            ("moved", Some("440604001001"), Some("440604002002")),
-            "[{l}]"
-        );
-        assert_eq!(
-            (m.old_parent_id, m.new_parent_id),
-            (Some(t.a.id), Some(t.b.id)),
-            "[{l}]"
-        );
-        assert_eq!(
-            s.node_by_code(me, "440604001001").await.unwrap().id,
-            t.a1.id,
-            "[{l}]"
-        );
-        assert_eq!(
-            s.node_by_code(me, "440604001001002001").await.unwrap().id,
-            t.a1_l3[2].id,
-            "[{l}]"
-        );
+        let line = "moved 440604001001>440604002002 区划调整";
+        eq!(db.history(a1).await[0], line);
+        let h = s.node_history(me, a1.id).await.unwrap();
+        eq!(h[0].old_parent_id, Some(a.id));
+        eq!(h[0].new_parent_id, Some(b.id));
+        let by_code = async |code: &str| s.node_by_code(me, code).await.unwrap().id;
+        eq!(by_code("440604001001").await, a1.id);
+        eq!(by_code("440604001001002001").await, t["a1g2a"].id);
 
         // A new grid under the moved community continues its sequence.
-        let g = db.add(Some(&moved), None, "新建小区", Some("estate")).await;
-        assert_eq!(g.code, "440604002002003", "[{l}]");
+        let g = db.grid(&moved, "新建小区", "estate").await;
+        eq!(g.code, "440604002002003");
         // A grid moved without a code takes the next free one under its new community.
-        let input = MoveInput {
-            new_parent_id: Some(t.b1.id),
-            ..Default::default()
-        };
-        let g2 = s.move_node(me, t.a2_l2.id, &input).await.unwrap();
-        assert_eq!(g2.code, "440604002001002", "[{l}]");
-        assert_eq!(
-            db.node(t.a2_l3.id).await.code,
-            "440604002001002001",
-            "[{l}]"
-        );
-        assert_eq!(
-            db.node(t.a2_l3.id).await.path,
-            format!("{}{}/{}/", t.b1.path, t.a2_l2.id, t.a2_l3.id),
-            "[{l}]"
-        );
-        assert_eq!(db.counts(&t.a2).await, lc(0, 0, 1, 0, 0), "[{l}]");
-        assert_eq!(db.counts(&t.b).await, lc(0, 1, 2, 5, 5), "[{l}]");
-        // The freed code may be reused; the current holder wins over history.
-        let reuse = db
-            .add(Some(&t.a), Some("440604001001"), "新升平社区", None)
-            .await;
-        assert_eq!(
-            s.node_by_code(me, "440604001001").await.unwrap().id,
-            reuse.id,
-            "[{l}]"
-        );
+        let input = mv(&t["b1"], "");
+        let g = s.move_node(me, t["a2g1"].id, &input).await.unwrap();
+        eq!(g.code, "440604002001002");
+        eq!(db.counts(&t["a2"]).await, "0/0/1/0/0");
+        eq!(db.outline(&t["b1"]).await, REGRIDDED);
+        let line = "recoded 440604001002001001>440604002001002001 -";
+        eq!(db.history(&t["a2g1a"]).await[0], line);
+        // A freed code may be given again; its current holder wins over the history.
+        let reuse = db.create(inp(a, "440604001001", "新升平社区", "")).await;
+        eq!(by_code("440604001001").await, reuse.id);
     })
     .await;
 }
+
+/// parent | code | name | kind | level | households | field | message fragment
+const CREATE_REFUSALS: &str = "
+a  | 440604002003 | 错前缀 |                  |         |    | code       | 前 9 位“440604001”开头
+a  | 440604001001 | 重复   |                  |         |    | code       | 代码 440604001001 已被使用
+a  | 44060400100  | 短码   |                  |         |    | code       | 应为 12 位数字，实际为 11 位
+a  | 4406040010a1 | 字母   |                  |         |    | code       | 只能包含数字，第 11 位是“a”
+a  | 440604001000 | 全零   |                  |         |    | code       | 第 10–12 位应为 001–599
+a  |              | 无码   |                  |         |    | code       | 请填写社区（一级网格）的 12 位
+a  | 440604001003 |        |                  |         |    | name       | 名称不能为空
+a  |              | 三级   | party_group_area | grid_l3 |    | parent_id  | 三级网格只能建在二级网格下
+a1 |              | 无类型 |                  |         |    | kind       | 请选择网格类型
+a1 |              | 错类型 | party_group_area |         |    | kind       | 党小组长责任区不能用于二级网格
+a1 |              | 未知   | villa            |         |    | kind       | 未知的网格类型“villa”
+a1 |              | 负数   | estate           |         | -3 | households | 应为 0 到 1 亿之间的整数
+";
+
+/// node | new parent | new code | field | message fragment
+const MOVE_REFUSALS: &str = "
+a  | a1 |              | new_parent_id | 不能把节点迁移到它自身或它的下级之下
+a1 | b  | 440604001009 | new_code      | 前 9 位“440604002”开头
+a1 | b  |              | new_code      | 请填写调整后的 12 位区划代码（应以“440604002”开头）
+a1 | b  | 440604002001 | new_code      | 代码 440604002001 已被使用
+a1 | a2 | 440604001001 | new_parent_id | 社区（一级网格）只能建在街道（镇）下
+a1 | a  | 440604001001 | new_parent_id | 节点已在该上级之下，代码也未变化
+";
 
 #[tokio::test]
 async fn refusals_write_nothing() {
     for_each_engine(async |db: &Db| {
-        let l = db.label;
-        let t = build_tree(db).await;
         let (s, me) = (&db.store, &admin());
+        let t = build_tree(db).await;
         let before = db.snapshot().await;
-        let create = async |parent: &Node,
-                            code: Option<&str>,
-                            name: &str,
-                            level: Option<&str>,
-                            kind: Option<&str>| {
-            let mut input = node_input(Some(parent), code, name, kind);
-            input.level = level.map(str::to_string);
-            s.create_node(me, &input).await
-        };
-        let r = create(&t.a, Some("440604002003"), "错前缀社区", None, None).await;
-        assert_field(l, r, "code", "必须以上级代码的前 9 位“440604001”开头");
-        let r = create(&t.a, Some("440604001001"), "重复社区", None, None).await;
-        assert_field(l, r, "code", "代码 440604001001 已被使用");
-        let r = create(&t.a, Some("44060400100"), "短码社区", None, None).await;
-        assert_field(l, r, "code", "应为 12 位数字，实际为 11 位");
-        let r = create(&t.a, Some("4406040010a1"), "字母社区", None, None).await;
-        assert_field(l, r, "code", "只能包含数字");
-        let r = create(&t.a, None, "无码社区", None, None).await;
-        assert_field(l, r, "code", "请填写");
-        let r = create(&t.a, Some("440604001003"), " \u{3000} ", None, None).await;
-        assert_field(l, r, "name", "名称不能为空");
-        let r = create(
-            &t.a,
-            None,
-            "三级网格",
-            Some("grid_l3"),
-            Some("party_group_area"),
-        )
-        .await;
-        assert_field(l, r, "parent_id", "三级网格只能建在二级网格下");
-        let r = create(&t.a1, None, "无类型网格", None, None).await;
-        assert_field(l, r, "kind", "请选择网格类型");
-        let r = create(&t.a1, None, "错类型网格", None, Some("party_group_area")).await;
-        assert_field(l, r, "kind", "不能用于二级网格");
-
-        let mv = |parent: &Node, code: Option<&str>| MoveInput {
-            new_parent_id: Some(parent.id),
-            new_code: code.map(str::to_string),
-            note: None,
-        };
-        let r = s.move_node(me, t.a.id, &mv(&t.a1, None)).await;
-        assert_field(
-            l,
-            r,
-            "new_parent_id",
-            "不能把节点迁移到它自身或它的下级之下",
-        );
-        let r = s
-            .move_node(me, t.a1.id, &mv(&t.b, Some("440604001009")))
-            .await;
-        assert_field(l, r, "new_code", "“440604002”开头");
-        let r = s.move_node(me, t.a1.id, &mv(&t.b, None)).await;
-        assert_field(l, r, "new_code", "“440604002”开头");
-        let r = s
-            .move_node(me, t.a1.id, &mv(&t.b, Some("440604002001")))
-            .await;
-        assert_field(l, r, "new_code", "已被使用");
-        let r = s
-            .move_node(me, t.a1.id, &mv(&t.a2, Some("440604001001")))
-            .await;
-        assert_field(l, r, "new_parent_id", "只能建在街道（镇）下");
-        let r = s
-            .move_node(me, t.a1.id, &mv(&t.a, Some("440604001001")))
-            .await;
-        assert_field(l, r, "new_parent_id", "代码也未变化");
-
-        assert_eq!(
-            db.snapshot().await,
-            before,
-            "[{l}] a refusal wrote something"
-        );
+        for row in table(CREATE_REFUSALS) {
+            let mut input = inp(&t[row[0]], row[1], row[2], row[3]);
+            (input.level, input.households) = (opt(row[4]), opt(row[5]));
+            refused(s.create_node(me, &input).await, row[6], row[7]);
+        }
+        for row in table(MOVE_REFUSALS) {
+            let input = mv(&t[row[1]], row[2]);
+            refused(s.move_node(me, t[row[0]].id, &input).await, row[3], row[4]);
+        }
+        eq!(db.snapshot().await, before);
+        eq!(db.outline(&t["city"]).await, TREE);
     })
     .await;
 }
 
+const ARCHIVED: &str = "\
+440604001001 升平社区 community - 0/0/1/2/2
+  440604001001001 锦绣小区 grid_l2 estate 0/0/0/1/1
+    440604001001001001 1号楼片区 grid_l3 party_group_area 0/0/0/0/0 archived
+    440604001001001002 2号楼片区 grid_l3 building_leader_area 0/0/0/0/1
+  440604001001002 第二居民小组 grid_l2 resident_group 0/0/0/1/1
+    440604001001002001 东片 grid_l3 post_holder_area 0/0/0/0/1";
+
 #[tokio::test]
 async fn archive_and_restore() {
     for_each_engine(async |db: &Db| {
-        let l = db.label;
-        let t = build_tree(db).await;
         let (s, me) = (&db.store, &admin());
+        let t = build_tree(db).await;
+        let (a1, leaf) = (&t["a1"], &t["a1g1a"]);
         let before = db.snapshot().await;
-        assert_field(
-            l,
-            s.archive_node(me, t.a.id, None).await,
-            "status",
-            "还有 2 个下级未撤销",
-        );
-        assert_field(
-            l,
-            s.archive_node(me, t.a1_l2[0].id, None).await,
-            "status",
-            "还有 2 个下级未撤销",
-        );
-        assert_eq!(db.snapshot().await, before, "[{l}]");
+        let r = s.archive_node(me, t["a"].id, None).await;
+        refused(r, "status", "还有 2 个下级未撤销，请先迁移或撤销下级");
+        let r = s.archive_node(me, t["a1g1"].id, None).await;
+        refused(r, "status", "还有 2 个下级未撤销");
+        eq!(db.snapshot().await, before);
 
-        let leaf = &t.a1_l3[0];
         let archived = s.archive_node(me, leaf.id, Some("楼栋拆除")).await.unwrap();
-        assert_eq!(archived.status, "archived", "[{l}]");
-        assert!(archived.archived_at.is_some(), "[{l}]");
-        assert_eq!(db.counts(&t.a1).await, lc(0, 0, 1, 2, 2), "[{l}]");
-        assert_eq!(db.counts(&t.city).await, lc(1, 2, 3, 4, 4), "[{l}]");
-        let active = s
-            .children(me, t.a1_l2[0].id, false, None, 10)
-            .await
-            .unwrap();
-        assert_eq!(
-            codes(&active.items, |c| &c.node),
-            ["440604001001001002"],
-            "[{l}]"
-        );
-        let all = s.children(me, t.a1_l2[0].id, true, None, 10).await.unwrap();
-        assert_eq!(all.items.len(), 2, "[{l}]");
-        let first = s.children(me, t.a1.id, false, None, 10).await.unwrap();
-        assert_eq!(first.items[0].counts, lc(0, 0, 0, 1, 1), "[{l}]");
-        assert_field(
-            l,
-            s.archive_node(me, leaf.id, None).await,
-            "status",
-            "该节点已撤销",
-        );
-        // Refused changes to an archived node.
-        let r = s
-            .move_node(
-                me,
-                leaf.id,
-                &MoveInput {
-                    new_parent_id: Some(t.a1_l2[1].id),
-                    ..Default::default()
-                },
-            )
-            .await;
-        assert_field(l, r, "new_parent_id", "请先恢复");
+        eq!(archived.status, "archived");
+        check!(archived.archived_at.is_some());
+        eq!(db.outline(a1).await, ARCHIVED);
+        eq!(db.counts(&t["city"]).await, "1/2/3/4/4");
+        let active = db.kids(&t["a1g1"], false, None, 10).await;
+        eq!(page_codes(&active), ["440604001001001002"]);
+        refused(s.archive_node(me, leaf.id, None).await, "status", "该节点已撤销");
+        let r = s.move_node(me, leaf.id, &mv(&t["a1g2"], "")).await;
+        refused(r, "new_parent_id", "已撤销的节点不能迁移，请先恢复");
+        let r = s.edit_node(me, leaf.id, &edit("新名")).await;
+        refused(r, "name", "已撤销的节点不能修改");
 
-        // An archived parent blocks restoring its child.
-        let other = &t.a1_l3[2];
+        // An archived parent takes no new children and blocks restoring its archived child.
+        let (other, parent) = (&t["a1g2a"], &t["a1g2"]);
         s.archive_node(me, other.id, None).await.unwrap();
-        s.archive_node(me, t.a1_l2[1].id, None).await.unwrap();
-        assert_eq!(db.counts(&t.a1).await, lc(0, 0, 1, 1, 1), "[{l}]");
-        assert_field(
-            l,
-            s.restore_node(me, other.id).await,
-            "status",
-            "请先恢复上级",
-        );
-        let r = s
-            .create_node(
-                me,
-                &node_input(Some(&t.a1_l2[1]), None, "新片", Some("post_holder_area")),
-            )
-            .await;
-        assert_field(l, r, "parent_id", "已撤销");
-        s.restore_node(me, t.a1_l2[1].id).await.unwrap();
+        s.archive_node(me, parent.id, None).await.unwrap();
+        eq!(db.counts(a1).await, "0/0/1/1/1");
+        let r = s.restore_node(me, other.id).await;
+        refused(r, "status", "上级“第二居民小组”已撤销，请先恢复上级");
+        let input = inp(parent, "", "新片", "post_holder_area");
+        let r = s.create_node(me, &input).await;
+        refused(r, "parent_id", "“第二居民小组”已撤销，不能在其下新建");
+        s.restore_node(me, parent.id).await.unwrap();
         s.restore_node(me, other.id).await.unwrap();
 
         let restored = s.restore_node(me, leaf.id).await.unwrap();
-        assert_eq!(
-            (restored.status.as_str(), restored.archived_at.as_deref()),
-            ("active", None),
-            "[{l}]"
-        );
-        assert_field(
-            l,
-            s.restore_node(me, leaf.id).await,
-            "status",
-            "该节点未撤销",
-        );
-        assert_eq!(db.counts(&t.a1).await, lc(0, 0, 1, 2, 3), "[{l}]");
-        assert_eq!(db.counts(&t.city).await, lc(1, 2, 3, 4, 5), "[{l}]");
-        assert_eq!(
-            db.history(leaf).await,
-            ["restored", "archived", "created"],
-            "[{l}]"
-        );
-        let h = s.node_history(me, leaf.id).await.unwrap();
-        assert_eq!(h[1].note.as_deref(), Some("楼栋拆除"), "[{l}]");
+        eq!(restored.status, "active");
+        eq!(restored.archived_at, None);
+        refused(s.restore_node(me, leaf.id).await, "status", "该节点未撤销");
+        eq!(db.outline(&t["city"]).await, TREE);
+        let h = db.history(leaf).await;
+        eq!(h[..2], ["restored ->- -", "archived ->- 楼栋拆除"]);
+        eq!(h[2..], [format!("created ->{} -", leaf.code)]);
+        let h = db.history(parent).await;
+        eq!(h[..2], ["restored ->- -", "archived ->- -"]);
     })
     .await;
 }
@@ -780,183 +626,69 @@ async fn archive_and_restore() {
 #[tokio::test]
 async fn party_organisations() {
     for_each_engine(async |db: &Db| {
-        let l = db.label;
-        let t = build_tree(db).await;
         let (s, me) = (&db.store, &admin());
-        let wc = db
-            .org(
-                None,
-                "working_committee",
-                "street",
-                "中共祖庙街道工作委员会",
-                &t.a,
-            )
-            .await
-            .unwrap();
-        let c1 = db
-            .org(
-                Some(&wc),
-                "committee",
-                "community",
-                "中共升平社区委员会",
-                &t.a1,
-            )
-            .await
-            .unwrap();
-        let c2 = db
-            .org(
-                Some(&wc),
-                "committee",
-                "community",
-                "中共兴华社区委员会",
-                &t.a2,
-            )
-            .await
-            .unwrap();
-        let br = db
-            .org(
-                Some(&c1),
-                "branch",
-                "estate",
-                "中共锦绣小区支部委员会",
-                &t.a1_l2[0],
-            )
-            .await
-            .unwrap();
-        let grp = db
-            .org(Some(&br), "group", "grid", "第一党小组", &t.a1_l3[0])
-            .await
-            .unwrap();
-        assert_eq!(wc.path, format!("/{}/", wc.id), "[{l}]");
-        assert_eq!(
-            grp.path,
-            format!("/{}/{}/{}/{}/", wc.id, c1.id, br.id, grp.id),
-            "[{l}]"
-        );
-        assert_eq!(
-            (br.territory_code.as_str(), br.territory_name.as_str()),
-            ("440604001001001", "锦绣小区"),
-            "[{l}]"
-        );
-        assert_eq!(
-            (br.kind_label(), br.category_label()),
-            ("党支部", "小区"),
-            "[{l}]"
-        );
+        let t = build_tree(db).await;
+        let wc = db.org(None, "working_committee", "street", &t["a"]).await;
+        let c1 = db.org(Some(&wc), "committee", "community", &t["a1"]).await;
+        let c2 = db.org(Some(&wc), "committee", "community", &t["a2"]).await;
+        let br = db.org(Some(&c1), "branch", "estate", &t["a1g1"]).await;
+        let grp = db.org(Some(&br), "group", "grid", &t["a1g1a"]).await;
+        eq!(wc.path, format!("/{}/", wc.id));
+        eq!(c1.path, format!("/{}/{}/", wc.id, c1.id));
+        eq!(grp.path, format!("{}{}/", br.path, grp.id));
+        eq!(br.path, format!("{}{}/", c1.path, br.id));
+        eq!(br.territory_code, "440604001001001");
+        eq!(br.territory_name, "锦绣小区");
+        eq!((br.kind_label(), br.category_label()), ("党支部", "小区"));
 
         let before = db.snapshot().await;
-        let r = db
-            .org(Some(&c1), "group", "grid", "越级党小组", &t.a1_l3[1])
-            .await;
-        assert_field(l, r, "parent_id", "党小组只能隶属于党支部，所选上级是党委");
-        let r = db
-            .org(Some(&c1), "branch", "estate", "错区域支部", &t.a)
-            .await;
-        assert_field(
-            l,
-            r,
-            "territory_node_id",
-            "小区党组织的所属区域应为二级网格，所选的是街道（镇）",
-        );
-        let r = db
-            .org(None, "branch", "grid", "无上级支部", &t.a1_l2[1])
-            .await;
-        assert_field(l, r, "parent_id", "党支部必须有上级党组织");
+        let r = db.try_org(Some(&c1), "group", "grid", &t["a1g1b"]).await;
+        refused(r, "parent_id", "党小组只能隶属于党支部，所选上级是党委");
+        let r = db.try_org(Some(&c1), "branch", "estate", &t["a"]).await;
+        refused(r, "territory_node_id", "小区党组织的所属区域应为二级网格");
+        let r = db.try_org(None, "branch", "grid", &t["a1g2"]).await;
+        refused(r, "parent_id", "党支部必须有上级党组织");
         // A territory with an organisation attached cannot be archived.
-        assert_field(
-            l,
-            s.archive_node(me, t.a1_l3[0].id, None).await,
-            "status",
-            "1 个党组织",
-        );
-        assert_eq!(db.snapshot().await, before, "[{l}]");
+        let r = s.archive_node(me, t["a1g1a"].id, None).await;
+        refused(r, "status", "还有 1 个党组织以此为所属区域");
+        eq!(db.snapshot().await, before);
 
-        let kids = s.party_children(me, wc.id, false, None, 10).await.unwrap();
-        let ids: Vec<_> = kids.items.iter().map(|k| k.org.id).collect();
-        assert_eq!(ids, [c1.id, c2.id], "[{l}]");
-        let c = kids.items[0].counts;
-        assert_eq!(
-            (c.committees, c.general_branches, c.branches, c.groups),
-            (0, 0, 1, 1),
-            "[{l}]"
-        );
-        let c = kids.items[1].counts;
-        assert_eq!((c.branches, c.groups), (0, 0), "[{l}]");
-        let page = s.party_children(me, wc.id, false, None, 1).await.unwrap();
-        assert_eq!(page.next_cursor, Some(c1.id.to_string()), "[{l}]");
-        let page = s.party_children(me, c1.id, false, None, 10).await.unwrap();
-        assert_eq!(
-            (page.items.len(), page.items[0].counts.groups),
-            (1, 1),
-            "[{l}]"
-        );
-        let roots: Vec<_> = s
-            .party_roots(me)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|o| o.id)
-            .collect();
-        assert_eq!(roots, [wc.id], "[{l}]");
-        let at: Vec<_> = s
-            .party_orgs_at(me, t.a1_l2[0].id)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|o| o.id)
-            .collect();
-        assert_eq!(at, [br.id], "[{l}]");
+        let kids = async |org: &PartyOrg, limit: i64| {
+            let page = s.party_children(me, org.id, false, None, limit).await;
+            page.unwrap()
+        };
+        let page = kids(&wc, 10).await;
+        let order: Vec<_> = page.items.iter().map(|k| k.org.id).collect();
+        eq!(order, [c1.id, c2.id]);
+        eq!(oc(page.items[0].counts), [0, 0, 1, 1]);
+        eq!(oc(page.items[1].counts), [0, 0, 0, 0]);
+        eq!(page.next_cursor, None);
+        eq!(kids(&wc, 1).await.next_cursor, Some(c1.id.to_string()));
+        eq!(oc(kids(&c1, 10).await.items[0].counts), [0, 0, 0, 1]);
+        eq!(ids(&s.party_roots(me).await.unwrap()), [wc.id]);
+        let at = s.party_orgs_at(me, t["a1g1"].id).await.unwrap();
+        eq!(ids(&at), [br.id]);
 
         // 隶属关系调整: the branch and its group follow to the other committee.
-        let input = PartyMoveInput {
-            new_parent_id: Some(c2.id),
-            note: Some("调整".into()),
-        };
+        let mut input = pmv(&c2);
+        input.note = Some("调整".into());
         let moved = s.move_party_org(me, br.id, &input).await.unwrap();
-        assert_eq!(moved.parent_id, Some(c2.id), "[{l}]");
-        assert_eq!(moved.path, format!("{}{}/", c2.path, br.id), "[{l}]");
+        eq!(moved.parent_id, Some(c2.id));
+        eq!(moved.path, format!("{}{}/", c2.path, br.id));
         let g = s.party_org(me, grp.id).await.unwrap();
-        assert_eq!(g.path, format!("{}{}/{}/", c2.path, br.id, grp.id), "[{l}]");
-        let kids = s.party_children(me, wc.id, false, None, 10).await.unwrap();
-        let counts: Vec<_> = kids
-            .items
-            .iter()
-            .map(|k| (k.counts.branches, k.counts.groups))
-            .collect();
-        assert_eq!(counts, [(0, 0), (1, 1)], "[{l}]");
-        let h = s.party_history(me, br.id).await.unwrap();
-        assert_eq!(
-            (h[0].action.as_str(), h[0].old_parent_id, h[0].new_parent_id),
-            ("moved", Some(c1.id), Some(c2.id)),
-            "[{l}]"
-        );
-        let r = s
-            .move_party_org(
-                me,
-                wc.id,
-                &PartyMoveInput {
-                    new_parent_id: Some(c2.id),
-                    note: None,
-                },
-            )
-            .await;
-        assert_field(
-            l,
-            r,
-            "new_parent_id",
-            "不能把党组织调整到它自身或它的下级之下",
-        );
-        let r = s
-            .move_party_org(
-                me,
-                grp.id,
-                &PartyMoveInput {
-                    new_parent_id: Some(c1.id),
-                    note: None,
-                },
-            )
-            .await;
-        assert_field(l, r, "new_parent_id", "党小组只能隶属于党支部");
+        eq!(g.path, format!("{}{}/{}/", c2.path, br.id, grp.id));
+        let page = kids(&wc, 10).await;
+        eq!(oc(page.items[0].counts), [0, 0, 0, 0]);
+        eq!(oc(page.items[1].counts), [0, 0, 1, 1]);
+        let h = &s.party_history(me, br.id).await.unwrap()[0];
+        eq!((h.action.as_str(), h.note.as_deref()), ("moved", Some("调整")));
+        eq!((h.old_parent_id, h.new_parent_id), (Some(c1.id), Some(c2.id)));
+        let r = s.move_party_org(me, wc.id, &pmv(&c2)).await;
+        refused(r, "new_parent_id", "不能把党组织调整到它自身或它的下级之下");
+        let r = s.move_party_org(me, grp.id, &pmv(&c1)).await;
+        refused(r, "new_parent_id", "党小组只能隶属于党支部");
+        let r = s.move_party_org(me, br.id, &pmv(&c2)).await;
+        refused(r, "new_parent_id", "已隶属于该党组织");
     })
     .await;
 }
@@ -964,103 +696,56 @@ async fn party_organisations() {
 #[tokio::test]
 async fn scope_hides_what_lies_outside() {
     for_each_engine(async |db: &Db| {
-        let l = db.label;
-        let t = build_tree(db).await;
         let s = &db.store;
-        let (x, y) = (&t.a1, &t.a2);
+        let t = build_tree(db).await;
+        let (x, y) = (&t["a1"], &t["a2"]);
         let staff = scoped(Role::CommunityStaff, x);
-        assert_eq!(s.node(&staff, x.id).await.unwrap().id, x.id, "[{l}]");
-        assert_not_found(l, s.node(&staff, y.id).await);
-        assert_not_found(l, s.node(&staff, t.a.id).await);
-        assert_not_found(l, s.node_by_code(&staff, &y.code).await);
-        assert_not_found(l, s.subtree_counts(&staff, y.id).await);
-        assert_not_found(l, s.children(&staff, y.id, true, None, 10).await);
-        assert_not_found(l, s.node_history(&staff, y.id).await);
-        assert_eq!(
-            s.subtree_counts(&staff, x.id).await.unwrap(),
-            lc(0, 0, 1, 2, 3),
-            "[{l}]"
-        );
-        let roots: Vec<_> = s
-            .roots(&staff)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|n| n.id)
-            .collect();
-        assert_eq!(roots, [x.id], "[{l}]");
-        let roots: Vec<_> = s
-            .roots(&admin())
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|n| n.id)
-            .collect();
-        assert_eq!(roots, [t.city.id], "[{l}]");
+        eq!(s.node(&staff, x.id).await.unwrap().id, x.id);
+        not_found(s.node(&staff, y.id).await);
+        not_found(s.node(&staff, t["a"].id).await);
+        not_found(s.node_by_code(&staff, &y.code).await);
+        not_found(s.subtree_counts(&staff, y.id).await);
+        not_found(s.children(&staff, y.id, true, None, 10).await);
+        not_found(s.node_history(&staff, y.id).await);
+        let counts = s.subtree_counts(&staff, x.id).await.unwrap();
+        eq!(show(counts), "0/0/1/2/3");
+        eq!(codes(&s.roots(&staff).await.unwrap()), [x.code.as_str()]);
+        eq!(codes(&s.roots(&admin()).await.unwrap()), ["440600000000"]);
 
         let before = db.snapshot().await;
-        let r = s
-            .create_node(
-                &staff,
-                &node_input(Some(y), None, "越权网格", Some("estate")),
-            )
-            .await;
-        assert_field(l, r, "parent_id", "上级节点不存在");
-        let r = s
-            .move_node(
-                &staff,
-                t.a1_l2[1].id,
-                &MoveInput {
-                    new_parent_id: Some(y.id),
-                    ..Default::default()
-                },
-            )
-            .await;
-        assert_field(l, r, "new_parent_id", "新的上级不存在");
-        assert_not_found(l, s.archive_node(&staff, t.a2_l3.id, None).await);
+        let input = inp(y, "", "越权网格", "estate");
+        refused(s.create_node(&staff, &input).await, "parent_id", "上级节点不存在");
+        let r = s.move_node(&staff, t["a1g2"].id, &mv(y, "")).await;
+        refused(r, "new_parent_id", "新的上级不存在");
+        not_found(s.archive_node(&staff, t["a2g1a"].id, None).await);
         let reader = scoped(Role::GridWorker, x);
-        let r = s
-            .create_node(
-                &reader,
-                &node_input(Some(x), None, "只读网格", Some("estate")),
-            )
-            .await;
-        assert!(matches!(r, Err(StoreError::Forbidden)), "[{l}] {r:?}");
-        assert_eq!(db.snapshot().await, before, "[{l}]");
+        let input = inp(x, "", "只读网格", "estate");
+        let r = s.create_node(&reader, &input).await;
+        check!(matches!(r, Err(StoreError::Forbidden)));
+        eq!(db.snapshot().await, before);
 
         let search = async |who: &Actor, q: &str, level: Option<Level>| {
-            let p = s.search_nodes(who, q, level, None, 50).await.unwrap();
-            p.items.into_iter().map(|n| n.code).collect::<Vec<_>>()
+            let page = s.search_nodes(who, q, level, None, 50).await.unwrap();
+            page.items.into_iter().map(|n| n.code).collect::<Vec<_>>()
         };
-        assert!(search(&staff, "兴华", None).await.is_empty(), "[{l}]");
-        assert_eq!(
-            search(&admin(), "兴华", None).await,
-            ["440604001002", "440604001002001"],
-            "[{l}]"
-        );
-        assert_eq!(
-            search(&staff, "", Some(Level::Community)).await,
-            [x.code.as_str()],
-            "[{l}]"
-        );
+        check!(search(&staff, "兴华", None).await.is_empty());
+        let found = search(&admin(), "兴华", None).await;
+        eq!(found, ["440604001002", "440604001002001"]);
+        let found = search(&staff, "", Some(Level::Community)).await;
+        eq!(found, [x.code.as_str()]);
+        // Code prefixes, which must work whatever the collation of the code column.
         let mine = search(&staff, "440604001", None).await;
-        assert_eq!(mine.len(), 6, "[{l}] {mine:?}");
-        assert!(
-            mine.iter().all(|c| c.starts_with("440604001001")),
-            "[{l}] {mine:?}"
-        );
-        assert_eq!(search(&admin(), "440604001", None).await.len(), 10, "[{l}]");
+        eq!(mine.len(), 6);
+        check!(mine.iter().all(|c| c.starts_with("440604001001")));
+        eq!(search(&admin(), "440604001", None).await.len(), 10);
+        eq!(search(&admin(), "44060", None).await.len(), 16);
+        eq!(search(&admin(), "4406039", None).await.len(), 0);
 
-        // Inside the scope the staff member may build.
-        let g = s
-            .create_node(
-                &staff,
-                &node_input(Some(x), None, "新网格", Some("business")),
-            )
-            .await
-            .unwrap();
-        assert_eq!(g.code, "440604001001003", "[{l}]");
-        assert_eq!(db.counts(&t.a).await, lc(0, 1, 2, 4, 4), "[{l}]");
+        // Inside its scope the staff member may build.
+        let input = inp(x, "", "新网格", "business");
+        let g = s.create_node(&staff, &input).await.unwrap();
+        eq!(g.code, "440604001001003");
+        eq!(db.counts(&t["a"]).await, "0/1/2/4/4");
     })
     .await;
 }
@@ -1068,191 +753,110 @@ async fn scope_hides_what_lies_outside() {
 #[tokio::test]
 async fn demo_cities_load_with_exact_counts() {
     for_each_engine(async |db: &Db| {
-        let l = db.label;
         let (s, me) = (&db.store, &admin());
-        let report = s
-            .load_demo(DemoCity::Foshan, Scale::Small, &|_, _, _| {})
-            .await
-            .unwrap();
-        assert_eq!(
-            (
-                report.districts,
-                report.streets,
-                report.communities,
-                report.grids_l2,
-                report.grids_l3
-            ),
-            (5, 32, 809, 5302, 10721),
-            "[{l}]"
-        );
+        let load = async |city| s.load_demo(city, Scale::Small, &|_, _, _| {}).await;
+        let r = load(DemoCity::Foshan).await.unwrap();
+        eq!((r.districts, r.streets, r.communities), (5, 32, 809));
+        eq!((r.grids_l2, r.grids_l3), (5302, 10721));
         let city = s.node_by_code(me, "440600000000").await.unwrap();
-        assert_eq!(
-            (city.id, city.name.as_str()),
-            (report.city_id, "佛山市"),
-            "[{l}]"
-        );
-        assert_eq!(
-            db.counts(&city).await,
-            lc(5, 32, 809, 5302, 10721),
-            "[{l}] Foshan"
-        );
-        let nodes_before = db.scalar("SELECT COUNT(*) FROM nodes").await;
-        assert_eq!(nodes_before, 1 + 5 + 32 + 809 + 5302 + 10721, "[{l}]");
+        eq!(city.id, r.city_id);
+        eq!(city.name, "佛山市");
+        eq!(db.counts(&city).await, "5/32/809/5302/10721");
+        let nodes = db.scalar("SELECT COUNT(*) FROM nodes").await;
+        eq!(nodes, 1 + 5 + 32 + 809 + 5302 + 10721);
+        let orgs = db.scalar("SELECT COUNT(*) FROM party_orgs").await;
+        eq!(orgs, r.party_orgs as i64);
 
-        let again = s
-            .load_demo(DemoCity::Foshan, Scale::Small, &|_, _, _| {})
-            .await;
-        assert_field(l, again, "city", "已经存在");
-        assert_eq!(
-            db.scalar("SELECT COUNT(*) FROM nodes").await,
-            nodes_before,
-            "[{l}]"
-        );
+        let again = load(DemoCity::Foshan).await;
+        refused(again, "city", "演示城市“佛山市”已经存在");
+        eq!(db.scalar("SELECT COUNT(*) FROM nodes").await, nodes);
 
-        let yuquan = s
-            .load_demo(DemoCity::Yuquan, Scale::Small, &|_, _, _| {})
-            .await
-            .unwrap();
-        let root = s.node_by_code(me, "150100000000").await.unwrap();
-        assert_eq!(root.id, yuquan.city_id, "[{l}]");
-        let counts = db.counts(&root).await;
-        assert_eq!(counts.districts, 1, "[{l}]");
-        assert_eq!(counts.communities as usize, yuquan.communities, "[{l}]");
-        let roots: Vec<_> = s
-            .roots(me)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|n| n.code)
-            .collect();
-        assert_eq!(roots, ["150100000000", "440600000000"], "[{l}]");
+        for demo in [DemoCity::Yuquan, DemoCity::Toutunhe] {
+            let r = load(demo).await.unwrap();
+            let want = [1, r.streets, r.communities, r.grids_l2, r.grids_l3];
+            let want = want.map(|n| n.to_string()).join("/");
+            eq!(db.counts(&db.node(r.city_id).await).await, want);
+            check!(r.communities > 0 && r.grids_l3 > r.grids_l2);
+        }
+        let roots = ["150100000000", "440600000000", "650100000000"];
+        eq!(codes(&s.roots(me).await.unwrap()), roots);
 
-        // Ordinary writes after the bulk load get fresh ids (PostgreSQL's identity advanced).
-        let page = s
-            .search_nodes(me, "", Some(Level::Community), None, 1)
-            .await
-            .unwrap();
+        // Ordinary writes after the bulk loads get fresh ids (PostgreSQL's identities advanced).
+        let level = Some(Level::Community);
+        let page = s.search_nodes(me, "4406", level, None, 1).await.unwrap();
         let community = &page.items[0];
-        let existing = s
-            .children(me, community.id, true, None, 500)
-            .await
-            .unwrap()
-            .items
-            .len();
-        let g = db
-            .add(Some(community), None, "演示后新建", Some("estate"))
-            .await;
-        assert_eq!(
-            g.code,
-            format!("{}{:03}", community.code, existing + 1),
-            "[{l}]"
-        );
-        assert!(g.id > yuquan.city_id, "[{l}]");
-        let committee = s.party_orgs_at(me, community.id).await.unwrap();
-        assert_eq!(committee.len(), 1, "[{l}]");
-        let br = db
-            .org(
-                Some(&committee[0]),
-                "branch",
-                "estate",
-                "演示后新建支部",
-                &g,
-            )
-            .await
-            .unwrap();
-        assert_eq!(br.path, format!("{}{}/", committee[0].path, br.id), "[{l}]");
+        let existing = db.kids(community, true, None, 500).await.items.len();
+        let g = db.grid(community, "演示后新建", "estate").await;
+        eq!(g.code, format!("{}{:03}", community.code, existing + 1));
+        eq!(g.path, format!("{}{}/", community.path, g.id));
+        let at = s.party_orgs_at(me, community.id).await.unwrap();
+        eq!(at.len(), 1);
+        let br = db.org(Some(&at[0]), "branch", "estate", &g).await;
+        eq!(br.path, format!("{}{}/", at[0].path, br.id));
     })
     .await;
+}
+
+const WRONG: &str = "Wrong-password-1";
+const CLIENT: &str = "192.0.2.1";
+
+/// A login from the test client: the session, or `None` when refused as invalid.
+async fn login(s: &Store, username: &str, password: &str) -> Option<NewSession> {
+    match s.login(username, password, CLIENT).await.expect("login") {
+        LoginOutcome::Success(new) => Some(new),
+        LoginOutcome::Invalid => None,
+        other => panic!("[{}] unexpected {other:?}", ENGINE.get()),
+    }
 }
 
 #[tokio::test]
 async fn accounts_and_sessions() {
     for_each_engine(async |db: &Db| {
-        let l = db.label;
         let s = &db.store;
-        let pw = s
-            .ensure_admin()
-            .await
-            .unwrap()
-            .expect("first admin password");
-        assert_eq!(s.ensure_admin().await.unwrap(), None, "[{l}]");
-        assert_eq!(s.user_count().await.unwrap(), 1, "[{l}]");
-
-        assert!(
-            s.login("admin", "Wrong-password-1")
-                .await
-                .unwrap()
-                .is_none(),
-            "[{l}]"
-        );
-        assert!(s.login("nobody", &pw).await.unwrap().is_none(), "[{l}]");
-        let new = s.login("admin", &pw).await.unwrap().expect("login");
-        assert!(new.must_change_password, "[{l}]");
         let policy = SessionPolicy::default();
-        let info = s
-            .session(&new.token, policy)
-            .await
-            .unwrap()
-            .expect("session");
-        assert_eq!(info.csrf_token, new.csrf_token, "[{l}]");
-        assert!(info.must_change_password, "[{l}]");
-        assert_eq!(info.actor.username, "admin", "[{l}]");
-        assert_eq!(info.actor.grants, admin().grants, "[{l}]");
-        assert!(
-            s.session("not-a-token", policy).await.unwrap().is_none(),
-            "[{l}]"
-        );
+        let pw = s.ensure_admin().await.unwrap().expect("password");
+        eq!(s.ensure_admin().await.unwrap(), None);
+        eq!(s.user_count().await.unwrap(), 1);
 
-        let actor = info.actor;
-        let r = s.change_password(&actor, &pw, "weak", "weak").await;
-        assert_field(l, r, "new_password", "密码至少 10 个字符");
-        let r = s
-            .change_password(
-                &actor,
-                "Wrong-password-1",
-                "Gj-2026-strong",
-                "Gj-2026-strong",
-            )
-            .await;
-        assert_field(l, r, "current", "当前密码不正确");
-        let r = s
-            .change_password(&actor, &pw, "Gj-2026-strong", "Gj-2026-other")
-            .await;
-        assert_field(l, r, "confirm", "两次输入的新密码不一致");
-        s.change_password(&actor, &pw, "Gj-2026-strong", "Gj-2026-strong")
-            .await
-            .unwrap();
+        check!(login(s, "admin", WRONG).await.is_none());
+        check!(login(s, "nobody", &pw).await.is_none());
+        let new = login(s, "admin", &pw).await.expect("login");
+        check!(new.must_change_password);
+        let info = s.session(&new.token, policy).await.unwrap().expect("session");
+        eq!(info.csrf_token, new.csrf_token);
+        check!(info.must_change_password && !info.is_complete());
+        eq!(info.actor.username, "admin");
+        eq!(info.actor.grants, admin().grants);
+        check!(s.session("not-a-token", policy).await.unwrap().is_none());
 
-        let info = s
-            .session(&new.token, policy)
-            .await
-            .unwrap()
-            .expect("session");
-        assert!(!info.must_change_password, "[{l}]");
-        assert_eq!(
-            s.user(actor.user_id).await.unwrap().must_change_password,
-            0,
-            "[{l}]"
-        );
-        assert!(
-            s.login("admin", &pw).await.unwrap().is_none(),
-            "[{l}] old password"
-        );
-        let again = s
-            .login("admin", "Gj-2026-strong")
-            .await
-            .unwrap()
-            .expect("new password");
-        assert!(!again.must_change_password, "[{l}]");
-        s.logout(&again.token).await.unwrap();
-        assert!(
-            s.session(&again.token, policy).await.unwrap().is_none(),
-            "[{l}]"
-        );
-        assert!(
-            s.session(&new.token, policy).await.unwrap().is_some(),
-            "[{l}]"
-        );
+        let (actor, good) = (info.actor, "Gj-2026-strong");
+        let change = async |current: &str, new: &str, confirm: &str| {
+            s.change_password(&actor, current, new, confirm, CLIENT).await
+        };
+        refused(change(&pw, "weak", "weak").await, "new_password", "至少 10 个字符");
+        refused(change(WRONG, good, good).await, "current", "当前密码不正确");
+        let r = change(&pw, good, "Gj-2026-other").await;
+        refused(r, "confirm", "两次输入的新密码不一致");
+        change(&pw, good, good).await.unwrap();
+        let r = change(good, &pw, &pw).await;
+        refused(r, "new_password", "不能与当前密码或最近 5 次用过的密码相同");
+
+        let info = s.session(&new.token, policy).await.unwrap();
+        check!(!info.expect("session").must_change_password);
+        eq!(s.user(actor.user_id).await.unwrap().must_change_password, 0);
+        check!(login(s, "admin", &pw).await.is_none());
+        let again = login(s, "admin", good).await.expect("login");
+        check!(!again.must_change_password);
+        s.logout(&again.token, CLIENT).await.unwrap();
+        check!(s.session(&again.token, policy).await.unwrap().is_none());
+        check!(s.session(&new.token, policy).await.unwrap().is_some());
+
+        // Five failures lock the account, even against the right password.
+        for _ in 0..LOCKOUT_FAILURES {
+            s.login("admin", WRONG, CLIENT).await.unwrap();
+        }
+        let r = s.login("admin", good, CLIENT).await.unwrap();
+        check!(matches!(r, LoginOutcome::Locked));
     })
     .await;
 }
@@ -1261,11 +865,9 @@ async fn accounts_and_sessions() {
 async fn unknown_url_schemes_are_refused() {
     let cwd = std::env::current_dir().unwrap();
     for url in ["mysql://x", "foo.db", "file:foo.db"] {
+        let scheme = url.split(':').next().unwrap();
         match Store::connect(url).await {
-            Err(StoreError::Config(m)) => {
-                let scheme = url.split(':').next().unwrap();
-                assert!(m.contains(&format!("'{scheme}'")), "{url}: {m}");
-            }
+            Err(StoreError::Config(m)) => assert!(m.contains(&format!("'{scheme}'")), "{m}"),
             other => panic!("{url}: expected a config error, got {other:?}"),
         }
     }
