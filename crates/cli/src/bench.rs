@@ -120,6 +120,33 @@ pub async fn run(store: &Store, runs: usize) -> Result<Vec<Sample>> {
             .await?,
         ));
     }
+    // Login: argon2id verification, the lockout checks, the session and its audit entry.
+    let bench_password = "Bench-login-2026";
+    if store
+        .add_user(
+            "benchlogin",
+            "基准测试",
+            bench_password,
+            false,
+            Role::Resident,
+            Some(community.id),
+        )
+        .await
+        .is_err()
+    {
+        // Present from an earlier run on the same database.
+    }
+    let login_runs = runs.clamp(5, 60);
+    samples.push(summarise(
+        "login (argon2id verify + session + audit)",
+        time(login_runs, || async {
+            match store.login("benchlogin", bench_password, "127.0.0.1").await? {
+                gongjian_store::sessions::LoginOutcome::Success(_) => Ok(()),
+                other => anyhow::bail!("bench login failed: {other:?}"),
+            }
+        })
+        .await?,
+    ));
     samples.push(summarise(
         "search nodes by name (\"社区\", first 50)",
         time(runs, || async {

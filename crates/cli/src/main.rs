@@ -325,6 +325,7 @@ async fn main() -> Result<()> {
                     let password = gongjian_store::accounts::one_time_password();
                     let name = display_name.unwrap_or_else(|| username.clone());
                     store.add_user(&username, &name, &password, true, role, None).await?;
+                    store.audit(&cli_event("user.create", &username, role.key())).await?;
                     say(&format!(
                         "已创建用户 {username}（{}），一次性密码：{password}",
                         role.label_zh()
@@ -333,6 +334,7 @@ async fn main() -> Result<()> {
                 }
                 UserCommand::ResetPassword { username } => {
                     let password = store.reset_password(&username).await?;
+                    store.audit(&cli_event("password.reset", &username, "")).await?;
                     say(&format!("用户 {username} 的新一次性密码：{password}（登录后须修改）"));
                 }
             }
@@ -369,6 +371,19 @@ async fn main() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// An audit entry for an operator's command-line action.
+fn cli_event(action: &str, username: &str, detail: &str) -> gongjian_store::audit::AuditEvent {
+    gongjian_store::audit::AuditEvent {
+        actor_name: "cli".into(),
+        action: action.into(),
+        object: format!("user:{username}"),
+        result: "success".into(),
+        client_addr: "cli".into(),
+        detail: detail.into(),
+        ..Default::default()
+    }
 }
 
 fn chrono_minutes(m: i64) -> gongjian_store::accounts::Duration {

@@ -183,6 +183,16 @@ impl Store {
         let password = one_time_password();
         self.add_user("admin", "系统管理员", &password, true, Role::SystemAdmin, None)
             .await?;
+        self.audit(&AuditEvent {
+            actor_name: "system".into(),
+            action: "user.create".into(),
+            object: "user:admin".into(),
+            result: "success".into(),
+            client_addr: "local".into(),
+            detail: "bootstrap administrator with a one-time password".into(),
+            ..AuditEvent::default()
+        })
+        .await?;
         Ok(Some(password))
     }
 

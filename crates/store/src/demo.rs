@@ -548,6 +548,13 @@ impl Store {
             }
         }
         tx.commit().await?;
+        // Fresh statistics, so the planner uses the path index for subtree ranges at once
+        // instead of waiting for autovacuum (PostgreSQL) or never (SQLite).
+        for table in ["nodes", "party_orgs"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("ANALYZE {table}")))
+                .execute(&self.pool)
+                .await?;
+        }
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
     }

@@ -121,8 +121,10 @@ pub fn app(state: AppState) -> Router {
     }
     let routes = routes.merge(api::router());
     routes
-        .layer(axum::middleware::from_fn_with_state(state.clone(), audit::audit_layer))
+        // Layers run outside-in in the reverse of this order: session, then audit (so refused
+        // CSRF attempts are recorded too), then CSRF, then the handler.
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::csrf_layer))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), audit::audit_layer))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::session_layer))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
