@@ -73,6 +73,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// The data key that encrypts personal data at rest.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
     /// The tamper-evident audit log.
     Audit {
         #[command(subcommand)]
@@ -104,6 +109,13 @@ enum TokenCommand {
         #[arg(long, default_value_t = 30)]
         days: i64,
     },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Make a new current key (the old one stays in the key file to read older values) and
+    /// re-encrypt every stored value under it.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -150,10 +162,22 @@ fn parse_scale(s: &str) -> Result<Scale> {
 }
 
 async fn open(config: &Config) -> Result<Store> {
+    let shared = matches!(&config.database_url, Some(url) if !url.is_empty());
     let store = match &config.database_url {
         Some(url) if !url.is_empty() => Store::connect(url).await?,
         _ => Store::open_data_dir(&config.data_dir).await?,
     };
+    let key_file = config.data_dir.join(gongjian_store::crypto::KEY_FILE);
+    if shared && std::env::var(gongjian_store::crypto::KEY_ENV).is_err() && !key_file.exists() {
+        tracing::warn!(
+            "creating a new data key in {}: every node on this database must use the same key \
+             (copy the file or set {})",
+            key_file.display(),
+            gongjian_store::crypto::KEY_ENV
+        );
+    }
+    let keys = gongjian_store::crypto::Keyring::load_or_create(&config.data_dir)?;
+    let store = store.with_keyring(keys);
     store.migrate().await.context("migrating the database")?;
     Ok(store)
 }
@@ -274,6 +298,23 @@ async fn main() -> Result<()> {
             };
             let token = store.create_token_for(&user, &input).await?;
             say(&token);
+        }
+        Command::Key {
+            command: KeyCommand::Rotate,
+        } => {
+            if std::env::var(gongjian_store::crypto::KEY_ENV).is_ok() {
+                bail!(
+                    "the data key comes from {}: put the new key first in that variable (old keys after it, \
+                     comma-separated) and run this command again without the file",
+                    gongjian_store::crypto::KEY_ENV
+                );
+            }
+            let store = open(&config).await?;
+            let rotated = store.keyring().rotate_file(&config.data_dir)?;
+            let id = rotated.current_id().to_string();
+            let store = store.with_keyring(rotated);
+            let changed = store.reencrypt_secrets().await?;
+            say(&format!("new data key {id}; re-encrypted {changed} values"));
         }
         Command::Audit { command } => {
             let store = open(&config).await?;

@@ -40,6 +40,7 @@ impl Engine {
 pub struct Store {
     pub(crate) pool: AnyPool,
     pub(crate) engine: Engine,
+    pub(crate) keys: std::sync::Arc<crate::crypto::Keyring>,
 }
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
@@ -49,7 +50,9 @@ static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrat
 
 impl Store {
     /// Connects to `url`: `sqlite://PATH` (the file is created when missing) or
-    /// `postgres://…`. Any other scheme is an error.
+    /// `postgres://…`. Any other scheme is an error. The store starts with a throwaway data key
+    /// held only in memory; a program that keeps encrypted values across restarts loads the
+    /// real key with [`crate::crypto::Keyring::load_or_create`] and [`Store::with_keyring`].
     pub async fn connect(url: &str) -> StoreResult<Store> {
         sqlx::any::install_default_drivers();
         let engine = if url.starts_with("sqlite:") {
@@ -89,7 +92,11 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        Ok(Store { pool, engine })
+        Ok(Store {
+            pool,
+            engine,
+            keys: std::sync::Arc::new(crate::crypto::Keyring::ephemeral()?),
+        })
     }
 
     /// The default embedded database in a data directory, which is created when missing.
@@ -108,6 +115,16 @@ impl Store {
         migrator.run(&self.pool).await?;
         crate::divisions::load_reference(self).await?;
         Ok(())
+    }
+
+    /// The same store using `keys` to encrypt and hash personal data.
+    pub fn with_keyring(mut self, keys: crate::crypto::Keyring) -> Store {
+        self.keys = std::sync::Arc::new(keys);
+        self
+    }
+
+    pub fn keyring(&self) -> &crate::crypto::Keyring {
+        &self.keys
     }
 
     pub fn engine(&self) -> Engine {

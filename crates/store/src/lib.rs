@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod crypto;
 pub mod db;
 pub mod demo;
 pub mod divisions;

@@ -20,6 +20,8 @@ pub const WINDOW_MINUTES: i64 = 15;
 /// Passwords that may not be reused: the current one and this many before it.
 pub const PASSWORD_HISTORY: i64 = 5;
 const RECOVERY_CODES: usize = 10;
+/// The column name bound into encrypted TOTP secrets.
+const TOTP_FIELD: &str = "totp_secret";
 
 /// A live session, as found from the cookie's token.
 #[derive(Debug, Clone)]
@@ -356,7 +358,7 @@ impl Store {
         }
         let secret = totp::new_secret();
         sqlx::query("UPDATE users SET totp_secret = $1 WHERE id = $2")
-            .bind(&secret)
+            .bind(self.keys.encrypt(TOTP_FIELD, &secret)?)
             .bind(actor.user_id)
             .execute(&self.pool)
             .await?;
@@ -372,10 +374,13 @@ impl Store {
                 .fetch_one(&self.pool)
                 .await?;
         Ok(match row {
-            (Some(secret), None) => Some(TotpSetup {
-                uri: totp::otpauth_uri("共建", &actor.username, &secret),
-                secret,
-            }),
+            (Some(stored), None) => {
+                let secret = self.keys.decrypt(TOTP_FIELD, &stored)?;
+                Some(TotpSetup {
+                    uri: totp::otpauth_uri("共建", &actor.username, &secret),
+                    secret,
+                })
+            }
             _ => None,
         })
     }
@@ -404,9 +409,10 @@ impl Store {
                 .bind(actor.user_id)
                 .fetch_one(&mut *tx)
                 .await?;
-        let (Some(secret), None) = (secret, enabled) else {
+        let (Some(stored), None) = (secret, enabled) else {
             return Err(StoreError::field("code", "请先生成密钥"));
         };
+        let secret = self.keys.decrypt(TOTP_FIELD, &stored)?;
         let Some(step) = totp::verify(&secret, code, Utc::now().timestamp(), None) else {
             return Err(StoreError::field("code", "动态口令不正确，请核对手机时间后重试"));
         };
@@ -446,6 +452,43 @@ impl Store {
         Ok(codes)
     }
 
+    /// Re-encrypts every TOTP secret made with an older key under the current key (after a key
+    /// rotation), in one transaction. Returns how many values changed.
+    pub async fn reencrypt_secrets(&self) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, totp_secret FROM users WHERE totp_secret IS NOT NULL")
+                .fetch_all(&mut *tx)
+                .await?;
+        let mut changed = 0;
+        for (id, stored) in rows {
+            if self.keys.is_stale(&stored) {
+                let plain = self.keys.decrypt(TOTP_FIELD, &stored)?;
+                sqlx::query("UPDATE users SET totp_secret = $1 WHERE id = $2")
+                    .bind(self.keys.encrypt(TOTP_FIELD, &plain)?)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                changed += 1;
+            }
+        }
+        append(
+            &mut tx,
+            &AuditEvent {
+                actor_name: "cli".into(),
+                action: "key.rotate".into(),
+                object: "data_key".into(),
+                result: "success".into(),
+                client_addr: "cli".into(),
+                detail: format!("re-encrypted {changed} values under key {}", self.keys.current_id()),
+                ..AuditEvent::default()
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
+
     /// Passes the second factor for a session with a TOTP code or an unused recovery code. A
     /// wrong code counts as a failed login towards the lockout.
     pub async fn pass_second_factor(
@@ -469,6 +512,7 @@ impl Store {
                 .await?;
         let code = code.trim();
         let mut ok = false;
+        let secret = secret.map(|s| self.keys.decrypt(TOTP_FIELD, &s)).transpose()?;
         if let Some(step) = secret
             .as_deref()
             .and_then(|s| totp::verify(s, code, Utc::now().timestamp(), last_step))

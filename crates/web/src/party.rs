@@ -93,11 +93,14 @@ async fn render_org(
     let kind = OrgKind::from_key(&org.kind);
     let mut move_targets = Vec::new();
     if let Some(grand) = ancestors.iter().rev().nth(1) {
-        for c in store
-            .party_children(&user.actor, grand.id, false, None, 200)
-            .await?
-            .items
-        {
+        let siblings = match store.party_children(&user.actor, grand.id, false, None, 200).await {
+            Ok(page) => page.items,
+            // The grandparent covers a territory above the viewer's scope (a community worker
+            // looking at a branch of their committee): nothing to offer, but the page opens.
+            Err(StoreError::NotFound) => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        for c in siblings {
             if Some(c.org.id) != org.parent_id
                 && kind
                     .is_some_and(|k| OrgKind::from_key(&c.org.kind).is_some_and(|p| k.allowed_parents().contains(&p)))

@@ -1,0 +1,320 @@
+//! Encryption of personal data at rest (AES-256-GCM) and keyed look-up hashes (HMAC-SHA256).
+//!
+//! A 32-byte master key is kept outside the database: in `data.key` in the data directory
+//! (created on first start, mode 0600) or in the `GONGJIAN_DATA_KEY` environment variable
+//! (64 hex characters), which several nodes on one PostgreSQL database must share. From the
+//! master key two keys are derived, one to encrypt and one to hash. Stored ciphertexts name the
+//! key that made them (`v1.<key id>.<base64>`), so after a rotation old values still decrypt
+//! until `gongjian key rotate` has re-encrypted them. The field name is bound into each
+//! ciphertext as associated data, so a value cannot be moved to another column unnoticed.
+
+use std::path::Path;
+
+use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::error::{StoreError, StoreResult};
+
+pub const KEY_FILE: &str = "data.key";
+pub const KEY_ENV: &str = "GONGJIAN_DATA_KEY";
+
+/// One master key with its derived keys.
+#[derive(Clone)]
+struct DataKey {
+    id: String,
+    master: [u8; 32],
+    cipher: Aes256Gcm,
+    mac: [u8; 32],
+}
+
+impl DataKey {
+    fn new(master: [u8; 32]) -> StoreResult<DataKey> {
+        let derive = |label: &[u8]| -> StoreResult<[u8; 32]> {
+            let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(&master)
+                .map_err(|_| StoreError::Config("invalid data key".into()))?;
+            m.update(label);
+            let out = m.finalize().into_bytes();
+            let mut k = [0u8; 32];
+            k.copy_from_slice(&out);
+            Ok(k)
+        };
+        let enc = derive(b"gongjian/encrypt/v1")?;
+        let cipher = Aes256Gcm::new_from_slice(&enc).map_err(|_| StoreError::Config("invalid data key".into()))?;
+        let id = hex::encode(&Sha256::digest(master)[..4]);
+        Ok(DataKey {
+            id,
+            master,
+            cipher,
+            mac: derive(b"gongjian/lookup/v1")?,
+        })
+    }
+}
+
+/// The current key and any older ones still needed to read values not yet re-encrypted.
+#[derive(Clone)]
+pub struct Keyring {
+    current: DataKey,
+    older: Vec<DataKey>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Keyring(current {}, {} older)", self.current.id, self.older.len())
+    }
+}
+
+fn parse_hex_key(text: &str) -> StoreResult<[u8; 32]> {
+    let bytes =
+        hex::decode(text.trim()).map_err(|_| StoreError::Config("a data key must be 64 hex characters".into()))?;
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::Config("a data key must be 32 bytes (64 hex characters)".into()))
+}
+
+fn random_key() -> [u8; 32] {
+    let mut k = [0u8; 32];
+    rand::rng().fill_bytes(&mut k);
+    k
+}
+
+impl Keyring {
+    /// A keyring with a fresh random key that lives only in memory (tests, scratch databases).
+    pub fn ephemeral() -> StoreResult<Keyring> {
+        Ok(Keyring {
+            current: DataKey::new(random_key())?,
+            older: Vec::new(),
+        })
+    }
+
+    /// Parses the key file format: one 64-hex-character key per line, the current key first;
+    /// blank lines and lines starting with `#` are ignored.
+    pub fn parse(text: &str) -> StoreResult<Keyring> {
+        let mut keys = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|l| parse_hex_key(l).and_then(DataKey::new));
+        let current = keys
+            .next()
+            .ok_or_else(|| StoreError::Config("the data key file holds no key".into()))??;
+        let older = keys.collect::<StoreResult<Vec<_>>>()?;
+        Ok(Keyring { current, older })
+    }
+
+    /// The key from `GONGJIAN_DATA_KEY` when set, else from `data.key` in `dir`, which is
+    /// created with a new random key (mode 0600) when missing.
+    pub fn load_or_create(dir: &Path) -> StoreResult<Keyring> {
+        if let Ok(v) = std::env::var(KEY_ENV)
+            && !v.trim().is_empty()
+        {
+            return Keyring::parse(&v.replace(',', "\n"));
+        }
+        let path = dir.join(KEY_FILE);
+        if path.exists() {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| StoreError::Config(format!("cannot read {}: {e}", path.display())))?;
+            return Keyring::parse(&text);
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
+        let text = format!(
+            "# Gongjian data key: encrypts ID and phone numbers at rest. Back it up apart from the\n\
+             # database; without it the encrypted values cannot be read. First line = current key.\n{}\n",
+            hex::encode(random_key())
+        );
+        write_private(&path, &text)?;
+        Keyring::parse(&text)
+    }
+
+    /// Writes a new key file whose current key is fresh and whose older keys are this
+    /// keyring's keys; returns the new keyring. Values are re-encrypted separately.
+    pub fn rotate_file(&self, dir: &Path) -> StoreResult<Keyring> {
+        let mut lines = vec![hex::encode(random_key()), hex::encode(self.current.master)];
+        lines.extend(self.older.iter().map(|k| hex::encode(k.master)));
+        let text = format!(
+            "# Gongjian data key: first line = current key; the others decrypt older values.\n{}\n",
+            lines.join("\n")
+        );
+        write_private(&dir.join(KEY_FILE), &text)?;
+        Keyring::parse(&text)
+    }
+
+    pub fn current_id(&self) -> &str {
+        &self.current.id
+    }
+
+    /// Encrypts `plaintext` for the column `field`.
+    pub fn encrypt(&self, field: &str, plaintext: &str) -> StoreResult<String> {
+        let mut nonce = [0u8; 12];
+        rand::rng().fill_bytes(&mut nonce);
+        let n = aes_gcm::aead::Nonce::<Aes256Gcm>::try_from(&nonce[..])
+            .map_err(|_| StoreError::Config("nonce size".into()))?;
+        let ct = self
+            .current
+            .cipher
+            .encrypt(
+                &n,
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: field.as_bytes(),
+                },
+            )
+            .map_err(|_| StoreError::Config("encryption failed".into()))?;
+        let mut blob = nonce.to_vec();
+        blob.extend(ct);
+        Ok(format!(
+            "v1.{}.{}",
+            self.current.id,
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode(blob)
+        ))
+    }
+
+    /// Decrypts a value stored by [`Keyring::encrypt`] for the same `field`.
+    pub fn decrypt(&self, field: &str, stored: &str) -> StoreResult<String> {
+        let bad = || {
+            StoreError::Config(format!(
+                "an encrypted {field} value cannot be read (wrong key or altered)"
+            ))
+        };
+        let mut parts = stored.splitn(3, '.');
+        let (Some("v1"), Some(id), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(bad());
+        };
+        let key = std::iter::once(&self.current)
+            .chain(self.older.iter())
+            .find(|k| k.id == id)
+            .ok_or_else(bad)?;
+        let blob = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(body)
+            .map_err(|_| bad())?;
+        if blob.len() < 12 + 16 {
+            return Err(bad());
+        }
+        let n = aes_gcm::aead::Nonce::<Aes256Gcm>::try_from(&blob[..12]).map_err(|_| bad())?;
+        let pt = key
+            .cipher
+            .decrypt(
+                &n,
+                Payload {
+                    msg: &blob[12..],
+                    aad: field.as_bytes(),
+                },
+            )
+            .map_err(|_| bad())?;
+        String::from_utf8(pt).map_err(|_| bad())
+    }
+
+    /// Whether a stored value was made with an older key (and so needs re-encryption).
+    pub fn is_stale(&self, stored: &str) -> bool {
+        !stored.starts_with(&format!("v1.{}.", self.current.id))
+    }
+
+    /// The keyed look-up hash of a normalised value, for finding and de-duplicating records
+    /// without decrypting them.
+    pub fn lookup_hash(&self, field: &str, value: &str) -> String {
+        let Ok(mut m) = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.current.mac) else {
+            return String::new();
+        };
+        m.update(field.as_bytes());
+        m.update(&[0]);
+        m.update(value.as_bytes());
+        hex::encode(m.finalize().into_bytes())
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> StoreResult<()> {
+    let err = |e: std::io::Error| StoreError::Config(format!("cannot write {}: {e}", path.display()));
+    #[cfg(unix)]
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let tmp = path.with_extension("key.new");
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(err)?;
+        f.write_all(text.as_bytes()).map_err(err)?;
+        f.sync_all().map_err(err)?;
+        std::fs::rename(&tmp, path).map_err(err)?;
+    }
+    #[cfg(not(unix))]
+    std::fs::write(path, text).map_err(err)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_binds_field_and_key() {
+        let k = Keyring::ephemeral().unwrap();
+        let c = k.encrypt("id_number", "11010519491231002X").unwrap();
+        assert!(!c.contains("1101051949"));
+        assert_eq!(k.decrypt("id_number", &c).unwrap(), "11010519491231002X");
+        assert!(k.decrypt("mobile", &c).is_err(), "moved to another column");
+        let other = Keyring::ephemeral().unwrap();
+        assert!(other.decrypt("id_number", &c).is_err(), "another key");
+        let mut altered = c.clone();
+        altered.pop();
+        altered.push(if c.ends_with('A') { 'B' } else { 'A' });
+        assert!(k.decrypt("id_number", &altered).is_err());
+    }
+
+    #[test]
+    fn hashes_are_keyed_and_stable() {
+        let k = Keyring::parse(&"ab".repeat(32)).unwrap();
+        let h1 = k.lookup_hash("mobile", "13812345678");
+        assert_eq!(h1, k.lookup_hash("mobile", "13812345678"));
+        assert_ne!(h1, k.lookup_hash("id_number", "13812345678"));
+        assert_ne!(
+            h1,
+            Keyring::parse(&"cd".repeat(32))
+                .unwrap()
+                .lookup_hash("mobile", "13812345678")
+        );
+        assert_eq!(h1.len(), 64);
+    }
+
+    #[test]
+    fn key_file_is_private_and_rotation_keeps_old_values_readable() {
+        let dir = std::env::temp_dir().join(format!("gj-key-{}", random_token_hex()));
+        let k = Keyring::load_or_create(&dir).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join(KEY_FILE)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let again = Keyring::load_or_create(&dir).unwrap();
+        assert_eq!(k.current_id(), again.current_id());
+        let old = k.encrypt("mobile", "13812345678").unwrap();
+        let rotated = k.rotate_file(&dir).unwrap();
+        assert_ne!(rotated.current_id(), k.current_id());
+        assert!(rotated.is_stale(&old));
+        assert_eq!(rotated.decrypt("mobile", &old).unwrap(), "13812345678");
+        assert_eq!(
+            Keyring::load_or_create(&dir).unwrap().current_id(),
+            rotated.current_id()
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    fn random_token_hex() -> String {
+        hex::encode(random_key())[..12].to_string()
+    }
+
+    #[test]
+    fn malformed_keys_are_refused() {
+        assert!(Keyring::parse("").is_err());
+        assert!(Keyring::parse("abcd").is_err());
+        assert!(Keyring::parse(&"zz".repeat(32)).is_err());
+    }
+}
