@@ -155,6 +155,12 @@ pub enum Right {
     ManageAccounts,
     /// Read and export the audit log (the audit administrator).
     ReadAudit,
+    /// Read residents' records, with ID and phone numbers masked.
+    ReadPeople,
+    /// Add and change residents' records.
+    ManagePeople,
+    /// See a full ID or phone number (each reveal is audited).
+    RevealPersonal,
 }
 
 impl Right {
@@ -164,6 +170,11 @@ impl Right {
             Right::ManageTree => role.manages_tree(),
             Right::ManageAccounts => role.manages_accounts(),
             Right::ReadAudit => role == Role::AuditAdmin,
+            Right::ReadPeople | Right::ManagePeople => matches!(
+                role,
+                Role::SystemAdmin | Role::OrgDepartment | Role::StreetStaff | Role::CommunityStaff | Role::GridWorker
+            ),
+            Right::RevealPersonal => matches!(role, Role::StreetStaff | Role::CommunityStaff | Role::GridWorker),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod access;
 pub mod error;
 pub mod ids;
 pub mod party;
+pub mod people;
 pub mod tree;
 
 pub use error::{FieldError, Validation};

@@ -364,7 +364,9 @@ impl Store {
                 sql.push(")");
             }
         }
-        let q = q.trim();
+        // A NUL matches nothing (and PostgreSQL text cannot hold it).
+        let q = q.trim().replace('\0', "\u{FFFD}");
+        let q = q.as_str();
         if !q.is_empty() {
             let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
             sql.push(" AND (u.username LIKE ")

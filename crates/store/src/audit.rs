@@ -296,6 +296,15 @@ impl Store {
         require_audit(actor)?;
         let limit = limit.clamp(1, 10_000);
         let mut sql = Sql::new(&format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE 1 = 1"));
+        // A NUL matches nothing (and PostgreSQL text cannot hold it).
+        let clean = |s: &Option<String>| s.as_deref().map(|s| s.replace('\0', "\u{FFFD}"));
+        let filter = AuditFilter {
+            actor: clean(&filter.actor),
+            action: clean(&filter.action),
+            result: clean(&filter.result),
+            from: clean(&filter.from),
+            to: clean(&filter.to),
+        };
         if let Some(a) = filter.actor.as_deref().filter(|s| !s.is_empty()) {
             sql.push(" AND actor_name = ").bind(a);
         }

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod divisions;
 pub mod error;
 pub mod party;
+pub mod people;
 pub mod scope;
 pub mod sessions;
 pub(crate) mod sql;

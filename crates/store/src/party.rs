@@ -324,6 +324,8 @@ impl Store {
             input.territory_code.as_deref().map(str::trim).filter(|s| !s.is_empty()),
         ) {
             (Some(id), _) => Some(id),
+            // No code contains NUL (and PostgreSQL text cannot hold it).
+            (None, Some(code)) if code.contains('\0') => None,
             (None, Some(code)) => {
                 sqlx::query_scalar("SELECT id FROM nodes WHERE code = $1")
                     .bind(code)
@@ -496,6 +498,7 @@ impl Store {
 
     /// Moves an organisation with its subtree under another organisation (隶属关系调整).
     pub async fn move_party_org(&self, actor: &Actor, id: i64, input: &PartyMoveInput) -> StoreResult<PartyOrg> {
+        let note = crate::tree::clean_note(input.note.as_deref())?;
         let mut tx = self.begin_write().await?;
         let org = fetch_org(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
         scope::require(actor, Right::ManageTree, &org.territory_path)?;
@@ -526,12 +529,6 @@ impl Store {
         }
         let kind = OrgKind::from_key(&org.kind).ok_or(StoreError::NotFound)?;
         check_parent(kind, OrgKind::from_key(&parent.kind)).map_err(|m| StoreError::field("new_parent_id", m))?;
-        let note = input
-            .note
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string);
         let new_path = format!("{}{}/", parent.path, org.id);
         let mut upd = Sql::new("UPDATE party_orgs SET path = ");
         upd.bind(&new_path)
@@ -565,6 +562,7 @@ impl Store {
     }
 
     pub async fn archive_party_org(&self, actor: &Actor, id: i64, note: Option<&str>) -> StoreResult<PartyOrg> {
+        let note = crate::tree::clean_note(note)?;
         let mut tx = self.begin_write().await?;
         let org = fetch_org(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
         scope::require(actor, Right::ManageTree, &org.territory_path)?;
@@ -589,8 +587,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let note = note.map(str::trim).filter(|s| !s.is_empty());
-        record(&mut tx, id, "archived", actor, None, None, None, None, note).await?;
+        record(&mut tx, id, "archived", actor, None, None, None, None, note.as_deref()).await?;
         let org = fetch_org(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
         tx.commit().await?;
         Ok(org)

@@ -132,7 +132,9 @@ impl Store {
     /// give the same answer and take the same time. The sixth attempt after five failures
     /// within 15 minutes is refused as locked, whichever node it reaches.
     pub async fn login(&self, username: &str, password: &str, client: &str) -> StoreResult<LoginOutcome> {
-        let username = username.trim();
+        // PostgreSQL text cannot hold NUL: such a name matches no account and is recorded marked.
+        let username = username.trim().replace('\0', "\u{FFFD}");
+        let username = username.as_str();
         if self.recent_failures("client_addr", client).await? >= THROTTLE_FAILURES {
             let mut tx = self.begin_write().await?;
             append(&mut tx, &event(None, username, "login", "throttled", client)).await?;

@@ -329,7 +329,7 @@ async fn record(
     Ok(())
 }
 
-fn clean_note(note: Option<&str>) -> StoreResult<Option<String>> {
+pub(crate) fn clean_note(note: Option<&str>) -> StoreResult<Option<String>> {
     let n = note.map(str::trim).filter(|s| !s.is_empty());
     match n {
         Some(s) if s.chars().count() > 500 => Err(StoreError::field("note", "说明最多 500 个字符")),
@@ -355,6 +355,9 @@ impl Store {
     /// A node by its current code, or by a former code kept in its history.
     pub async fn node_by_code(&self, actor: &Actor, code: &str) -> StoreResult<Node> {
         let code = code.trim();
+        if code.contains('\0') {
+            return Err(StoreError::NotFound);
+        }
         let id: Option<i64> = sqlx::query_scalar("SELECT id FROM nodes WHERE code = $1")
             .bind(code)
             .fetch_optional(&self.pool)
@@ -490,7 +493,9 @@ impl Store {
         cursor: Option<&str>,
         limit: i64,
     ) -> StoreResult<Page<Node>> {
-        let q = q.trim();
+        // A NUL matches nothing (and PostgreSQL text cannot hold it).
+        let q = q.trim().replace('\0', "\u{FFFD}");
+        let q = q.as_str();
         let limit = limit.clamp(1, 200);
         let mut sql = Sql::new(&format!("SELECT {NODE_COLUMNS} FROM nodes n WHERE "));
         scope::push_filter(&mut sql, actor, Right::ReadTree, "n.path");

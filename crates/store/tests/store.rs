@@ -873,3 +873,6 @@ async fn unknown_url_schemes_are_refused() {
     }
     assert!(!cwd.join("foo.db").exists() && !cwd.join("x").exists());
 }
+
+#[path = "store/people.rs"]
+mod people;

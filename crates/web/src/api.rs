@@ -15,6 +15,7 @@ use crate::AppState;
     paths(
         crate::auth::me, crate::account::api_tokens, crate::account::api_create_token, crate::account::api_revoke_token,
         crate::audit::api_list,
+        crate::people::api_list, crate::people::api_create, crate::people::api_get, crate::people::api_reveal,
         crate::tree::api_roots, crate::tree::api_search, crate::tree::api_create, crate::tree::api_get,
         crate::tree::api_by_code, crate::tree::api_edit, crate::tree::api_children, crate::tree::api_counts,
         crate::tree::api_move, crate::tree::api_archive, crate::tree::api_restore, crate::tree::api_history,
@@ -25,7 +26,8 @@ use crate::AppState;
     tags((name = "tree", description = "The governance tree (行政区划与网格)"),
          (name = "party", description = "The party-organisation tree (党组织)"),
          (name = "account", description = "The caller's account and API tokens"),
-         (name = "audit", description = "The audit log (audit administrator)"))
+         (name = "audit", description = "The audit log (audit administrator)"),
+         (name = "people", description = "Residents (居民); ID and phone numbers masked unless revealed"))
 )]
 pub struct ApiDoc;
 

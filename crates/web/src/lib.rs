@@ -14,6 +14,7 @@ pub mod auth;
 pub mod error;
 pub mod health;
 pub mod party;
+pub mod people;
 pub mod tree;
 pub mod ui;
 
@@ -97,6 +98,7 @@ fn all_routes() -> Vec<Route> {
         ui::routes(),
         tree::routes(),
         party::routes(),
+        people::routes(),
         account::routes(),
         accounts::routes(),
         audit::routes(),

@@ -82,6 +82,7 @@ struct NodePage {
     counts: LevelCounts,
     children: Page<NodeWithCounts>,
     orgs: Vec<PartyOrg>,
+    people: i64,
     can_manage: bool,
     child_level: Option<Level>,
     notice: Option<String>,
@@ -121,6 +122,7 @@ async fn render_node(
     let counts = store.subtree_counts(&user.actor, id).await?;
     let children = store.children(&user.actor, id, true, None, PAGE_SIZE).await?;
     let orgs = store.party_orgs_at(&user.actor, id).await?;
+    let people = store.count_people_under(&user.actor, id).await?;
     let can_manage = store.can_manage(&user.actor, &node);
     let child_level = node.level.child_level();
     Ok(NodePage {
@@ -130,6 +132,7 @@ async fn render_node(
         counts,
         children,
         orgs,
+        people,
         can_manage,
         child_level,
         notice,

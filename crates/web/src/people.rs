@@ -1,0 +1,326 @@
+//! Residents: lists under a node (numbers masked), registration with identifiers checked
+//! beside each field, the resident page and the audited reveal of a full number.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+use gongjian_domain::Validation;
+use gongjian_domain::people::ResidentForm;
+use gongjian_store::people::{Person, Sensitive};
+use gongjian_store::tree::Node;
+use gongjian_store::{Page, StoreError};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{ApiUser, Client, CurrentUser};
+use crate::error::{ApiError, ApiResult, PageError};
+use crate::ui::Chrome;
+use crate::{AppState, Route, get, post};
+
+pub fn routes() -> Vec<Route> {
+    vec![
+        get("/tree/{id}/residents", list),
+        get("/tree/{id}/residents/new", new_page),
+        post("/tree/{id}/residents/new", create),
+        get("/people/{id}", detail),
+        post("/people/{id}/reveal", reveal),
+        get("/api/v1/nodes/{id}/people", api_list),
+        post("/api/v1/people", api_create),
+        get("/api/v1/people/{id}", api_get),
+        post("/api/v1/people/{id}/reveal", api_reveal),
+    ]
+}
+
+#[derive(Deserialize, Default, IntoParams)]
+pub struct PeopleQuery {
+    /// Part of a name, the last 4 digits of a phone number, or a whole ID or phone number.
+    #[serde(default)]
+    q: String,
+    cursor: Option<i64>,
+    limit: Option<i64>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "people/list.html")]
+struct ListPage {
+    chrome: Chrome,
+    node: Node,
+    total: i64,
+    q: String,
+    page: Page<Person>,
+    can_add: bool,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Query(q): Query<PeopleQuery>,
+) -> Result<ListPage, PageError> {
+    let node = state.store.node(&user.actor, id).await?;
+    let page = state.store.people_under(&user.actor, id, &q.q, q.cursor, 50).await?;
+    let total = state.store.count_people_under(&user.actor, id).await?;
+    let can_add = state.store.may_manage_people(&user.actor, &node);
+    Ok(ListPage {
+        chrome: user.chrome("tree"),
+        node,
+        total,
+        q: q.q,
+        page,
+        can_add,
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "people/form.html")]
+struct FormPage {
+    chrome: Chrome,
+    node: Node,
+    form: ResidentFormValues,
+    errors: Validation,
+}
+
+impl FormPage {
+    fn field_class(&self, field: &str) -> &'static str {
+        if self.errors.message_for(field).is_some() {
+            "field invalid"
+        } else {
+            "field"
+        }
+    }
+}
+
+#[derive(Deserialize, Default, Clone)]
+struct ResidentFormValues {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    id_number: String,
+    #[serde(default)]
+    mobile: String,
+    #[serde(default)]
+    household: String,
+    #[serde(default)]
+    registered_elsewhere: Option<String>,
+}
+
+impl ResidentFormValues {
+    fn form(&self, home: i64) -> ResidentForm {
+        ResidentForm {
+            name: self.name.clone(),
+            id_number: self.id_number.clone(),
+            mobile: self.mobile.clone(),
+            home_node_id: Some(home),
+            household: self.household.clone(),
+            registered_elsewhere: self.registered_elsewhere.is_some(),
+        }
+    }
+}
+
+async fn new_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<FormPage, PageError> {
+    let node = state.store.node(&user.actor, id).await?;
+    Ok(FormPage {
+        chrome: user.chrome("tree"),
+        node,
+        form: ResidentFormValues::default(),
+        errors: Validation::new(),
+    })
+}
+
+async fn create(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Form(values): Form<ResidentFormValues>,
+) -> Result<Response, PageError> {
+    match state
+        .store
+        .create_person(&user.actor, &values.form(id), &user.client)
+        .await
+    {
+        Ok(p) => Ok(Redirect::to(&format!("/people/{}?notice=created", p.id)).into_response()),
+        Err(StoreError::Invalid(errors)) => {
+            let node = state.store.node(&user.actor, id).await?;
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                FormPage {
+                    chrome: user.chrome("tree"),
+                    node,
+                    form: values,
+                    errors,
+                },
+            )
+                .into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "people/detail.html")]
+struct DetailPage {
+    chrome: Chrome,
+    person: Person,
+    can_reveal: bool,
+    revealed: Option<(&'static str, String)>,
+    notice: Option<&'static str>,
+}
+
+#[derive(Deserialize, Default)]
+struct NoticeQuery {
+    notice: Option<String>,
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Query(q): Query<NoticeQuery>,
+) -> Result<DetailPage, PageError> {
+    let person = state.store.person(&user.actor, id).await?;
+    let can_reveal = state.store.may_reveal(&user.actor, &person);
+    let notice = q.notice.as_deref().and_then(|n| (n == "created").then_some("已登记。"));
+    Ok(DetailPage {
+        chrome: user.chrome("tree"),
+        person,
+        can_reveal,
+        revealed: None,
+        notice,
+    })
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RevealForm {
+    /// `id_number` or `mobile`.
+    pub field: String,
+}
+
+async fn reveal(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Form(form): Form<RevealForm>,
+) -> Result<DetailPage, PageError> {
+    let what = Sensitive::from_key(&form.field).ok_or_else(|| PageError::BadRequest("未知的字段".into()))?;
+    let value = state.store.reveal(&user.actor, id, what, &user.client).await?;
+    let person = state.store.person(&user.actor, id).await?;
+    let label = if what == Sensitive::IdNumber {
+        "身份证号"
+    } else {
+        "手机号码"
+    };
+    Ok(DetailPage {
+        chrome: user.chrome("tree"),
+        can_reveal: true,
+        person,
+        revealed: Some((label, value.unwrap_or_else(|| "未登记".into()))),
+        notice: None,
+    })
+}
+
+/// A page of residents (OpenAPI schema of `Page<Person>`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PersonPage {
+    items: Vec<Person>,
+    next_cursor: Option<String>,
+}
+
+/// Residents living under a node (numbers masked).
+#[utoipa::path(get, path = "/api/v1/nodes/{id}/people", tag = "people", params(("id" = i64, Path), PeopleQuery),
+    responses((status = 200, body = PersonPage), (status = 404, body = crate::error::Problem)))]
+pub async fn api_list(
+    State(state): State<AppState>,
+    ApiUser(actor): ApiUser,
+    Path(id): Path<i64>,
+    Query(q): Query<PeopleQuery>,
+) -> ApiResult<Json<Page<Person>>> {
+    Ok(Json(
+        state
+            .store
+            .people_under(&actor, id, &q.q, q.cursor, q.limit.unwrap_or(50))
+            .await?,
+    ))
+}
+
+/// Input to register a resident.
+#[derive(Deserialize, ToSchema)]
+pub struct ResidentInput {
+    pub name: String,
+    /// 身份证号; optional.
+    #[serde(default)]
+    pub id_number: String,
+    #[serde(default)]
+    pub mobile: String,
+    /// A level-2 or level-3 grid.
+    pub home_node_id: i64,
+    #[serde(default)]
+    pub household: String,
+    #[serde(default)]
+    pub registered_elsewhere: bool,
+}
+
+/// Registers a resident; identifiers are checked and stored encrypted.
+#[utoipa::path(post, path = "/api/v1/people", tag = "people", request_body = ResidentInput,
+    responses((status = 201, body = Person), (status = 422, body = crate::error::Problem)))]
+pub async fn api_create(
+    State(state): State<AppState>,
+    ApiUser(actor): ApiUser,
+    Client(client): Client,
+    Json(input): Json<ResidentInput>,
+) -> ApiResult<(StatusCode, Json<Person>)> {
+    let form = ResidentForm {
+        name: input.name,
+        id_number: input.id_number,
+        mobile: input.mobile,
+        home_node_id: Some(input.home_node_id),
+        household: input.household,
+        registered_elsewhere: input.registered_elsewhere,
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.create_person(&actor, &form, &client).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/people/{id}", tag = "people", params(("id" = i64, Path)),
+    responses((status = 200, body = Person), (status = 404, body = crate::error::Problem)))]
+pub async fn api_get(
+    State(state): State<AppState>,
+    ApiUser(actor): ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Person>> {
+    Ok(Json(state.store.person(&actor, id).await?))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Revealed {
+    pub field: String,
+    pub value: Option<String>,
+}
+
+/// The full ID or mobile number, for permitted roles; every reveal is audited.
+#[utoipa::path(post, path = "/api/v1/people/{id}/reveal", tag = "people", params(("id" = i64, Path)), request_body = RevealForm,
+    responses((status = 200, body = Revealed), (status = 403, body = crate::error::Problem)))]
+pub async fn api_reveal(
+    State(state): State<AppState>,
+    ApiUser(actor): ApiUser,
+    Client(client): Client,
+    Path(id): Path<i64>,
+    Json(form): Json<RevealForm>,
+) -> ApiResult<Json<Revealed>> {
+    let what = Sensitive::from_key(&form.field)
+        .ok_or_else(|| ApiError::BadRequest("field 应为 id_number 或 mobile".into()))?;
+    let value = state.store.reveal(&actor, id, what, &client).await?;
+    Ok(Json(Revealed {
+        field: form.field,
+        value,
+    }))
+}
