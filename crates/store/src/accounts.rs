@@ -376,7 +376,7 @@ impl Store {
                 .push(" ESCAPE '\\')");
         }
         if let Some(c) = cursor {
-            sql.push(" AND u.username > ").bind(c);
+            sql.push(" AND u.username > ").bind(c.replace('\0', "\u{FFFD}"));
         }
         sql.push(" ORDER BY u.username LIMIT ").bind(limit + 1);
         let mut users: Vec<User> = sql.query_as().fetch_all(&self.pool).await?;

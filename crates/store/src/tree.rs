@@ -435,7 +435,7 @@ impl Store {
             sql.push(" AND n.status = ").bind(STATUS_ACTIVE);
         }
         if let Some(c) = cursor {
-            sql.push(" AND n.code > ").bind(c);
+            sql.push(" AND n.code > ").bind(c.replace('\0', "\u{FFFD}"));
         }
         sql.push(" ORDER BY n.code LIMIT ").bind(limit + 1);
         let rows: Vec<NodeRow> = sql.query_as().fetch_all(&self.pool).await?;
@@ -511,7 +511,7 @@ impl Store {
             sql.push(" AND n.level = ").bind(l.as_i64());
         }
         if let Some(c) = cursor {
-            sql.push(" AND n.code > ").bind(c);
+            sql.push(" AND n.code > ").bind(c.replace('\0', "\u{FFFD}"));
         }
         sql.push(" ORDER BY n.code LIMIT ").bind(limit + 1);
         let rows: Vec<NodeRow> = sql.query_as().fetch_all(&self.pool).await?;
