@@ -12,6 +12,7 @@ pub mod db;
 pub mod demo;
 pub mod divisions;
 pub mod error;
+pub mod imports;
 pub mod party;
 pub mod people;
 pub mod scope;

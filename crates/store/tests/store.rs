@@ -876,3 +876,6 @@ async fn unknown_url_schemes_are_refused() {
 
 #[path = "store/people.rs"]
 mod people;
+
+#[path = "store/imports.rs"]
+mod imports;
