@@ -73,6 +73,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Import records from a spreadsheet (.xlsx, .xls, .ods, .csv).
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// The data key that encrypts personal data at rest.
     Key {
         #[command(subcommand)]
@@ -108,6 +113,26 @@ enum TokenCommand {
         /// Days until it expires (1–366).
         #[arg(long, default_value_t = 30)]
         days: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Residents: columns 姓名, 网格编码 and optionally 身份证号, 手机号码, 门牌, 户籍.
+    Residents {
+        file: PathBuf,
+        /// The account whose rights and scope the import uses (it is audited under this name).
+        #[arg(long)]
+        user: String,
+        /// Update residents already registered (by ID number) instead of leaving them as they are.
+        #[arg(long)]
+        update: bool,
+        /// Check every row and report, without writing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Write the refused rows to this .xlsx file.
+        #[arg(long)]
+        rejected: Option<PathBuf>,
     },
 }
 
@@ -298,6 +323,75 @@ async fn main() -> Result<()> {
             };
             let token = store.create_token_for(&user, &input).await?;
             say(&token);
+        }
+        Command::Import {
+            command:
+                ImportCommand::Residents {
+                    file,
+                    user,
+                    update,
+                    dry_run,
+                    rejected,
+                },
+        } => {
+            let store = open(&config).await?;
+            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let actor = store.actor_by_name(&user).await?;
+            let options = gongjian_store::imports::ImportOptions {
+                on_duplicate: if update {
+                    gongjian_store::imports::OnDuplicate::Update
+                } else {
+                    gongjian_store::imports::OnDuplicate::Skip
+                },
+                commit: !dry_run,
+            };
+            let bar = ProgressBar::new(1);
+            bar.set_style(
+                ProgressStyle::with_template("{msg:6} [{bar:40}] {pos}/{len} ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            let progress = |stage: &str, done: u64, total: u64| {
+                bar.set_length(total.max(1));
+                bar.set_position(done);
+                bar.set_message(stage.to_string());
+            };
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            let report = store
+                .import_residents(&actor, &name, &bytes, options, "cli", &progress)
+                .await;
+            bar.finish_and_clear();
+            let report = report?;
+            say(&format!(
+                "{} data rows (header on row {}): {} new, {} updated, {} unchanged, {} refused{}",
+                report.data_rows,
+                report.header_row,
+                report.inserted,
+                report.updated,
+                report.unchanged,
+                report.rejected.len(),
+                if report.committed {
+                    ""
+                } else {
+                    " — dry run, nothing written"
+                }
+            ));
+            for issue in report.rejected.iter().take(20) {
+                say(&format!(
+                    "  row {} [{}] “{}”: {}",
+                    issue.row, issue.column, issue.value, issue.reason
+                ));
+            }
+            if report.rejected.len() > 20 {
+                say(&format!("  … and {} more", report.rejected.len() - 20));
+            }
+            if let Some(path) = rejected {
+                let book = gongjian_store::imports::rejected_workbook(&report.rejected)?;
+                std::fs::write(&path, book).with_context(|| format!("cannot write {}", path.display()))?;
+                say(&format!("refused rows written to {}", path.display()));
+            }
         }
         Command::Key {
             command: KeyCommand::Rotate,

@@ -196,6 +196,16 @@ impl Store {
         Ok(Some(password))
     }
 
+    /// The actor of a named, active account (for operators' commands).
+    pub async fn actor_by_name(&self, username: &str) -> StoreResult<Actor> {
+        let id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = $1 AND status = 'active'")
+            .bind(username.trim())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::field("user", format!("用户“{username}”不存在或已停用")))?;
+        self.actor(id).await
+    }
+
     /// Resolves an account's grants into an [`Actor`].
     pub async fn actor(&self, user_id: i64) -> StoreResult<Actor> {
         let user = self.user(user_id).await?;

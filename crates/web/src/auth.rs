@@ -161,6 +161,20 @@ pub async fn csrf_layer(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if !is_form {
+        // A multipart upload form carries the token in its action's query string, since the
+        // body is not read here.
+        let multipart = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
+        let in_query = req
+            .uri()
+            .query()
+            .and_then(|q| form_urlencoded_value(q.as_bytes(), "_csrf"));
+        if multipart && in_query.as_deref() == Some(expected.as_str()) {
+            return next.run(req).await;
+        }
         return refuse(api);
     }
     let (parts, body) = req.into_parts();

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod health;
+pub mod imports;
 pub mod party;
 pub mod people;
 pub mod tree;
@@ -99,6 +100,7 @@ fn all_routes() -> Vec<Route> {
         tree::routes(),
         party::routes(),
         people::routes(),
+        imports::routes(),
         account::routes(),
         accounts::routes(),
         audit::routes(),
@@ -149,7 +151,9 @@ pub fn app(state: AppState) -> Router {
             HeaderValue::from_static("same-origin"),
         ))
         .layer(tower_http::compression::CompressionLayer::new())
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(16 * 1024 * 1024))
+        // Uploads (spreadsheet imports) may be up to 40 MiB; nothing else comes close.
+        .layer(axum::extract::DefaultBodyLimit::max(41 * 1024 * 1024))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(41 * 1024 * 1024))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
