@@ -222,7 +222,7 @@ async fn import_residents(store: &Store) -> Result<Vec<Sample>> {
         if !used.insert(id.clone()) {
             continue;
         }
-        let bad = row % 50 == 0; // 2 %
+        let bad = row.is_multiple_of(50); // 2 %
         // A bad row carries a wrong check character.
         let id_cell = if bad {
             format!("{}{}", &id[..17], if id.ends_with('0') { '1' } else { '0' })
@@ -233,7 +233,7 @@ async fn import_residents(store: &Store) -> Result<Vec<Sample>> {
         sheet.write(row, 1, id_cell)?;
         sheet.write(row, 2, format!("139{:08}", row))?;
         sheet.write(row, 3, grids[row as usize % grids.len()].as_str())?;
-        sheet.write(row, 4, if row % 2 == 0 { "外地" } else { "本地" })?;
+        sheet.write(row, 4, if row.is_multiple_of(2) { "外地" } else { "本地" })?;
         row += 1;
     }
     let bytes = book.save_to_buffer()?;
