@@ -1,5 +1,12 @@
 //! The web crate's integration tests: the application served on a loopback port over a fresh
-//! database, exercised over real HTTP (`api`) and in a real headless Chromium (`browser`).
+//! database, exercised over real HTTP (`api`, `security`, `walk`, `hostile`) and in a real
+//! headless Chromium (`browser`).
+//!
+//! - `security`: lockout across two servers of one database, CSRF, API tokens, the
+//!   administrators' second factor and separation, password history, the audit trail.
+//! - `walk`: every route of `gongjian_web::route_table()` aimed at a community outside the
+//!   caller's scope; a new route without a mapping there fails the suite.
+//! - `hostile`: hostile text in every text field of every form and API.
 //!
 //! Stories marked "per engine" run on SQLite and, when `GONGJIAN_TEST_DATABASE_URL` is set
 //! (e.g. `postgres://postgres@127.0.0.1:5432/test`), also on PostgreSQL in a database of their
@@ -14,3 +21,12 @@ mod api;
 
 #[path = "web/browser.rs"]
 mod browser;
+
+#[path = "web/security.rs"]
+mod security;
+
+#[path = "web/walk.rs"]
+mod walk;
+
+#[path = "web/hostile.rs"]
+mod hostile;

@@ -5,8 +5,7 @@ use gongjian_domain::access::Role;
 use serde_json::{Value, json};
 
 use crate::support::{
-    COMMUNITY_CODE, Http, PASSWORD, STREET_A_CODE, STREET_B_CODE, TestApp, build_tree, counts,
-    for_each_engine,
+    COMMUNITY_CODE, Http, PASSWORD, STREET_A_CODE, STREET_B_CODE, TestApp, build_tree, counts, for_each_engine,
 };
 
 fn ids(items: &Value) -> Vec<i64> {
@@ -19,9 +18,7 @@ fn ids(items: &Value) -> Vec<i64> {
 }
 
 fn id(node: &Value) -> i64 {
-    node["id"]
-        .as_i64()
-        .unwrap_or_else(|| panic!("no id: {node}"))
+    node["id"].as_i64().unwrap_or_else(|| panic!("no id: {node}"))
 }
 
 /// The `content` of `<meta name="csrf-token" content="…">` on a page.
@@ -51,10 +48,7 @@ async fn unauthenticated_requests_are_refused_or_sent_to_login() {
     // A wrong password is refused with the same page, and no session is opened.
     app.add_user("admin", Role::SystemAdmin, None, false).await;
     let mut wrong = Http::new(&app.base);
-    let r = wrong
-        .login("admin", "Wrong-Passw0rd!", "/")
-        .await
-        .expect(401);
+    let r = wrong.login("admin", "Wrong-Passw0rd!", "/").await.expect(401);
     assert!(r.text.contains("用户名或密码不正确"), "{}", r.text);
     wrong.get("/api/v1/me").await.problem(401);
     app.stop().await;
@@ -62,7 +56,7 @@ async fn unauthenticated_requests_are_refused_or_sent_to_login() {
 
 /// The governance tree through `/api/v1`, written once and run per engine.
 async fn tree_story(app: &TestApp) {
-    let admin = app.admin().await;
+    let admin = app.manager().await;
     let city = admin
         .post_json(
             "/api/v1/nodes",
@@ -94,12 +88,7 @@ async fn tree_story(app: &TestApp) {
     assert_eq!(l2["kind"], "estate");
     assert_eq!(l2["code"], "440604001001001");
     let l3 = admin
-        .create_node(
-            Some(&l2),
-            None,
-            "一号楼党员楼长责任区",
-            Some("building_leader_area"),
-        )
+        .create_node(Some(&l2), None, "一号楼党员楼长责任区", Some("building_leader_area"))
         .await;
     assert_eq!(l3["level"], "grid_l3");
     assert_eq!(l3["code"], "440604001001001001");
@@ -114,10 +103,7 @@ async fn tree_story(app: &TestApp) {
 
     // Children in code order, one per page.
     let page = admin
-        .get(&format!(
-            "/api/v1/nodes/{}/children?limit=1",
-            district["id"]
-        ))
+        .get(&format!("/api/v1/nodes/{}/children?limit=1", district["id"]))
         .await
         .expect(200)
         .json();
@@ -151,22 +137,17 @@ async fn tree_story(app: &TestApp) {
     assert_eq!(l2_now["code"], "440604002005001");
     assert_eq!(l3_now["code"], "440604002005001001");
     assert!(
-        l3_now["path"].as_str().unwrap().starts_with(&format!(
-            "{}{}/",
-            b["path"].as_str().unwrap(),
-            community["id"]
-        )),
+        l3_now["path"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}{}/", b["path"].as_str().unwrap(), community["id"])),
         "{l3_now}"
     );
     assert_eq!(admin.counts(&a["id"]).await, counts(0, 1, 0, 0, 0));
     assert_eq!(admin.counts(&b["id"]).await, counts(0, 1, 1, 1, 1));
     assert_eq!(admin.counts(&city["id"]).await, counts(1, 2, 1, 1, 1));
     // Former codes still find their nodes, through the history.
-    let found = admin
-        .get("/api/v1/nodes/by-code/440604001001")
-        .await
-        .expect(200)
-        .json();
+    let found = admin.get("/api/v1/nodes/by-code/440604001001").await.expect(200).json();
     assert_eq!(id(&found), id(&community));
     assert_eq!(found["code"], "440604002005");
     let found = admin
@@ -175,10 +156,7 @@ async fn tree_story(app: &TestApp) {
         .expect(200)
         .json();
     assert_eq!(id(&found), id(&l2));
-    admin
-        .get("/api/v1/nodes/by-code/440604009009")
-        .await
-        .problem(404);
+    admin.get("/api/v1/nodes/by-code/440604009009").await.problem(404);
     let history = admin
         .get(&format!("/api/v1/nodes/{}/history", community["id"]))
         .await
@@ -243,14 +221,10 @@ async fn tree_api_story() {
 
 /// The party-organisation tree through `/api/v1/party-orgs`.
 async fn party_story(app: &TestApp) {
-    let admin = app.admin().await;
+    let admin = app.manager().await;
     let t = build_tree(&admin).await;
     let create = async |body: Value| -> Value {
-        let org = admin
-            .post_json("/api/v1/party-orgs", &body)
-            .await
-            .expect(201)
-            .json();
+        let org = admin.post_json("/api/v1/party-orgs", &body).await.expect(201).json();
         assert_eq!(org["name"], body["name"], "{org}");
         org
     };
@@ -272,10 +246,8 @@ async fn party_story(app: &TestApp) {
     .await;
     assert_eq!(branch["territory_node_id"], t.grid_l2["id"]);
     assert_eq!(branch["territory_name"], "阳光小区");
-    let group = create(
-        json!({"parent_id": branch["id"], "kind": "group", "category": "grid",
-        "name": "一号楼党小组", "territory_code": t.grid_l3["code"]}),
-    )
+    let group = create(json!({"parent_id": branch["id"], "kind": "group", "category": "grid",
+        "name": "一号楼党小组", "territory_code": t.grid_l3["code"]}))
     .await;
     assert_eq!(group["parent_id"], branch["id"]);
 
@@ -327,38 +299,27 @@ async fn party_api_story() {
 
 /// A community worker sees and changes their own community only.
 async fn scope_story(app: &TestApp) {
-    let admin = app.admin().await;
+    let admin = app.manager().await;
     let t = build_tree(&admin).await;
     let x = &t.community;
     let y = admin
         .create_node(Some(&t.street_a), Some("440604001002"), "隔壁社区", None)
         .await;
-    app.add_user("staff.x", Role::CommunityStaff, Some(id(x)), false)
-        .await;
+    app.add_user("staff.x", Role::CommunityStaff, Some(id(x)), false).await;
     let staff = app.login("staff.x").await;
 
     for other in [&y, &t.street_a, &t.district, &t.city] {
-        let p = staff
-            .get(&format!("/api/v1/nodes/{}", other["id"]))
-            .await
-            .problem(404);
+        let p = staff.get(&format!("/api/v1/nodes/{}", other["id"])).await.problem(404);
         assert_eq!(p["type"], "/api/problems/not-found", "{p}");
     }
     assert_eq!(id(&staff.node(&x["id"]).await), id(x));
-    assert_eq!(
-        ids(&staff.get("/api/v1/roots").await.expect(200).json()),
-        vec![id(x)]
-    );
+    assert_eq!(ids(&staff.get("/api/v1/roots").await.expect(200).json()), vec![id(x)]);
     assert_eq!(
         staff.get(&format!("/tree/{}", y["id"])).await.status,
         404,
         "the page of another community"
     );
-    let search = staff
-        .get("/api/v1/nodes?q=%E7%A4%BE%E5%8C%BA")
-        .await
-        .expect(200)
-        .json();
+    let search = staff.get("/api/v1/nodes?q=%E7%A4%BE%E5%8C%BA").await.expect(200).json();
     assert_eq!(ids(&search["items"]), vec![id(x)], "search for 社区");
 
     // Creating under the other community is refused and writes nothing.
@@ -385,9 +346,7 @@ async fn scope_story(app: &TestApp) {
     assert_eq!(admin.counts(&y["id"]).await, counts(0, 0, 1, 0, 0));
 
     // In their own community they may work.
-    let mine = staff
-        .create_node(Some(x), None, "新建小区", Some("estate"))
-        .await;
+    let mine = staff.create_node(Some(x), None, "新建小区", Some("estate")).await;
     assert_eq!(mine["code"], "440604001001002");
     assert_eq!(admin.counts(&x["id"]).await, counts(0, 0, 1, 2, 1));
 }
@@ -400,28 +359,18 @@ async fn community_staff_sees_only_their_community() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn initial_password_must_be_changed_first() {
     let app = TestApp::start().await;
-    app.add_user("chief", Role::SystemAdmin, None, true).await;
+    // Not an administrator: the story is the password, not the second factor (see
+    // `security::administrators_set_up_and_use_a_second_factor`).
+    app.add_user("chief", Role::OrgDepartment, None, true).await;
     let mut http = Http::new(&app.base);
     let r = http.login("chief", PASSWORD, "/tree").await.expect(303);
     assert_eq!(r.location(), "/account/password");
     http.fetch_csrf().await;
 
     let p = http.get("/api/v1/roots").await.problem(403);
-    assert!(
-        p["type"]
-            .as_str()
-            .unwrap()
-            .ends_with("password-change-required"),
-        "{p}"
-    );
-    assert_eq!(
-        http.get("/").await.expect(303).location(),
-        "/account/password"
-    );
-    assert_eq!(
-        http.get("/tree").await.expect(303).location(),
-        "/account/password"
-    );
+    assert!(p["type"].as_str().unwrap().ends_with("password-change-required"), "{p}");
+    assert_eq!(http.get("/").await.expect(303).location(), "/account/password");
+    assert_eq!(http.get("/tree").await.expect(303).location(), "/account/password");
 
     let page = http.get("/account/password").await.expect(200);
     assert!(page.text.contains("这是初始密码"), "{}", page.text);
@@ -432,11 +381,7 @@ async fn initial_password_must_be_changed_first() {
     let new = "Str0ng-Secret#2024";
     http.post_form(
         "/account/password",
-        &[
-            ("current", PASSWORD),
-            ("new_password", new),
-            ("confirm", new),
-        ],
+        &[("current", PASSWORD), ("new_password", new), ("confirm", new)],
     )
     .await
     .expect(403);
@@ -473,10 +418,7 @@ async fn initial_password_must_be_changed_first() {
     assert_eq!(http.get("/").await.expect(303).location(), "/tree");
     let tree = http.get("/tree").await.expect(200);
     assert!(tree.text.contains("新建城市"), "{}", tree.text);
-    assert_eq!(
-        http.get("/api/v1/roots").await.expect(200).json(),
-        json!([])
-    );
+    assert_eq!(http.get("/api/v1/roots").await.expect(200).json(), json!([]));
 
     // The new password is the one that works from now on.
     let mut again = Http::new(&app.base);
@@ -541,10 +483,7 @@ async fn openapi_document_and_offline_docs() {
     assert!(page.content_type().starts_with("text/html"), "{page:?}");
     assert_eq!(external_urls(&page.text), Vec::<String>::new(), "docs page");
     let refs = references(&page.text);
-    assert!(
-        refs.iter().any(|r| r.ends_with("swagger-initializer.js")),
-        "{refs:?}"
-    );
+    assert!(refs.iter().any(|r| r.ends_with("swagger-initializer.js")), "{refs:?}");
     // Everything the page loads is served here, and no script names another host.
     for r in &refs {
         assert!(!r.starts_with("//"), "protocol-relative reference {r}");
@@ -556,10 +495,7 @@ async fn openapi_document_and_offline_docs() {
         let asset = http.get(&path).await.expect(200);
         assert!(!asset.text.is_empty(), "{path} is empty");
     }
-    let init = http
-        .get("/api/docs/swagger-initializer.js")
-        .await
-        .expect(200);
+    let init = http.get("/api/docs/swagger-initializer.js").await.expect(200);
     assert_eq!(
         external_urls(&init.text),
         Vec::<String>::new(),
@@ -582,7 +518,7 @@ async fn openapi_document_and_offline_docs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_text_is_stored_as_given_and_escaped_on_pages() {
     let app = TestApp::start().await;
-    let admin = app.admin().await;
+    let admin = app.manager().await;
     let t = build_tree(&admin).await;
     let hostile = "<script>alert(1)</script>' OR 1=1; --";
     let node = admin

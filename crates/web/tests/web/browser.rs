@@ -9,7 +9,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use gongjian_domain::access::Role;
 use serde_json::json;
 
-use crate::support::{PASSWORD, TestApp, build_tree};
+use crate::support::{Http, PASSWORD, TestApp, build_tree, totp_now};
 
 /// How long any single wait may take before the test fails.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -143,22 +143,24 @@ async fn launch() -> Browser {
     }
 }
 
-/// Runs `story` in a fresh browser; the session is closed and chromedriver stopped whether
-/// the story passed or panicked (whose panic is then passed on).
-async fn in_browser<F, Fut>(story: F)
+/// Runs `story` in a fresh browser and returns what it returns; the session is closed and
+/// chromedriver stopped whether the story passed or panicked (whose panic is then passed on).
+async fn in_browser<F, Fut, T>(story: F) -> T
 where
     F: FnOnce(Client) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
 {
     let browser = launch().await;
     let outcome = tokio::spawn(story(browser.client.clone())).await;
     let _ = browser.client.clone().close().await;
     drop(browser);
-    if let Err(e) = outcome {
-        match e.try_into_panic() {
+    match outcome {
+        Ok(value) => value,
+        Err(e) => match e.try_into_panic() {
             Ok(panic) => std::panic::resume_unwind(panic),
             Err(e) => panic!("browser story did not finish: {e}"),
-        }
+        },
     }
 }
 
@@ -200,11 +202,7 @@ async fn text_where(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String 
 
 /// The current address and heading, for failure messages.
 async fn describe(c: &Client) -> String {
-    let url = c
-        .current_url()
-        .await
-        .map(|u| u.to_string())
-        .unwrap_or_default();
+    let url = c.current_url().await.map(|u| u.to_string()).unwrap_or_default();
     let h1 = match c.find(Locator::Css("h1")).await {
         Ok(e) => e.text().await.unwrap_or_default(),
         Err(_) => String::new(),
@@ -228,9 +226,7 @@ async fn click_link(c: &Client, text: &str) {
         .for_element(Locator::LinkText(text))
         .await
         .unwrap_or_else(|e| panic!("no link {text:?}: {e}"));
-    link.click()
-        .await
-        .unwrap_or_else(|e| panic!("click {text:?}: {e}"));
+    link.click().await.unwrap_or_else(|e| panic!("click {text:?}: {e}"));
 }
 
 async fn type_into(c: &Client, css: &str, text: &str) {
@@ -275,7 +271,7 @@ async fn browser_journey_from_first_login_to_a_new_grid() {
     app.load_foshan().await;
     app.add_user("admin", Role::SystemAdmin, None, true).await;
     let base = app.base.clone();
-    in_browser(|c| async move {
+    let recovery = in_browser(|c| async move {
         // Not signed in: the console sends the visitor to the login page.
         c.goto(&base).await.expect("open the console");
         element(&c, "#username").await;
@@ -289,11 +285,34 @@ async fn browser_journey_from_first_login_to_a_new_grid() {
         type_into(&c, "#current", PASSWORD).await;
         type_into(&c, "#new_password", new).await;
         type_into(&c, "#confirm", new).await;
-        click(
-            &c,
-            r#"form[action="/account/password"] button[type="submit"]"#,
-        )
-        .await;
+        click(&c, r#"form[action="/account/password"] button[type="submit"]"#).await;
+
+        // An administrator sets up the second factor next: the secret as an authenticator app
+        // would read it, the current code, then the recovery codes shown once.
+        let secret = text_where(&c, "#totp-secret", |t| !t.is_empty()).await;
+        assert_eq!(path_and_query(&c).await, "/account/totp");
+        assert!(
+            c.find(Locator::Css("svg")).await.is_ok(),
+            "a QR code is shown on {}",
+            describe(&c).await
+        );
+        type_into(&c, "#code", &totp_now(&secret)).await;
+        click(&c, r#"form[action="/account/totp"] button[type="submit"]"#).await;
+        text_where(&c, "#recovery-codes li", |t| !t.is_empty()).await;
+        let mut recovery = Vec::new();
+        for li in c
+            .find_all(Locator::Css("#recovery-codes li"))
+            .await
+            .expect("recovery codes")
+        {
+            recovery.push(li.text().await.expect("recovery code").trim().to_string());
+        }
+        assert_eq!(recovery.len(), 10, "{recovery:?}");
+        assert!(
+            recovery.iter().all(|r| r.len() == 11 && r.as_bytes()[5] == b'-'),
+            "{recovery:?}"
+        );
+        click_link(&c, "继续").await;
 
         // The city page of 佛山市 with the seed's grid counts.
         let l2 = text_where(&c, r#"[data-count="grids_l2"]"#, |_| true).await;
@@ -346,10 +365,7 @@ async fn browser_journey_from_first_login_to_a_new_grid() {
         assert_eq!(notice, "已创建。");
         let code = text_where(&c, "dl.info dd.mono", |_| true).await;
         assert_eq!(code.len(), 15, "{code}");
-        assert!(
-            code.starts_with(&community_code),
-            "{code} under {community_code}"
-        );
+        assert!(code.starts_with(&community_code), "{code} under {community_code}");
         assert!(code.chars().all(|ch| ch.is_ascii_digit()), "{code}");
 
         match c.screenshot().await {
@@ -366,11 +382,23 @@ async fn browser_journey_from_first_login_to_a_new_grid() {
             }
             Err(e) => eprintln!("no screenshot: {e}"),
         }
+        recovery
     })
     .await;
 
-    // What the browser did is what the database holds.
-    let admin = app.login_with("admin", "Journey-Passw0rd#1").await;
+    // What the browser did is what the database holds. The second factor is in force now:
+    // the password alone opens a session that reads nothing until a recovery code is given.
+    let mut admin = Http::new(&app.base);
+    let r = admin.login("admin", "Journey-Passw0rd#1", "/").await.expect(303);
+    assert_eq!(r.location(), "/login/totp");
+    admin.fetch_csrf().await;
+    admin.get("/api/v1/nodes?q=x").await.problem(403);
+    let csrf = admin.csrf.clone();
+    let r = admin
+        .post_form("/login/totp", &[("_csrf", &csrf), ("code", &recovery[0])])
+        .await
+        .expect(303);
+    assert_eq!(r.location(), "/");
     let found = admin
         .get("/api/v1/nodes?q=%E6%B5%8B%E8%AF%95%E5%B0%8F%E5%8C%BA&level=grid_l2")
         .await
@@ -384,7 +412,7 @@ async fn browser_journey_from_first_login_to_a_new_grid() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_boundary_adjustment() {
     let app = TestApp::start().await;
-    let admin = app.admin().await;
+    let admin = app.manager().await;
     let t = build_tree(&admin).await;
     let base = app.base.clone();
     let community = t.community["id"].as_i64().expect("id");
@@ -393,7 +421,7 @@ async fn browser_boundary_adjustment() {
         c.goto(&format!("{base}/login?next=/tree/{community}"))
             .await
             .expect("open the login page");
-        login(&c, "admin", PASSWORD).await;
+        login(&c, "manager", PASSWORD).await;
         text_where(&c, "h1", |t| t.starts_with("岭南社区")).await;
 
         click_link(&c, "迁移（区划调整）").await;
@@ -407,10 +435,7 @@ async fn browser_boundary_adjustment() {
         type_into(&c, "#note", "区划调整批复 2024-1").await;
         click(&c, r#"form[action$="/move"] button[type="submit"]"#).await;
 
-        let error = text_where(&c, ".field.invalid #new_code ~ .field-error", |t| {
-            !t.is_empty()
-        })
-        .await;
+        let error = text_where(&c, ".field.invalid #new_code ~ .field-error", |t| !t.is_empty()).await;
         assert!(error.contains("440604002"), "{error}");
         assert_eq!(value_of(&c, "#new_parent_id").await, street_b.to_string());
         assert_eq!(value_of(&c, "#new_code").await, "440604001009");
@@ -420,10 +445,7 @@ async fn browser_boundary_adjustment() {
         click(&c, r#"form[action$="/move"] button[type="submit"]"#).await;
         let notice = text_where(&c, ".alert.ok", |_| true).await;
         assert_eq!(notice, "已迁移，下级代码已同步调整。");
-        assert_eq!(
-            text_where(&c, "dl.info dd.mono", |_| true).await,
-            "440604002007"
-        );
+        assert_eq!(text_where(&c, "dl.info dd.mono", |_| true).await, "440604002007");
         let crumbs = text_where(&c, "nav.crumbs", |_| true).await;
         assert!(crumbs.contains("石湾镇街道"), "{crumbs}");
         let grid = text_where(&c, "#children tbody tr td.mono", |_| true).await;

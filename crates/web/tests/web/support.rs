@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
-use gongjian_domain::access::Role;
+use gongjian_domain::access::{Actor, Grant, Reach, Role};
 use gongjian_store::Store;
 use gongjian_store::accounts::User;
+use gongjian_store::totp;
 use gongjian_web::{AppState, WebConfig};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
@@ -78,9 +79,7 @@ fn with_database(url: &str, name: &str) -> String {
         None => (url, None),
     };
     let host_start = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[host_start..]
-        .find('/')
-        .map_or(base.len(), |i| host_start + i);
+    let host_end = base[host_start..].find('/').map_or(base.len(), |i| host_start + i);
     let mut out = format!("{}/{name}", &base[..host_end]);
     if let Some(q) = query {
         out.push('?');
@@ -94,6 +93,9 @@ pub struct TestApp {
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub base: String,
     pub store: Store,
+    pub engine: Engine,
+    /// The database URL, for a second server on the same database ([`TestApp::start_beside`]).
+    pub url: String,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
     _dir: Option<tempfile::TempDir>,
@@ -107,25 +109,44 @@ impl TestApp {
     }
 
     pub async fn start_on(engine: Engine) -> TestApp {
-        let (store, dir, pg) = match engine {
+        let (store, url, dir, pg) = match engine {
             Engine::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join("t.db").display());
                 let store = Store::connect(&url).await.expect("connect sqlite");
-                (store, Some(dir), None)
+                (store, url, Some(dir), None)
             }
             Engine::Postgres => {
                 let (pg, url) = PgDatabase::create().await;
                 let store = Store::connect(&url)
                     .await
                     .unwrap_or_else(|e| panic!("connect {url}: {e}"));
-                (store, None, Some(pg))
+                (store, url, None, Some(pg))
             }
         };
         store
             .migrate()
             .await
             .unwrap_or_else(|e| panic!("[{engine:?}] migrate: {e}"));
+        TestApp::serve(engine, store, url, dir, pg).await
+    }
+
+    /// A second server, with a pool of its own, on the database of `first` (as two nodes of
+    /// one deployment). Stop it before `first`, which owns the database.
+    pub async fn start_beside(first: &TestApp) -> TestApp {
+        let store = Store::connect(&first.url)
+            .await
+            .unwrap_or_else(|e| panic!("connect {}: {e}", first.url));
+        TestApp::serve(first.engine, store, first.url.clone(), None, None).await
+    }
+
+    async fn serve(
+        engine: Engine,
+        store: Store,
+        url: String,
+        dir: Option<tempfile::TempDir>,
+        pg: Option<PgDatabase>,
+    ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a loopback port");
@@ -138,6 +159,8 @@ impl TestApp {
         TestApp {
             base: format!("http://127.0.0.1:{port}"),
             store,
+            engine,
+            url,
             shutdown: Some(tx),
             server: Some(server),
             _dir: dir,
@@ -158,13 +181,7 @@ impl TestApp {
     }
 
     /// Creates an account with [`PASSWORD`].
-    pub async fn add_user(
-        &self,
-        username: &str,
-        role: Role,
-        node_id: Option<i64>,
-        must_change_password: bool,
-    ) -> User {
+    pub async fn add_user(&self, username: &str, role: Role, node_id: Option<i64>, must_change_password: bool) -> User {
         self.store
             .add_user(
                 username,
@@ -178,10 +195,49 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("add user {username}: {e}"))
     }
 
-    /// A system administrator (reach: everything) who has already chosen a password, logged in.
-    pub async fn admin(&self) -> Http {
-        self.add_user("admin", Role::SystemAdmin, None, false).await;
-        self.login("admin").await
+    /// A powerful non-administrator: the organisation department with reach everywhere (manages
+    /// both trees, grants the ordinary roles; needs no second factor), logged in as `manager`.
+    pub async fn manager(&self) -> Http {
+        self.add_user("manager", Role::OrgDepartment, None, false).await;
+        self.login("manager").await
+    }
+
+    /// An administrator account (`role` one of the three) whose password is [`PASSWORD`] and
+    /// whose second factor is already set up at the store, with its ten recovery codes.
+    pub async fn add_admin(&self, username: &str, role: Role) -> Admin {
+        assert!(role.is_administrator(), "{role:?} is not an administrator role");
+        let user = self.add_user(username, role, None, false).await;
+        let actor = self.store.actor(user.id).await.expect("actor");
+        let setup = self.store.begin_totp(&actor).await.expect("begin TOTP");
+        let recovery = self
+            .store
+            .confirm_totp(&actor, "no-session", &totp_now(&setup.secret), "127.0.0.1")
+            .await
+            .expect("confirm TOTP");
+        assert_eq!(recovery.len(), 10, "{recovery:?}");
+        Admin { user, recovery }
+    }
+
+    /// Logs an administrator in: password, then one unused recovery code as the second factor.
+    pub async fn login_admin(&self, admin: &mut Admin) -> Http {
+        let mut http = Http::new(&self.base);
+        let r = http.login(&admin.user.username, PASSWORD, "/").await.expect(303);
+        assert_eq!(r.location(), "/login/totp", "{}", admin.user.username);
+        assert!(!r.header("set-cookie").is_empty(), "a session cookie is set");
+        http.fetch_csrf().await;
+        let p = http.get("/api/v1/roots").await.problem(403);
+        assert!(
+            p["type"].as_str().unwrap_or("").ends_with("second-factor-required"),
+            "{p}"
+        );
+        let code = admin.recovery.pop().expect("an unused recovery code");
+        let csrf = http.csrf.clone();
+        let r = http
+            .post_form("/login/totp", &[("_csrf", &csrf), ("code", &code)])
+            .await
+            .expect(303);
+        assert_eq!(r.location(), "/");
+        http
     }
 
     /// A client logged in as `username` (password [`PASSWORD`]), holding the CSRF token.
@@ -204,9 +260,7 @@ impl TestApp {
         }
         if let Some(server) = self.server.take() {
             match tokio::time::timeout(Duration::from_secs(5), server).await {
-                Ok(joined) => joined
-                    .expect("server task")
-                    .expect("server ended with an error"),
+                Ok(joined) => joined.expect("server task").expect("server ended with an error"),
                 Err(_) => panic!("server did not shut down within 5 s"),
             }
         }
@@ -237,6 +291,42 @@ impl Drop for TestApp {
     }
 }
 
+/// An administrator set up by [`TestApp::add_admin`].
+pub struct Admin {
+    pub user: User,
+    /// Unused recovery codes.
+    pub recovery: Vec<String>,
+}
+
+/// The TOTP code of `secret` (base32) for the current 30-second step.
+pub fn totp_now(secret: &str) -> String {
+    totp_at_step(secret, current_step())
+}
+
+pub fn current_step() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64;
+    totp::step_of(now)
+}
+
+pub fn totp_at_step(secret: &str, step: i64) -> String {
+    totp::code_at(&totp::base32_decode(secret).expect("base32 secret"), step)
+}
+
+/// An actor that reads everything, for snapshots taken through the store.
+pub fn overseer() -> Actor {
+    Actor {
+        user_id: 0,
+        username: "overseer".into(),
+        grants: vec![Grant {
+            role: Role::SystemAdmin,
+            reach: Reach::All,
+        }],
+    }
+}
+
 /// Runs `story` on a fresh application per engine (see [`engines`]).
 pub async fn for_each_engine(story: impl AsyncFn(&TestApp)) {
     for engine in engines() {
@@ -248,7 +338,7 @@ pub async fn for_each_engine(story: impl AsyncFn(&TestApp)) {
 }
 
 /// An answer, read whole.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Reply {
     pub status: u16,
     pub headers: HeaderMap,
@@ -287,8 +377,7 @@ impl Reply {
 
     #[track_caller]
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.text)
-            .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {}", self.request, self.text))
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("{}: not JSON ({e}): {}", self.request, self.text))
     }
 
     /// Asserts a problem document of `status` and returns it.
@@ -325,11 +414,12 @@ impl Reply {
 }
 
 /// An HTTP client with a cookie store that does not follow redirects, so every redirect can
-/// be asserted.
+/// be asserted. With `bearer` set, every request carries `Authorization: Bearer …`.
 pub struct Http {
     pub client: reqwest::Client,
     pub base: String,
     pub csrf: String,
+    pub bearer: Option<String>,
 }
 
 impl Http {
@@ -344,18 +434,33 @@ impl Http {
                 .expect("HTTP client"),
             base: base.to_string(),
             csrf: String::new(),
+            bearer: None,
         }
     }
 
-    async fn read(request: String, r: reqwest::RequestBuilder) -> Reply {
+    /// A client without cookies that presents `token` as a bearer token.
+    pub fn with_token(base: &str, token: &str) -> Http {
+        let mut http = Http::new(base);
+        http.bearer = Some(token.to_string());
+        http
+    }
+
+    /// A request builder for `path`, with the bearer token when there is one.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let r = self.client.request(method, format!("{}{path}", self.base));
+        match &self.bearer {
+            Some(t) => r.header("authorization", format!("Bearer {t}")),
+            None => r,
+        }
+    }
+
+    /// Sends a request and reads the answer whole; a 500 fails the test.
+    pub async fn send(request: String, r: reqwest::RequestBuilder) -> Reply {
         let resp = r.send().await.unwrap_or_else(|e| panic!("{request}: {e}"));
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let text = resp
-            .text()
-            .await
-            .unwrap_or_else(|e| panic!("{request}: body: {e}"));
-        assert_ne!(status, 500, "{request}: internal error: {text}");
+        let text = resp.text().await.unwrap_or_else(|e| panic!("{request}: body: {e}"));
+        assert!(status < 500, "{request}: server error {status}: {text}");
         Reply {
             status,
             headers,
@@ -367,11 +472,7 @@ impl Http {
     pub async fn login(&mut self, username: &str, password: &str, next: &str) -> Reply {
         self.post_form(
             "/login",
-            &[
-                ("username", username),
-                ("password", password),
-                ("next", next),
-            ],
+            &[("username", username), ("password", password), ("next", next)],
         )
         .await
     }
@@ -384,16 +485,28 @@ impl Http {
     }
 
     pub async fn get(&self, path: &str) -> Reply {
-        let url = format!("{}{path}", self.base);
-        Http::read(format!("GET {path}"), self.client.get(url)).await
+        Http::send(format!("GET {path}"), self.request(reqwest::Method::GET, path)).await
+    }
+
+    /// A GET whose body is binary (an export): status, headers and bytes.
+    pub async fn get_bytes(&self, path: &str) -> (u16, HeaderMap, Vec<u8>) {
+        let resp = self
+            .request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.unwrap_or_else(|e| panic!("GET {path}: body: {e}"));
+        assert!(status < 500, "GET {path}: server error {status}");
+        (status, headers, bytes.to_vec())
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Reply {
-        let url = format!("{}{path}", self.base);
-        Http::read(
-            format!("POST {path} {body}"),
-            self.client
-                .post(url)
+        let body_text: String = body.to_string().chars().take(300).collect();
+        Http::send(
+            format!("POST {path} {body_text}"),
+            self.request(reqwest::Method::POST, path)
                 .header("x-csrf-token", &self.csrf)
                 .json(body),
         )
@@ -401,11 +514,9 @@ impl Http {
     }
 
     pub async fn patch_json(&self, path: &str, body: &Value) -> Reply {
-        let url = format!("{}{path}", self.base);
-        Http::read(
+        Http::send(
             format!("PATCH {path}"),
-            self.client
-                .patch(url)
+            self.request(reqwest::Method::PATCH, path)
                 .header("x-csrf-token", &self.csrf)
                 .json(body),
         )
@@ -414,21 +525,27 @@ impl Http {
 
     /// A JSON POST that carries the session cookie but no `X-CSRF-Token`.
     pub async fn post_json_without_csrf(&self, path: &str, body: &Value) -> Reply {
-        let url = format!("{}{path}", self.base);
-        Http::read(
+        Http::send(
             format!("POST {path} (no CSRF) {body}"),
-            self.client.post(url).json(body),
+            self.request(reqwest::Method::POST, path).json(body),
         )
         .await
     }
 
+    /// A form POST of exactly `form` (add `_csrf` yourself, or use [`Http::submit`]).
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Reply {
-        let url = format!("{}{path}", self.base);
-        Http::read(
+        Http::send(
             format!("POST {path} (form)"),
-            self.client.post(url).form(form),
+            self.request(reqwest::Method::POST, path).form(form),
         )
         .await
+    }
+
+    /// A form POST as the console's pages send it: `form` plus the session's `_csrf`.
+    pub async fn submit(&self, path: &str, form: &[(&str, &str)]) -> Reply {
+        let mut fields: Vec<(&str, &str)> = vec![("_csrf", self.csrf.as_str())];
+        fields.extend_from_slice(form);
+        self.post_form(path, &fields).await
     }
 
     /// Creates a node through the API and returns it (asserts 201).
@@ -445,27 +562,17 @@ impl Http {
             "name": name,
             "kind": kind,
         });
-        let node = self
-            .post_json("/api/v1/nodes", &body)
-            .await
-            .expect(201)
-            .json();
+        let node = self.post_json("/api/v1/nodes", &body).await.expect(201).json();
         assert_eq!(node["name"], name, "{node}");
         node
     }
 
     pub async fn node(&self, id: &Value) -> Value {
-        self.get(&format!("/api/v1/nodes/{id}"))
-            .await
-            .expect(200)
-            .json()
+        self.get(&format!("/api/v1/nodes/{id}")).await.expect(200).json()
     }
 
     pub async fn counts(&self, id: &Value) -> Value {
-        self.get(&format!("/api/v1/nodes/{id}/counts"))
-            .await
-            .expect(200)
-            .json()
+        self.get(&format!("/api/v1/nodes/{id}/counts")).await.expect(200).json()
     }
 }
 
@@ -499,12 +606,8 @@ pub const STREET_B_CODE: &str = "440604002000";
 pub const COMMUNITY_CODE: &str = "440604001001";
 
 pub async fn build_tree(http: &Http) -> Tree {
-    let city = http
-        .create_node(None, Some(CITY_CODE), "佛山市", None)
-        .await;
-    let district = http
-        .create_node(Some(&city), Some(DISTRICT_CODE), "禅城区", None)
-        .await;
+    let city = http.create_node(None, Some(CITY_CODE), "佛山市", None).await;
+    let district = http.create_node(Some(&city), Some(DISTRICT_CODE), "禅城区", None).await;
     let street_a = http
         .create_node(Some(&district), Some(STREET_A_CODE), "祖庙街道", None)
         .await;
@@ -534,4 +637,49 @@ pub async fn build_tree(http: &Http) -> Tree {
         grid_l2,
         grid_l3,
     }
+}
+
+/// The text of the element with `id="…"` on a page (up to the next `<`), unescaped only for
+/// what askama escapes.
+pub fn element_text(html: &str, id: &str) -> Option<String> {
+    let marker = format!(r#"id="{id}""#);
+    let start = html.find(&marker)? + marker.len();
+    let open_end = html[start..].find('>')? + start + 1;
+    let end = html[open_end..].find('<')? + open_end;
+    Some(html[open_end..end].trim().to_string())
+}
+
+/// The texts of the `<li>` items inside the element with `id="…"`.
+pub fn list_items(html: &str, id: &str) -> Vec<String> {
+    let marker = format!(r#"id="{id}""#);
+    let Some(start) = html.find(&marker) else {
+        return Vec::new();
+    };
+    let end = html[start..].find("</ul>").map_or(html.len(), |e| start + e);
+    html[start..end]
+        .split("<li>")
+        .skip(1)
+        .map(|li| li.split("</li>").next().unwrap_or("").trim().to_string())
+        .collect()
+}
+
+/// Whether the form field whose label is `<label for="field">` is marked invalid and shows
+/// an error beside it.
+pub fn field_invalid(html: &str, field: &str) -> bool {
+    let label = format!(r#"<label for="{field}">"#);
+    let Some(pos) = html.find(&label) else {
+        return false;
+    };
+    let before = &html[..pos];
+    let Some(div) = before.rfind("<div class=\"") else {
+        return false;
+    };
+    // The field reaches to the next field's label or to the form's button.
+    let rest = &html[pos + label.len()..];
+    let field_end = [rest.find("<label for="), rest.find("<button")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(rest.len());
+    before[div..].contains("invalid") && rest[..field_end].contains("field-error")
 }

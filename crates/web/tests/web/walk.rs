@@ -1,0 +1,704 @@
+//! Scope, route by route: a community worker of community X sends every route of
+//! [`gongjian_web::route_table`] aimed at the neighbouring community Y (its node, code, party
+//! organisation, worker account, grant and token). Nothing about Y may be changed, shown or
+//! even confirmed to exist. A route added later without a mapping here fails this test.
+
+use gongjian_domain::access::Role;
+use gongjian_store::tokens::NewToken;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::{
+    CITY_CODE, COMMUNITY_CODE, Http, PASSWORD, Reply, STREET_A_CODE, TestApp, build_tree, for_each_engine, overseer,
+};
+
+/// Routes that are public or about the caller's own things: they take nothing of Y, so they
+/// are sent as they are (plus searches for Y), and only their answers are checked for Y.
+const OWN_OR_PUBLIC: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/assets/{*path}"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("POST", "/logout"),
+    ("GET", "/account/password"),
+    ("POST", "/account/password"),
+    ("GET", "/api/v1/me"),
+    ("GET", "/"),
+    ("GET", "/search"),
+    ("GET", "/tree"),
+    ("GET", "/tree/new"),
+    ("GET", "/api/v1/roots"),
+    ("GET", "/api/v1/nodes"),
+    ("GET", "/party"),
+    ("GET", "/api/v1/party-orgs"),
+    ("GET", "/account"),
+    ("GET", "/login/totp"),
+    ("POST", "/login/totp"),
+    ("GET", "/account/totp"),
+    ("POST", "/account/totp"),
+    ("GET", "/account/tokens"),
+    ("POST", "/account/tokens"),
+    ("GET", "/api/v1/tokens"),
+    ("POST", "/api/v1/tokens"),
+    ("GET", "/admin/users"),
+    ("GET", "/admin/users/new"),
+    ("GET", "/audit"),
+    ("GET", "/audit/export"),
+    ("POST", "/audit/verify"),
+    ("GET", "/api/v1/audit"),
+];
+
+const Y_NAME: &str = "隔壁社区";
+const Y_CODE: &str = "440604001002";
+const Y_MOBILE: &str = "13912345678";
+
+/// The identifiers of one community's things.
+#[derive(Debug, Clone)]
+struct Target {
+    node: i64,
+    code: String,
+    grid: i64,
+    org: i64,
+    user: i64,
+    grant: i64,
+    token: i64,
+    /// A resident living in the community.
+    person: i64,
+    /// A spreadsheet upload of the community's worker, not yet committed.
+    import: i64,
+}
+
+/// One request of the walk.
+#[derive(Debug, Clone)]
+struct Probe {
+    method: Method,
+    /// Path and query.
+    path: String,
+    form: Option<Vec<(String, String)>>,
+    json: Option<Value>,
+    /// A file upload (`multipart/form-data`, field `file`): file name and bytes.
+    upload: Option<(String, Vec<u8>)>,
+}
+
+impl Probe {
+    fn describe(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+
+    /// The values this request carries, which a page may show back to the sender (a form
+    /// kept after an error, "nothing found for …").
+    fn values(&self, base: &str) -> Vec<String> {
+        let mut out: Vec<String> = reqwest::Url::parse(&format!("{base}{}", self.path))
+            .expect("URL")
+            .query_pairs()
+            .map(|(_, v)| v.into_owned())
+            .collect();
+        if let Some(f) = &self.form {
+            out.extend(f.iter().map(|(_, v)| v.clone()));
+        }
+        fn strings(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::String(s) => out.push(s.clone()),
+                Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+                Value::Object(o) => o.values().for_each(|x| strings(x, out)),
+                _ => {}
+            }
+        }
+        if let Some(j) = &self.json {
+            strings(j, &mut out);
+        }
+        out
+    }
+}
+
+fn form(fields: &[(&str, &str)]) -> Option<Vec<(String, String)>> {
+    Some(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+}
+
+/// `template` with its parameters replaced by the identifiers of `t`, or the name of the
+/// parameter that has no mapping.
+fn fill(template: &str, t: &Target) -> Result<String, String> {
+    let mut out = String::new();
+    for seg in template.split('/').skip(1) {
+        out.push('/');
+        if !seg.starts_with('{') {
+            out.push_str(seg);
+            continue;
+        }
+        let under = |p: &str| template.starts_with(p);
+        let value = match seg {
+            "{id}" if under("/tree/") || under("/api/v1/nodes/") => t.node.to_string(),
+            "{id}" if under("/party/") || under("/api/v1/party-orgs/") => t.org.to_string(),
+            "{id}" if under("/admin/users/") => t.user.to_string(),
+            "{id}" if under("/account/tokens/") || under("/api/v1/tokens/") => t.token.to_string(),
+            "{id}" if under("/people/") || under("/api/v1/people/") => t.person.to_string(),
+            "{id}" if under("/imports/") => t.import.to_string(),
+            "{grant}" if under("/admin/users/") => t.grant.to_string(),
+            "{code}" if under("/api/v1/nodes/by-code/") => t.code.clone(),
+            "{*path}" if under("/assets/") => "app.css".to_string(),
+            other => return Err(format!("no mapping for {other} in {template}")),
+        };
+        out.push_str(&value);
+    }
+    Ok(out)
+}
+
+/// The request that aims `method template` at `t`: path parameters filled, and a plausible
+/// body that names `t` where the route takes its target from the body.
+fn aimed(method: &Method, template: &str, t: &Target, x: &Target, street_b: i64) -> Result<Probe, String> {
+    let path = fill(template, t)?;
+    let (org, code) = (t.org.to_string(), t.code.as_str());
+    let api = template.starts_with("/api/");
+    let mut probe = Probe {
+        method: method.clone(),
+        path: path.clone(),
+        form: None,
+        json: None,
+        upload: None,
+    };
+    if *method == Method::GET {
+        if template == "/party/new" {
+            probe.path = format!("/party/new?parent={org}&territory={code}");
+        }
+        return Ok(probe);
+    }
+    let x_code = x.code.as_str();
+    let x_org = x.org.to_string();
+    let street_b_text = street_b.to_string();
+    match (method.as_str(), template) {
+        ("POST", "/tree/new") => probe.form = form(&[("code", code), ("name", "越权城市")]),
+        ("POST", "/tree/{id}/new") => probe.form = form(&[("name", "越权网格"), ("kind", "estate")]),
+        ("POST", "/tree/{id}/edit") => probe.form = form(&[("name", "越权改名"), ("households", "1")]),
+        ("POST", "/tree/{id}/move") => {
+            probe.form = form(&[
+                ("new_parent_id", &street_b_text),
+                ("new_code", "440604002009"),
+                ("note", "越权迁移"),
+            ])
+        }
+        ("POST", "/tree/{id}/archive") => probe.form = form(&[("note", "越权撤销")]),
+        ("POST", "/party/new") => {
+            probe.form = form(&[
+                ("parent_id", &org),
+                ("kind", "branch"),
+                ("category", "estate"),
+                ("name", "越权支部"),
+                ("territory_code", &format!("{code}001")),
+            ])
+        }
+        ("POST", "/party/{id}/edit") => {
+            probe.form = form(&[
+                ("kind", "committee"),
+                ("category", "community"),
+                ("name", "越权改名"),
+                ("territory_code", code),
+            ])
+        }
+        ("POST", "/party/{id}/move") => probe.form = form(&[("new_parent_id", &x_org), ("note", "越权调整")]),
+        ("POST", "/party/{id}/archive") => probe.form = form(&[("note", "越权撤销")]),
+        ("POST", "/admin/users/new") => {
+            probe.form = form(&[
+                ("username", "walk.y"),
+                ("display_name", "越权账户"),
+                ("role", "community_staff"),
+                ("node_code", code),
+            ])
+        }
+        // Tempting: a role in X, which the caller does manage, for Y's worker.
+        ("POST", "/admin/users/{id}/grants") => probe.form = form(&[("role", "grid_worker"), ("node_code", x_code)]),
+        ("POST", "/admin/users/{id}/status") => probe.form = form(&[("active", "0")]),
+        ("POST", "/tree/{id}/residents/new") => {
+            probe.form = form(&[("name", "越权住户"), ("mobile", "13900000000"), ("household", "1栋101")])
+        }
+        ("POST", "/people/{id}/reveal") => probe.form = form(&[("field", "mobile")]),
+        ("POST", "/api/v1/people") => {
+            probe.json = Some(
+                json!({"name": "越权住户", "mobile": "13900000000", "home_node_id": t.grid,
+                "household": "1栋101"}),
+            )
+        }
+        ("POST", "/api/v1/people/{id}/reveal") => probe.json = Some(json!({"field": "mobile"})),
+        ("POST", "/tree/{id}/residents/import") => {
+            probe.upload = Some(("walk.xlsx".into(), b"PK\x03\x04 not really a workbook".to_vec()))
+        }
+        ("POST", "/imports/{id}/commit") => {
+            probe.form = form(&[("on_duplicate", "update"), ("node_id", &t.node.to_string())])
+        }
+        ("POST", "/api/v1/nodes") => {
+            probe.json = Some(json!({"parent_id": t.node, "name": "越权网格", "kind": "estate"}))
+        }
+        ("PATCH", "/api/v1/nodes/{id}") => probe.json = Some(json!({"name": "越权改名", "households": "1"})),
+        ("POST", "/api/v1/nodes/{id}/move") => {
+            probe.json = Some(json!({"new_parent_id": street_b, "new_code": "440604002009", "note": "越权迁移"}))
+        }
+        ("POST", "/api/v1/nodes/{id}/archive") | ("POST", "/api/v1/party-orgs/{id}/archive") => {
+            probe.json = Some(json!({"note": "越权撤销"}))
+        }
+        ("POST", "/api/v1/party-orgs") => {
+            probe.json = Some(json!({"parent_id": t.org, "kind": "branch", "category": "estate",
+                "name": "越权支部", "territory_code": format!("{code}001")}))
+        }
+        ("PATCH", "/api/v1/party-orgs/{id}") => {
+            probe.json = Some(json!({"kind": "committee", "category": "community", "name": "越权改名",
+                "territory_code": code}))
+        }
+        ("POST", "/api/v1/party-orgs/{id}/move") => {
+            probe.json = Some(json!({"new_parent_id": x.org, "note": "越权调整"}))
+        }
+        // Restores, revocations, password resets: the target is in the path alone.
+        _ if api => probe.json = Some(json!({})),
+        _ => probe.form = Some(Vec::new()),
+    }
+    Ok(probe)
+}
+
+/// Requests for an own-or-public route: searches look for Y by name, code and grid name.
+fn own(method: &Method, template: &str, t: &Target) -> Result<Vec<Probe>, String> {
+    let path = fill(template, t)?;
+    let probe = |path: String, form: Option<Vec<(String, String)>>, json: Option<Value>| Probe {
+        method: method.clone(),
+        path,
+        form,
+        json,
+        upload: None,
+    };
+    let enc = |s: &str| -> String {
+        reqwest::Url::parse_with_params("http://x/", &[("q", s)])
+            .expect("url")
+            .query()
+            .unwrap_or("")
+            .to_string()
+    };
+    let searches = [Y_NAME, Y_CODE, "紫荆", "4406040010"];
+    Ok(match (method.as_str(), template) {
+        ("GET", "/search") | ("GET", "/api/v1/nodes") | ("GET", "/admin/users") => {
+            let mut v: Vec<Probe> = searches
+                .iter()
+                .map(|q| probe(format!("{path}?{}", enc(q)), None, None))
+                .collect();
+            v.push(probe(path.clone(), None, None));
+            v.push(probe(format!("{path}?{}", enc("staff.y")), None, None));
+            v
+        }
+        ("GET", "/audit") | ("GET", "/audit/export") | ("GET", "/api/v1/audit") => {
+            vec![probe(format!("{path}?actor=staff.y&action=nodes"), None, None)]
+        }
+        ("POST", "/account/password") => vec![probe(
+            path,
+            form(&[
+                ("current", "Not-The-Passw0rd!"),
+                ("new_password", "Walk-Passw0rd#9"),
+                ("confirm", "Walk-Passw0rd#9"),
+            ]),
+            None,
+        )],
+        ("POST", "/login/totp") | ("POST", "/account/totp") => vec![probe(path, form(&[("code", "abc")]), None)],
+        ("POST", "/account/tokens") => vec![probe(
+            path,
+            form(&[("name", "巡检令牌"), ("scope", "read"), ("expires_in_days", "7")]),
+            None,
+        )],
+        ("POST", "/api/v1/tokens") => vec![probe(
+            path,
+            None,
+            Some(json!({"name": "巡检接口令牌", "scope": "read", "expires_in_days": 7})),
+        )],
+        ("POST", "/audit/verify") => vec![probe(path, Some(Vec::new()), None)],
+        ("POST", "/login") | ("POST", "/logout") => vec![probe(path, Some(Vec::new()), None)],
+        ("GET", _) => vec![probe(path, None, None)],
+        _ => return Err(format!("no request for the own-or-public route {method} {template}")),
+    })
+}
+
+async fn send(http: &Http, p: &Probe) -> Reply {
+    let mut r = http.request(p.method.clone(), &p.path);
+    if p.method != Method::GET {
+        r = r.header("x-csrf-token", &http.csrf);
+    }
+    if let Some(f) = &p.form {
+        let mut fields = vec![("_csrf".to_string(), http.csrf.clone())];
+        fields.extend(f.iter().cloned());
+        r = r.form(&fields);
+    } else if let Some(j) = &p.json {
+        r = r.json(j);
+    } else if let Some((name, bytes)) = &p.upload {
+        let boundary = "gongjian-walk-boundary";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+             Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        r = r
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .body(body);
+    }
+    Http::send(p.describe(), r).await
+}
+
+/// What Y looks like in the database, read through the store with unlimited reach.
+async fn snapshot(app: &TestApp, y: &Target) -> Value {
+    let s = &app.store;
+    let o = overseer();
+    let v = |x: Result<Value, serde_json::Error>| x.expect("serialise");
+    let user_row: (String, String, i64, String) =
+        sqlx::query_as("SELECT password_hash, status, must_change_password, updated_at FROM users WHERE id = $1")
+            .bind(y.user)
+            .fetch_one(s.pool())
+            .await
+            .expect("user row");
+    let y_actor = s.actor(y.user).await.expect("Y's actor");
+    json!({
+        "node": v(serde_json::to_value(s.node(&o, y.node).await.expect("node"))),
+        "counts": v(serde_json::to_value(s.subtree_counts(&o, y.node).await.expect("counts"))),
+        "children": v(serde_json::to_value(s.children(&o, y.node, true, None, 500).await.expect("children").items)),
+        "grid": v(serde_json::to_value(s.node(&o, y.grid).await.expect("grid"))),
+        "history": v(serde_json::to_value(s.node_history(&o, y.node).await.expect("history"))),
+        "grid_history": v(serde_json::to_value(s.node_history(&o, y.grid).await.expect("history"))),
+        "org": v(serde_json::to_value(s.party_org(&o, y.org).await.expect("org"))),
+        "org_children": v(serde_json::to_value(s.party_children(&o, y.org, true, None, 500).await.expect("org children").items)),
+        "org_history": v(serde_json::to_value(s.party_history(&o, y.org).await.expect("org history"))),
+        "orgs_at": v(serde_json::to_value(s.party_orgs_at(&o, y.node).await.expect("orgs at"))),
+        "user": v(serde_json::to_value(s.user_summary(&o, y.user).await.expect("user"))),
+        "user_row": [user_row.0, user_row.1, user_row.2, user_row.3],
+        "tokens": v(serde_json::to_value(s.tokens(&y_actor).await.expect("tokens"))),
+        "person": v(serde_json::to_value(s.person(&o, y.person).await.expect("person"))),
+        "import": v(serde_json::to_value(s.stashed_import(&y_actor, y.import).await.expect("import"))),
+        "total_people": sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM persons").fetch_one(s.pool()).await.expect("count"),
+        "total_nodes": sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM nodes").fetch_one(s.pool()).await.expect("count"),
+        "total_orgs": sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM party_orgs").fetch_one(s.pool()).await.expect("count"),
+        "total_users": sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users").fetch_one(s.pool()).await.expect("count"),
+        "total_grants": sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM role_grants WHERE revoked_at IS NULL").fetch_one(s.pool()).await.expect("count"),
+    })
+}
+
+/// Y's traces in an answer, after taking out what the request itself carried and the page
+/// showed back.
+fn leaks(reply: &Reply, probe: &Probe, base: &str, secrets: &[String]) -> Vec<String> {
+    let mut body = reply.text.clone();
+    for v in probe.values(base) {
+        if v.is_empty() {
+            continue;
+        }
+        for echo in [format!(r#"value="{v}""#), format!("“{v}”")] {
+            body = body.replace(&echo, "");
+        }
+    }
+    secrets.iter().filter(|s| body.contains(s.as_str())).cloned().collect()
+}
+
+async fn walk_story(app: &TestApp) {
+    let manager = app.manager().await;
+    let t = build_tree(&manager).await;
+    let id = |v: &Value| v["id"].as_i64().expect("id");
+    // Y: a community beside X, with grids, a party committee and branch, and a worker.
+    let y = manager.create_node(Some(&t.street_a), Some(Y_CODE), Y_NAME, None).await;
+    let y_grid = manager.create_node(Some(&y), None, "紫荆花园", Some("estate")).await;
+    manager
+        .create_node(Some(&y_grid), None, "紫荆一号楼责任区", Some("building_leader_area"))
+        .await;
+    let org = async |parent: Option<i64>, kind: &str, category: &str, name: &str, territory: &str| -> i64 {
+        let body = json!({"parent_id": parent, "kind": kind, "category": category, "name": name,
+            "territory_code": territory});
+        manager.post_json("/api/v1/party-orgs", &body).await.expect(201).json()["id"]
+            .as_i64()
+            .expect("id")
+    };
+    let wc = org(
+        None,
+        "working_committee",
+        "street",
+        "中共祖庙街道工作委员会",
+        STREET_A_CODE,
+    )
+    .await;
+    let x_org = org(Some(wc), "committee", "community", "中共岭南社区委员会", COMMUNITY_CODE).await;
+    let x_branch = org(
+        Some(x_org),
+        "branch",
+        "estate",
+        "中共阳光小区支部委员会",
+        t.grid_l2["code"].as_str().expect("code"),
+    )
+    .await;
+    let y_org = org(Some(wc), "committee", "community", "中共隔壁社区委员会", Y_CODE).await;
+    let y_grid_code = y_grid["code"].as_str().expect("code").to_string();
+    org(Some(y_org), "branch", "estate", "中共紫荆花园支部委员会", &y_grid_code).await;
+
+    let resident = async |name: &str, mobile: &str, home: i64| -> i64 {
+        let body = json!({"name": name, "mobile": mobile, "home_node_id": home, "household": "3栋502"});
+        id(&manager.post_json("/api/v1/people", &body).await.expect(201).json())
+    };
+    let y_person = resident("紫荆住户", Y_MOBILE, id(&y_grid)).await;
+    let x_person = resident("阳光住户", "13712345678", id(&t.grid_l2)).await;
+
+    let y_user = app.add_user("staff.y", Role::CommunityStaff, Some(id(&y)), false).await;
+    let x_helper = app
+        .add_user("helper.x", Role::GridWorker, Some(id(&t.community)), false)
+        .await;
+    let grant_of =
+        async |user: i64| -> i64 { app.store.user_summary(&overseer(), user).await.expect("user").grants[0].id };
+    let token_of = async |username: &str, user: i64| -> i64 {
+        app.store
+            .create_token_for(
+                username,
+                &NewToken {
+                    name: format!("{username} 的同步令牌"),
+                    scope: "write".into(),
+                    expires_in_days: 30,
+                },
+            )
+            .await
+            .expect("token");
+        let actor = app.store.actor(user).await.expect("actor");
+        app.store.tokens(&actor).await.expect("tokens")[0].id
+    };
+    let stash = async |user: i64, filename: &str| -> i64 {
+        let actor = app.store.actor(user).await.expect("actor");
+        app.store
+            .stash_import(&actor, "residents", filename, b"not a workbook")
+            .await
+            .expect("stash an upload")
+    };
+    let target_y = Target {
+        node: id(&y),
+        code: Y_CODE.to_string(),
+        grid: id(&y_grid),
+        org: y_org,
+        user: y_user.id,
+        grant: grant_of(y_user.id).await,
+        token: token_of("staff.y", y_user.id).await,
+        person: y_person,
+        import: stash(y_user.id, "紫荆住户.xlsx").await,
+    };
+    let staff_user = app
+        .add_user("staff.x", Role::CommunityStaff, Some(id(&t.community)), false)
+        .await;
+    let target_x = Target {
+        node: id(&t.community),
+        code: COMMUNITY_CODE.to_string(),
+        grid: id(&t.grid_l2),
+        org: x_org,
+        user: x_helper.id,
+        grant: grant_of(x_helper.id).await,
+        token: token_of("staff.x", staff_user.id).await,
+        person: x_person,
+        import: stash(staff_user.id, "阳光住户.xlsx").await,
+    };
+    let street_b = id(&t.street_b);
+    // Everything of Y that must never reach X's worker.
+    let secrets: Vec<String> = [
+        Y_NAME,
+        Y_CODE,
+        "紫荆",
+        y_grid_code.as_str(),
+        "中共隔壁社区委员会",
+        "staff.y",
+        "测试用户 staff.y",
+        Y_MOBILE,
+        "139****5678",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+
+    let staff = app.login("staff.x").await;
+    let before = snapshot(app, &target_y).await;
+
+    // The party page of X's own branch opens (its grandparent lies above X's scope).
+    staff.get(&format!("/party/{x_branch}")).await.expect(200);
+
+    let table = gongjian_web::route_table();
+    assert!(table.len() >= 60, "{} routes", table.len());
+    let mut problems: Vec<String> = Vec::new();
+    let mut sent = 0;
+    for (method, template) in &table {
+        let own_route = OWN_OR_PUBLIC
+            .iter()
+            .any(|(m, p)| *m == method.as_str() && *p == *template);
+        if own_route {
+            let probes = match own(method, template, &target_y) {
+                Ok(p) => p,
+                Err(e) => {
+                    problems.push(e);
+                    continue;
+                }
+            };
+            for p in probes {
+                let reply = match (method.as_str(), *template) {
+                    // Logging in and out are sent from sessions of their own.
+                    ("POST", "/login") => {
+                        let mut fresh = Http::new(&app.base);
+                        fresh.login("staff.x", PASSWORD, "/").await.expect(303)
+                    }
+                    ("POST", "/logout") => {
+                        let other = app.login("staff.x").await;
+                        send(&other, &p).await.expect(303)
+                    }
+                    _ => send(&staff, &p).await,
+                };
+                sent += 1;
+                let found = leaks(&reply, &p, &app.base, &secrets);
+                if !found.is_empty() {
+                    problems.push(format!("{} ({}) shows {found:?}", p.describe(), reply.status));
+                }
+                // The node search finds nothing outside X.
+                if *template == "/api/v1/nodes" {
+                    let x_path = t.community["path"].as_str().expect("path").to_string();
+                    let items = reply.json()["items"].clone();
+                    let outside: Vec<&Value> = items
+                        .as_array()
+                        .expect("items")
+                        .iter()
+                        .filter(|n| !n["path"].as_str().is_some_and(|path| path.starts_with(&x_path)))
+                        .collect();
+                    if !outside.is_empty() {
+                        problems.push(format!("{} finds outside X: {outside:?}", p.describe()));
+                    }
+                }
+            }
+            continue;
+        }
+        let probe = match aimed(method, template, &target_y, &target_x, street_b) {
+            Ok(p) => p,
+            Err(e) => {
+                problems.push(format!(
+                    "{method} {template} is neither mapped to Y nor listed as own-or-public: {e}"
+                ));
+                continue;
+            }
+        };
+        // The same page for X's own things is found, so a refusal for Y is about scope and
+        // not about a mapping that points nowhere.
+        if *method == Method::GET {
+            let control = aimed(method, template, &target_x, &target_x, street_b).expect("mapped for X");
+            let r = send(&staff, &control).await;
+            if r.status == 404 {
+                problems.push(format!(
+                    "control {} for X answered {}: {}",
+                    control.describe(),
+                    r.status,
+                    r.text.chars().take(300).collect::<String>()
+                ));
+            }
+        }
+        let reply = send(&staff, &probe).await;
+        sent += 1;
+        if !matches!(reply.status, 403 | 404 | 422) {
+            problems.push(format!(
+                "{} answered {} (location {:?}): {}",
+                probe.describe(),
+                reply.status,
+                reply.location(),
+                reply.text.chars().take(300).collect::<String>()
+            ));
+        }
+        let found = leaks(&reply, &probe, &app.base, &secrets);
+        if !found.is_empty() {
+            problems.push(format!("{} ({}) shows {found:?}", probe.describe(), reply.status));
+        }
+        let now = snapshot(app, &target_y).await;
+        if now != before {
+            problems.push(format!(
+                "{} ({}) changed Y:\nbefore {before}\nafter  {now}",
+                probe.describe(),
+                reply.status
+            ));
+        }
+    }
+
+    // Across: X's own grid may not be moved into Y, nor a party branch set up there.
+    let cross = [
+        Probe {
+            method: Method::POST,
+            path: format!("/api/v1/nodes/{}/move", t.grid_l2["id"]),
+            form: None,
+            json: Some(json!({"new_parent_id": target_y.node})),
+            upload: None,
+        },
+        Probe {
+            method: Method::POST,
+            path: format!("/tree/{}/move", t.grid_l2["id"]),
+            form: form(&[("new_parent_id", &target_y.node.to_string()), ("new_code", "")]),
+            json: None,
+            upload: None,
+        },
+        Probe {
+            method: Method::POST,
+            path: "/api/v1/party-orgs".into(),
+            form: None,
+            json: Some(json!({"parent_id": x_org, "kind": "branch", "category": "estate",
+                "name": "越界支部", "territory_code": y_grid_code})),
+            upload: None,
+        },
+        Probe {
+            method: Method::POST,
+            path: "/admin/users/new".into(),
+            form: form(&[
+                ("username", "walk.grid"),
+                ("display_name", "越界网格员"),
+                ("role", "grid_worker"),
+                ("node_code", &y_grid_code),
+            ]),
+            json: None,
+            upload: None,
+        },
+    ];
+    for p in &cross {
+        let reply = send(&staff, p).await;
+        sent += 1;
+        if reply.status != 422 {
+            problems.push(format!("{} answered {}: {}", p.describe(), reply.status, reply.text));
+        }
+        let found = leaks(&reply, p, &app.base, &secrets);
+        if !found.is_empty() {
+            problems.push(format!("{} ({}) shows {found:?}", p.describe(), reply.status));
+        }
+    }
+
+    assert!(
+        problems.is_empty(),
+        "{} problems in {sent} requests:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    assert_eq!(snapshot(app, &target_y).await, before, "Y changed");
+    // The worker's session lasted the whole walk, and X is as it was.
+    staff.get(&format!("/tree/{}", t.community["id"])).await.expect(200);
+    assert_eq!(manager.counts(&t.community["id"]).await["grids_l2"], 1);
+    assert_eq!(manager.node(&t.city["id"]).await["code"], CITY_CODE);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_keeps_the_neighbouring_community_out_of_reach() {
+    for_each_engine(walk_story).await;
+}
+
+#[test]
+fn an_unmapped_route_parameter_is_named() {
+    let t = Target {
+        node: 1,
+        code: "1".into(),
+        grid: 2,
+        org: 3,
+        user: 4,
+        grant: 5,
+        token: 6,
+        person: 7,
+        import: 8,
+    };
+    let e = fill("/meetings/{id}/minutes", &t).expect_err("no mapping for meetings");
+    assert!(e.contains("/meetings/{id}/minutes"), "{e}");
+    assert_eq!(
+        fill("/api/v1/nodes/{id}/party-orgs", &t).as_deref(),
+        Ok("/api/v1/nodes/1/party-orgs")
+    );
+    assert_eq!(fill("/people/{id}/reveal", &t).as_deref(), Ok("/people/7/reveal"));
+    assert_eq!(fill("/imports/{id}/commit", &t).as_deref(), Ok("/imports/8/commit"));
+    assert_eq!(
+        fill("/admin/users/{id}/grants/{grant}/revoke", &t).as_deref(),
+        Ok("/admin/users/4/grants/5/revoke")
+    );
+}
