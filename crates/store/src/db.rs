@@ -27,6 +27,15 @@ impl Engine {
         }
     }
 
+    /// Appended to a `SELECT` of one row to lock it until the transaction ends. SQLite's
+    /// write transactions are already exclusive (`BEGIN IMMEDIATE`), so it needs nothing.
+    pub fn row_lock_suffix(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "",
+            Engine::Postgres => " FOR UPDATE",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Engine::Sqlite => "sqlite",

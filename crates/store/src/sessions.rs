@@ -161,6 +161,32 @@ impl Store {
         let pw = password.to_string();
         let ok = blocking(move || verify_password(&pw, &hash)).await?;
         let mut tx = self.begin_write().await?;
+        // Count again inside the writing transaction, with the account's row locked, so
+        // simultaneous attempts on several nodes cannot slip past the limit together.
+        if let Some(r) = &row {
+            let lock = format!("SELECT id FROM users WHERE id = $1{}", self.engine.row_lock_suffix());
+            sqlx::query(sqlx::AssertSqlSafe(lock))
+                .bind(r.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+        }
+        let since = time_text(Utc::now() - Duration::minutes(WINDOW_MINUTES));
+        let failures: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM login_attempts WHERE username = $1 AND at >= $2 AND success = 0")
+                .bind(username)
+                .bind(since)
+                .fetch_one(&mut *tx)
+                .await?;
+        if failures >= LOCKOUT_FAILURES {
+            record_attempt(&mut tx, username, client, 2).await?;
+            append(
+                &mut tx,
+                &event(row.as_ref().map(|r| r.0), username, "login", "locked", client),
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(LoginOutcome::Locked);
+        }
         let outcome = match row {
             Some((user_id, _, must_change, status, totp_enabled)) if ok && status == "active" => {
                 record_attempt(&mut tx, username, client, 1).await?;

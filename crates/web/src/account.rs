@@ -15,7 +15,7 @@ use gongjian_store::tokens::{NewToken, TokenInfo};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{ApiUser, Client, CurrentUser};
+use crate::auth::{ApiSessionUser, ApiUser, Client, CurrentUser};
 use crate::error::{ApiResult, PageError};
 use crate::ui::Chrome;
 use crate::{AppState, Route, get, post};
@@ -302,7 +302,7 @@ pub async fn api_tokens(State(state): State<AppState>, ApiUser(actor): ApiUser) 
     responses((status = 201, body = CreatedToken), (status = 422, body = crate::error::Problem)))]
 pub async fn api_create_token(
     State(state): State<AppState>,
-    ApiUser(actor): ApiUser,
+    ApiSessionUser(actor): ApiSessionUser,
     Client(client): Client,
     Json(input): Json<NewToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
@@ -315,7 +315,7 @@ pub async fn api_create_token(
     responses((status = 204), (status = 404, body = crate::error::Problem)))]
 pub async fn api_revoke_token(
     State(state): State<AppState>,
-    ApiUser(actor): ApiUser,
+    ApiSessionUser(actor): ApiSessionUser,
     Client(client): Client,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {

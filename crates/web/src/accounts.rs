@@ -37,6 +37,7 @@ struct ListPage {
     chrome: Chrome,
     q: String,
     page: Page<UserSummary>,
+    next_href: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -55,10 +56,15 @@ async fn list(
         .store
         .users_page(&user.actor, &q.q, q.cursor.as_deref(), 50)
         .await?;
+    let next_href = page.next_cursor.as_ref().map(|c| {
+        let query = serde_urlencoded::to_string([("q", q.q.as_str()), ("cursor", c.as_str())]).unwrap_or_default();
+        format!("/admin/users?{query}")
+    });
     Ok(ListPage {
         chrome: user.chrome("users"),
         q: q.q,
         page,
+        next_href,
     })
 }
 

@@ -314,6 +314,23 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiUser {
     }
 }
 
+/// The caller of an API request that only a signed-in person may make (managing tokens): a
+/// bearer token cannot create or revoke tokens, so a leaked token cannot renew itself.
+pub struct ApiSessionUser(pub Actor);
+
+impl<S: Send + Sync> FromRequestParts<S> for ApiSessionUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if parts.extensions.get::<Bearer>().is_some() {
+            return Err(ApiError::SessionRequired);
+        }
+        ApiUser::from_request_parts(parts, state)
+            .await
+            .map(|ApiUser(a)| ApiSessionUser(a))
+    }
+}
+
 /// The client address of an API request, for the audit log.
 pub struct Client(pub String);
 

@@ -102,6 +102,7 @@ pub enum ApiError {
     CsrfFailed,
     SecondFactorRequired,
     TokenScope,
+    SessionRequired,
 }
 
 impl From<StoreError> for ApiError {
@@ -198,6 +199,15 @@ impl ApiError {
                     "token-scope",
                     "令牌权限不足",
                     "只读令牌不能修改数据".into(),
+                ),
+            ),
+            ApiError::SessionRequired => (
+                StatusCode::FORBIDDEN,
+                mk(
+                    StatusCode::FORBIDDEN,
+                    "session-required",
+                    "需要登录会话",
+                    "访问令牌不能创建或吊销令牌，请登录后操作".into(),
                 ),
             ),
             ApiError::CsrfFailed => (

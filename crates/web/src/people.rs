@@ -52,6 +52,7 @@ struct ListPage {
     q: String,
     page: Page<Person>,
     can_add: bool,
+    next_href: Option<String>,
 }
 
 async fn list(
@@ -64,6 +65,10 @@ async fn list(
     let page = state.store.people_under(&user.actor, id, &q.q, q.cursor, 50).await?;
     let total = state.store.count_people_under(&user.actor, id).await?;
     let can_add = state.store.may_manage_people(&user.actor, &node);
+    let next_href = page.next_cursor.as_ref().map(|c| {
+        let query = serde_urlencoded::to_string([("q", q.q.as_str()), ("cursor", c.as_str())]).unwrap_or_default();
+        format!("/tree/{}/residents?{query}", node.id)
+    });
     Ok(ListPage {
         chrome: user.chrome("tree"),
         node,
@@ -71,6 +76,7 @@ async fn list(
         q: q.q,
         page,
         can_add,
+        next_href,
     })
 }
 

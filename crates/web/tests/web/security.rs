@@ -260,7 +260,8 @@ async fn token_story(app: &TestApp) {
             &json!({"name": "再造", "scope": "write", "expires_in_days": 1}),
         )
         .await;
-    assert!(problem_type(&r, 403).ends_with("token-scope"));
+    // Tokens are managed from a signed-in session only, so a leaked token cannot renew itself.
+    assert!(problem_type(&r, 403).ends_with("session-required"));
     // A token is no session for the console's pages.
     assert!(reader.get("/tree").await.expect(303).location().starts_with("/login"));
 
@@ -272,6 +273,13 @@ async fn token_story(app: &TestApp) {
         .expect(201)
         .json();
     assert_eq!(created["name"], "禅城区");
+    let r = writer
+        .post_json_without_csrf(
+            "/api/v1/tokens",
+            &json!({"name": "续期", "scope": "write", "expires_in_days": 1}),
+        )
+        .await;
+    assert!(problem_type(&r, 403).ends_with("session-required"));
     assert_eq!(manager.counts(&city["id"]).await["districts"], 1);
 
     // Revoked: refused from then on.
