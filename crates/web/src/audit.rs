@@ -49,7 +49,9 @@ fn audited(method: &Method, route: &str) -> bool {
     }
     let path = route;
     let reads_audit = path.starts_with("/audit") || path.starts_with("/api/v1/audit");
-    reads_audit || !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+    // Exports carry personal data out of the platform: each one is recorded.
+    let exports = path.ends_with("/export") || path.ends_with(".xlsx");
+    reads_audit || exports || !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
 /// Records the request's actor, route, target and outcome after the handler ran.

@@ -4,7 +4,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use gongjian_domain::Validation;
@@ -24,6 +24,7 @@ pub fn routes() -> Vec<Route> {
     vec![
         get("/tree/{id}/residents", list),
         get("/tree/{id}/residents/new", new_page),
+        get("/tree/{id}/residents/export", export),
         post("/tree/{id}/residents/new", create),
         get("/people/{id}", detail),
         post("/people/{id}/reveal", reveal),
@@ -78,6 +79,86 @@ async fn list(
         can_add,
         next_href,
     })
+}
+
+/// All residents under a node as an xlsx workbook, numbers masked (at most 200,000 rows).
+async fn export(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Query(q): Query<PeopleQuery>,
+) -> Result<Response, PageError> {
+    let node = state.store.node(&user.actor, id).await?;
+    let mut rows: Vec<Person> = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = state.store.people_under(&user.actor, id, &q.q, cursor, 500).await?;
+        rows.extend(page.items);
+        match page.next_cursor.and_then(|c| c.parse().ok()) {
+            Some(c) if rows.len() < 200_000 => cursor = Some(c),
+            _ => break,
+        }
+    }
+    let bytes = people_workbook(&rows).map_err(|e| PageError::Store(StoreError::Config(format!("xlsx: {e}"))))?;
+    let filename = format!("residents-{}.xlsx", node.code);
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+fn people_workbook(rows: &[Person]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("居民")?;
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    let headers = [
+        "姓名",
+        "身份证号（脱敏）",
+        "性别",
+        "出生日期",
+        "手机号码（脱敏）",
+        "网格",
+        "网格编码",
+        "门牌",
+        "户籍",
+    ];
+    for (c, h) in headers.iter().enumerate() {
+        sheet.write_with_format(0, c as u16, *h, &bold)?;
+    }
+    for (i, p) in rows.iter().enumerate() {
+        let r = (i + 1) as u32;
+        let cells = [
+            p.name.clone(),
+            p.id_number_masked.clone().unwrap_or_default(),
+            p.sex_label().to_string(),
+            p.birth_date.clone().unwrap_or_default(),
+            p.mobile_masked.clone().unwrap_or_default(),
+            p.home_name.clone(),
+            p.home_code.clone(),
+            p.household.clone().unwrap_or_default(),
+            if p.registered_elsewhere == 1 {
+                "外地".to_string()
+            } else {
+                "本地".to_string()
+            },
+        ];
+        for (c, v) in cells.iter().enumerate() {
+            sheet.write(r, c as u16, v.as_str())?;
+        }
+    }
+    sheet.autofit();
+    book.save_to_buffer()
 }
 
 #[derive(Template, WebTemplate)]
