@@ -76,10 +76,19 @@ pub async fn audit_layer(State(state): State<AppState>, req: Request, next: Next
         .get::<ClientAddr>()
         .map(|c| c.0.clone())
         .unwrap_or_default();
+    // The upload forms carry the session's CSRF token in their address: it is not recorded.
     let query = req
         .uri()
         .query()
-        .map(|q| q.chars().take(300).collect::<String>())
+        .map(|q| {
+            q.split('&')
+                .filter(|kv| kv.split('=').next() != Some("_csrf"))
+                .collect::<Vec<_>>()
+                .join("&")
+                .chars()
+                .take(300)
+                .collect::<String>()
+        })
         .unwrap_or_default();
     let response = next.run(req).await;
     let status = response.status();

@@ -7,6 +7,8 @@
 //! - `walk`: every route of `gongjian_web::route_table()` aimed at a community outside the
 //!   caller's scope; a new route without a mapping there fails the suite.
 //! - `hostile`: hostile text in every text field of every form and API.
+//! - `journeys`: user journeys in the browser, per engine: account management, API tokens,
+//!   the audit administrator, residents registered by hand and imported from a spreadsheet.
 //!
 //! Stories marked "per engine" run on SQLite and, when `GONGJIAN_TEST_DATABASE_URL` is set
 //! (e.g. `postgres://postgres@127.0.0.1:5432/test`), also on PostgreSQL in a database of their
@@ -30,3 +32,6 @@ mod walk;
 
 #[path = "web/hostile.rs"]
 mod hostile;
+
+#[path = "web/journeys.rs"]
+mod journeys;

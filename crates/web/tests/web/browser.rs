@@ -12,8 +12,8 @@ use serde_json::json;
 use crate::support::{Http, PASSWORD, TestApp, build_tree, totp_now};
 
 /// How long any single wait may take before the test fails.
-const DEADLINE: Duration = Duration::from_secs(20);
-const POLL: Duration = Duration::from_millis(50);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(20);
+pub(crate) const POLL: Duration = Duration::from_millis(50);
 
 fn program(env: &str, default: &str) -> PathBuf {
     let path = PathBuf::from(std::env::var(env).unwrap_or_else(|_| default.to_string()));
@@ -145,7 +145,7 @@ async fn launch() -> Browser {
 
 /// Runs `story` in a fresh browser and returns what it returns; the session is closed and
 /// chromedriver stopped whether the story passed or panicked (whose panic is then passed on).
-async fn in_browser<F, Fut, T>(story: F) -> T
+pub(crate) async fn in_browser<F, Fut, T>(story: F) -> T
 where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = T> + Send + 'static,
@@ -165,7 +165,7 @@ where
 }
 
 /// Waits until the element at `css` exists (polling).
-async fn element(c: &Client, css: &str) -> fantoccini::elements::Element {
+pub(crate) async fn element(c: &Client, css: &str) -> fantoccini::elements::Element {
     match c
         .wait()
         .at_most(DEADLINE)
@@ -179,7 +179,7 @@ async fn element(c: &Client, css: &str) -> fantoccini::elements::Element {
 }
 
 /// Waits until the text of the element at `css` satisfies `ok`, and returns it.
-async fn text_where(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
+pub(crate) async fn text_where(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
     let started = Instant::now();
     let mut last = String::from("(no element)");
     loop {
@@ -201,7 +201,7 @@ async fn text_where(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String 
 }
 
 /// The current address and heading, for failure messages.
-async fn describe(c: &Client) -> String {
+pub(crate) async fn describe(c: &Client) -> String {
     let url = c.current_url().await.map(|u| u.to_string()).unwrap_or_default();
     let h1 = match c.find(Locator::Css("h1")).await {
         Ok(e) => e.text().await.unwrap_or_default(),
@@ -210,7 +210,7 @@ async fn describe(c: &Client) -> String {
     format!("{url} (h1 {h1:?})")
 }
 
-async fn click(c: &Client, css: &str) {
+pub(crate) async fn click(c: &Client, css: &str) {
     element(c, css)
         .await
         .click()
@@ -218,7 +218,7 @@ async fn click(c: &Client, css: &str) {
         .unwrap_or_else(|e| panic!("click `{css}`: {e}"));
 }
 
-async fn click_link(c: &Client, text: &str) {
+pub(crate) async fn click_link(c: &Client, text: &str) {
     let link = c
         .wait()
         .at_most(DEADLINE)
@@ -229,7 +229,7 @@ async fn click_link(c: &Client, text: &str) {
     link.click().await.unwrap_or_else(|e| panic!("click {text:?}: {e}"));
 }
 
-async fn type_into(c: &Client, css: &str, text: &str) {
+pub(crate) async fn type_into(c: &Client, css: &str, text: &str) {
     let e = element(c, css).await;
     e.clear().await.expect("clear");
     e.send_keys(text)
@@ -237,7 +237,7 @@ async fn type_into(c: &Client, css: &str, text: &str) {
         .unwrap_or_else(|e| panic!("type into `{css}`: {e}"));
 }
 
-async fn value_of(c: &Client, css: &str) -> String {
+pub(crate) async fn value_of(c: &Client, css: &str) -> String {
     element(c, css)
         .await
         .prop("value")
@@ -246,7 +246,7 @@ async fn value_of(c: &Client, css: &str) -> String {
         .unwrap_or_default()
 }
 
-async fn path_and_query(c: &Client) -> String {
+pub(crate) async fn path_and_query(c: &Client) -> String {
     let u = c.current_url().await.expect("current URL");
     match u.query() {
         Some(q) => format!("{}?{q}", u.path()),
@@ -254,7 +254,7 @@ async fn path_and_query(c: &Client) -> String {
     }
 }
 
-async fn login(c: &Client, username: &str, password: &str) {
+pub(crate) async fn login(c: &Client, username: &str, password: &str) {
     type_into(c, "#username", username).await;
     type_into(c, "#password", password).await;
     click(c, r#"form[action="/login"] button[type="submit"]"#).await;
