@@ -545,6 +545,11 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        // A bulk load changes the table's shape at once: fresh statistics keep the planner on
+        // the hash index for the next import's look-ups (PostgreSQL would otherwise scan).
+        if report.inserted > 1000 {
+            sqlx::query("ANALYZE persons").execute(&self.pool).await?;
+        }
         report.committed = true;
         progress("完成", total, total);
         Ok(report)
