@@ -9,6 +9,7 @@ pub mod error;
 pub mod ids;
 pub mod party;
 pub mod people;
+pub mod posts;
 pub mod tree;
 
 pub use error::{FieldError, Validation};

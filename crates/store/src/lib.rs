@@ -15,6 +15,7 @@ pub mod error;
 pub mod imports;
 pub mod party;
 pub mod people;
+pub mod posts;
 pub mod scope;
 pub mod sessions;
 pub(crate) mod sql;

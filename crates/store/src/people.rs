@@ -291,6 +291,11 @@ impl Store {
         actor.scope(Right::RevealPersonal).contains_path(&person.home_path)
     }
 
+    /// Whether the actor may appoint people and keep their records at a node.
+    pub fn may_manage_people_at(&self, actor: &Actor, node: &crate::tree::Node) -> bool {
+        actor.scope(Right::ManagePeople).contains_path(&node.path)
+    }
+
     /// Whether the actor may register residents under a node.
     pub fn may_manage_people(&self, actor: &Actor, node: &crate::tree::Node) -> bool {
         node.level.is_grid()

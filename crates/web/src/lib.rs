@@ -16,6 +16,7 @@ pub mod health;
 pub mod imports;
 pub mod party;
 pub mod people;
+pub mod posts;
 pub mod tree;
 pub mod ui;
 
@@ -101,6 +102,7 @@ fn all_routes() -> Vec<Route> {
         party::routes(),
         people::routes(),
         imports::routes(),
+        posts::routes(),
         account::routes(),
         accounts::routes(),
         audit::routes(),

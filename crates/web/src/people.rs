@@ -255,6 +255,7 @@ async fn create(
 struct DetailPage {
     chrome: Chrome,
     person: Person,
+    posts: Vec<gongjian_store::posts::Post>,
     can_reveal: bool,
     revealed: Option<(&'static str, String)>,
     notice: Option<&'static str>,
@@ -274,9 +275,11 @@ async fn detail(
     let person = state.store.person(&user.actor, id).await?;
     let can_reveal = state.store.may_reveal(&user.actor, &person);
     let notice = q.notice.as_deref().and_then(|n| (n == "created").then_some("已登记。"));
+    let posts = state.store.posts_of(&user.actor, id).await?;
     Ok(DetailPage {
         chrome: user.chrome("tree"),
         person,
+        posts,
         can_reveal,
         revealed: None,
         notice,
@@ -303,10 +306,12 @@ async fn reveal(
     } else {
         "手机号码"
     };
+    let posts = state.store.posts_of(&user.actor, id).await?;
     Ok(DetailPage {
         chrome: user.chrome("tree"),
         can_reveal: true,
         person,
+        posts,
         revealed: Some((label, value.unwrap_or_else(|| "未登记".into()))),
         notice: None,
     })

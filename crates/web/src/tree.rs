@@ -83,6 +83,8 @@ struct NodePage {
     children: Page<NodeWithCounts>,
     orgs: Vec<PartyOrg>,
     people: i64,
+    posts: Vec<gongjian_store::posts::Post>,
+    can_appoint: bool,
     can_manage: bool,
     child_level: Option<Level>,
     notice: Option<String>,
@@ -123,6 +125,8 @@ async fn render_node(
     let children = store.children(&user.actor, id, true, None, PAGE_SIZE).await?;
     let orgs = store.party_orgs_at(&user.actor, id).await?;
     let people = store.count_people_under(&user.actor, id).await?;
+    let posts = store.posts_at(&user.actor, id).await?;
+    let can_appoint = store.may_manage_people_at(&user.actor, &node);
     let can_manage = store.can_manage(&user.actor, &node);
     let child_level = node.level.child_level();
     Ok(NodePage {
@@ -133,6 +137,8 @@ async fn render_node(
         children,
         orgs,
         people,
+        posts,
+        can_appoint,
         can_manage,
         child_level,
         notice,

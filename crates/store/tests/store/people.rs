@@ -167,3 +167,86 @@ async fn the_sqlite_file_holds_no_plaintext_number() {
     }
     assert!(text.contains("440604********"), "masked numbers are stored for lists");
 }
+
+#[tokio::test]
+async fn posts_are_held_over_time_one_secretary_at_a_time() {
+    use gongjian_store::posts::PostInput;
+    for_each_engine(async |db| {
+        let t = build_tree(db).await;
+        let s = &db.store;
+        let staff = scoped(Role::StreetStaff, &t["a"]);
+        let grid = &t["a1g1a"];
+        let chen = s
+            .create_person(&staff, &resident("陈书记", "", "", grid), "t")
+            .await
+            .unwrap();
+        let li = s
+            .create_person(&staff, &resident("李委员", "", "", grid), "t")
+            .await
+            .unwrap();
+        let committee = db.org(None, "committee", "community", &t["a1"]).await;
+        let post = |person: i64, kind: &str, node: Option<i64>, org: Option<i64>| PostInput {
+            person_id: Some(person),
+            kind: kind.into(),
+            node_id: node,
+            org_id: org,
+            started_on: Some("2024-01-02".into()),
+            ..PostInput::default()
+        };
+        let sec = s
+            .assign_post(&staff, &post(chen.id, "secretary", None, Some(committee.id)), "t")
+            .await
+            .unwrap();
+        eq!(sec.place.as_str(), committee.name.as_str());
+        s.assign_post(&staff, &post(chen.id, "rc_director", Some(t["a1"].id), None), "t")
+            .await
+            .unwrap();
+        // One secretary at a time; posts only where they exist; only inside the actor's scope.
+        refused(
+            s.assign_post(&staff, &post(li.id, "secretary", None, Some(committee.id)), "t")
+                .await,
+            "kind",
+            "陈书记",
+        );
+        refused(
+            s.assign_post(&staff, &post(li.id, "rc_director", Some(grid.id), None), "t")
+                .await,
+            "node_id",
+            "不设在",
+        );
+        refused(
+            s.assign_post(&staff, &post(li.id, "instructor", None, None), "t").await,
+            "node_id",
+            "请选择",
+        );
+        let other = scoped(Role::StreetStaff, &t["b"]);
+        refused(
+            s.assign_post(&other, &post(li.id, "grid_worker", Some(t["b1g1a"].id), None), "t")
+                .await,
+            "person_id",
+            "",
+        );
+        let at = s.posts_at(&staff, t["a1"].id).await.unwrap();
+        let mut kinds: Vec<&str> = at.iter().map(|p| p.kind.as_str()).collect();
+        kinds.sort();
+        eq!(kinds, vec!["rc_director", "secretary"]);
+        // Ending the term frees the post; history stays.
+        refused(
+            s.end_post(&staff, sec.id, Some("2023-12-31"), "t").await,
+            "ended_on",
+            "早于",
+        );
+        s.end_post(&staff, sec.id, Some("2025-06-30"), "t").await.unwrap();
+        s.assign_post(&staff, &post(li.id, "secretary", None, Some(committee.id)), "t")
+            .await
+            .unwrap();
+        let history = s.posts_of(&staff, chen.id).await.unwrap();
+        eq!(history.len(), 2);
+        check!(
+            history
+                .iter()
+                .any(|p| p.kind == "secretary" && p.ended_on.as_deref() == Some("2025-06-30"))
+        );
+    })
+    .await;
+}

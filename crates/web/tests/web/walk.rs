@@ -67,6 +67,8 @@ struct Target {
     person: i64,
     /// A spreadsheet upload of the community's worker, not yet committed.
     import: i64,
+    /// A post held in the community's party committee.
+    post: i64,
 }
 
 /// One request of the walk.
@@ -134,6 +136,7 @@ fn fill(template: &str, t: &Target) -> Result<String, String> {
             "{id}" if under("/account/tokens/") || under("/api/v1/tokens/") => t.token.to_string(),
             "{id}" if under("/people/") || under("/api/v1/people/") => t.person.to_string(),
             "{id}" if under("/imports/") => t.import.to_string(),
+            "{id}" if under("/posts/") => t.post.to_string(),
             "{grant}" if under("/admin/users/") => t.grant.to_string(),
             "{code}" if under("/api/v1/nodes/by-code/") => t.code.clone(),
             "{*path}" if under("/assets/") => "app.css".to_string(),
@@ -367,6 +370,7 @@ async fn snapshot(app: &TestApp, y: &Target) -> Value {
         "person": v(serde_json::to_value(s.person(&o, y.person).await.expect("person"))),
         "import": v(serde_json::to_value(s.stashed_import(&y_actor, y.import).await.expect("import"))),
         "total_people": sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM persons").fetch_one(s.pool()).await.expect("count"),
+        "open_posts": sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM posts WHERE ended_on IS NULL").fetch_one(s.pool()).await.expect("count"),
         "total_nodes": sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM nodes").fetch_one(s.pool()).await.expect("count"),
         "total_orgs": sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM party_orgs").fetch_one(s.pool()).await.expect("count"),
         "total_users": sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users").fetch_one(s.pool()).await.expect("count"),
@@ -462,6 +466,19 @@ async fn walk_story(app: &TestApp) {
             .await
             .expect("stash an upload")
     };
+    let appoint = async |person: i64, org: i64| -> i64 {
+        let input = gongjian_store::posts::PostInput {
+            person_id: Some(person),
+            kind: "secretary".into(),
+            org_id: Some(org),
+            ..Default::default()
+        };
+        app.store
+            .assign_post(&overseer(), &input, "test")
+            .await
+            .expect("appoint")
+            .id
+    };
     let target_y = Target {
         node: id(&y),
         code: Y_CODE.to_string(),
@@ -472,6 +489,7 @@ async fn walk_story(app: &TestApp) {
         token: token_of("staff.y", y_user.id).await,
         person: y_person,
         import: stash(y_user.id, "紫荆住户.xlsx").await,
+        post: appoint(y_person, y_org).await,
     };
     let staff_user = app
         .add_user("staff.x", Role::CommunityStaff, Some(id(&t.community)), false)
@@ -486,6 +504,7 @@ async fn walk_story(app: &TestApp) {
         token: token_of("staff.x", staff_user.id).await,
         person: x_person,
         import: stash(staff_user.id, "阳光住户.xlsx").await,
+        post: appoint(x_person, x_org).await,
     };
     let street_b = id(&t.street_b);
     // Everything of Y that must never reach X's worker.
@@ -688,6 +707,7 @@ fn an_unmapped_route_parameter_is_named() {
         token: 6,
         person: 7,
         import: 8,
+        post: 9,
     };
     let e = fill("/meetings/{id}/minutes", &t).expect_err("no mapping for meetings");
     assert!(e.contains("/meetings/{id}/minutes"), "{e}");

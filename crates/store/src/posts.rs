@@ -1,0 +1,285 @@
+//! Posts over time: appointing a person to a post at a node or in a party organisation, ending
+//! it, and listing who holds what. One holder at a time for 书记 and 居委会主任.
+
+use chrono::NaiveDate;
+use gongjian_domain::Validation;
+use gongjian_domain::access::{Actor, Right};
+use gongjian_domain::posts::PostKind;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::audit::{AuditEvent, append};
+use crate::db::Store;
+use crate::error::{StoreError, StoreResult};
+use crate::{now_text, scope};
+
+/// A post as listed.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Post {
+    pub id: i64,
+    pub person_id: i64,
+    pub person_name: String,
+    pub kind: String,
+    pub node_id: Option<i64>,
+    pub org_id: Option<i64>,
+    /// Where: the node's or the organisation's name.
+    pub place: String,
+    pub grade: Option<String>,
+    pub started_on: String,
+    pub ended_on: Option<String>,
+}
+
+impl Post {
+    pub fn kind_label(&self) -> &'static str {
+        PostKind::from_key(&self.kind).map(|k| k.label_zh()).unwrap_or("")
+    }
+}
+
+const POST_SELECT: &str = "SELECT p.id, p.person_id, pe.name AS person_name, p.kind, p.node_id, p.org_id, \
+     COALESCE(n.name, o.name, '') AS place, p.grade, p.started_on, p.ended_on FROM posts p \
+     JOIN persons pe ON pe.id = p.person_id LEFT JOIN nodes n ON n.id = p.node_id \
+     LEFT JOIN party_orgs o ON o.id = p.org_id";
+
+/// An appointment as typed.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct PostInput {
+    pub person_id: Option<i64>,
+    /// Post kind key, e.g. `secretary`, `rc_director`, `grid_worker`.
+    #[serde(default)]
+    pub kind: String,
+    /// For posts at a node.
+    #[serde(default)]
+    pub node_id: Option<i64>,
+    /// For posts in a party organisation.
+    #[serde(default)]
+    pub org_id: Option<i64>,
+    /// Grade of a community worker, e.g. 一级.
+    #[serde(default)]
+    pub grade: Option<String>,
+    /// `YYYY-MM-DD`; today when blank.
+    #[serde(default)]
+    pub started_on: Option<String>,
+}
+
+fn parse_date(v: &mut Validation, field: &str, raw: Option<&str>) -> Option<NaiveDate> {
+    let today = gongjian_domain::ids::today_shanghai();
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Some(today),
+        Some(s) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            Ok(d) if d <= today => Some(d),
+            Ok(_) => {
+                v.push(field, "日期不能晚于今天");
+                None
+            }
+            Err(_) => {
+                v.push(field, format!("“{s}”不是有效日期，格式为 2024-07-01"));
+                None
+            }
+        },
+    }
+}
+
+impl Store {
+    /// Appoints a person to a post. The place must be one the actor manages; the person must
+    /// be one the actor can see.
+    pub async fn assign_post(&self, actor: &Actor, input: &PostInput, client: &str) -> StoreResult<Post> {
+        let mut v = Validation::new();
+        let kind = PostKind::from_key(input.kind.trim());
+        if kind.is_none() {
+            v.push("kind", "请选择职务");
+        }
+        let started = parse_date(&mut v, "started_on", input.started_on.as_deref());
+        let person = match input.person_id {
+            Some(id) => self.person(actor, id).await.ok(),
+            None => None,
+        };
+        if person.is_none() {
+            v.push("person_id", "请选择担任职务的人员（须先登记为居民）");
+        }
+        let grade = input
+            .grade
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        if grade
+            .as_ref()
+            .is_some_and(|g| g.chars().count() > 20 || g.contains('\0'))
+        {
+            v.push("grade", "等级最多 20 个字符");
+        }
+        // Where the post is held, and the path that decides who may appoint.
+        let mut place_path = None;
+        if let Some(k) = kind {
+            if k.in_party_org() {
+                match input.org_id {
+                    Some(id) => match self.party_org(actor, id).await {
+                        Ok(o) if o.is_active() => place_path = Some(o.territory_path),
+                        _ => v.push("org_id", "所选党组织不存在或已撤销"),
+                    },
+                    None => v.push("org_id", format!("“{}”是党组织的职务，请选择党组织", k.label_zh())),
+                }
+            } else {
+                match input.node_id {
+                    Some(id) => match self.node(actor, id).await {
+                        Ok(n) if !k.node_levels().contains(&n.level) => {
+                            v.push("node_id", format!("“{}”不设在{}", k.label_zh(), n.level.label_zh()))
+                        }
+                        Ok(n) if n.is_active() => place_path = Some(n.path),
+                        _ => v.push("node_id", "所选节点不存在或已撤销"),
+                    },
+                    None => v.push("node_id", "请选择任职的节点"),
+                }
+            }
+        }
+        if let Some(path) = &place_path
+            && scope::require(actor, Right::ManagePeople, path).is_err()
+        {
+            v.push(
+                if kind.is_some_and(|k| k.in_party_org()) {
+                    "org_id"
+                } else {
+                    "node_id"
+                },
+                "无权在此任命",
+            );
+        }
+        v.clone().into_result()?;
+        let (Some(kind), Some(started), Some(person)) = (kind, started, person) else {
+            return Err(v.into());
+        };
+        let (node_id, org_id) = if kind.in_party_org() {
+            (None, input.org_id)
+        } else {
+            (input.node_id, None)
+        };
+        let mut tx = self.begin_write().await?;
+        if kind.is_single() {
+            let held: Option<String> = sqlx::query_scalar(
+                "SELECT pe.name FROM posts p JOIN persons pe ON pe.id = p.person_id WHERE p.kind = $1 \
+                 AND p.ended_on IS NULL AND (p.node_id = $2 OR p.org_id = $3)",
+            )
+            .bind(kind.key())
+            .bind(node_id.unwrap_or(-1))
+            .bind(org_id.unwrap_or(-1))
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(name) = held {
+                return Err(StoreError::field(
+                    "kind",
+                    format!("{}现由{}担任，请先结束其任期", kind.label_zh(), name),
+                ));
+            }
+        }
+        let now = now_text();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO posts (person_id, kind, node_id, org_id, grade, started_on, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(person.id)
+        .bind(kind.key())
+        .bind(node_id)
+        .bind(org_id)
+        .bind(grade)
+        .bind(started.format("%Y-%m-%d").to_string())
+        .bind(&now)
+        .fetch_one(&mut *tx)
+        .await?;
+        append(
+            &mut tx,
+            &AuditEvent {
+                actor_id: Some(actor.user_id),
+                actor_name: actor.username.clone(),
+                roles: actor.role_keys(),
+                action: "post.assign".into(),
+                object: format!("post:{id}"),
+                result: "success".into(),
+                client_addr: client.into(),
+                detail: format!("{} person:{}", kind.key(), person.id),
+                ..AuditEvent::default()
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        self.post(actor, id).await
+    }
+
+    pub async fn post(&self, actor: &Actor, id: i64) -> StoreResult<Post> {
+        let post: Post = sqlx::query_as(sqlx::AssertSqlSafe(format!("{POST_SELECT} WHERE p.id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        self.person(actor, post.person_id).await?;
+        Ok(post)
+    }
+
+    /// Ends a post on a date (today when blank).
+    pub async fn end_post(&self, actor: &Actor, id: i64, ended_on: Option<&str>, client: &str) -> StoreResult<Post> {
+        let post = self.post(actor, id).await?;
+        let path = match (post.node_id, post.org_id) {
+            (Some(n), _) => self.node(actor, n).await?.path,
+            (_, Some(o)) => self.party_org(actor, o).await?.territory_path,
+            _ => return Err(StoreError::NotFound),
+        };
+        scope::require(actor, Right::ManagePeople, &path)?;
+        if post.ended_on.is_some() {
+            return Err(StoreError::field("ended_on", "该任职已结束"));
+        }
+        let mut v = Validation::new();
+        let Some(ended) = parse_date(&mut v, "ended_on", ended_on) else {
+            return Err(v.into());
+        };
+        if ended.format("%Y-%m-%d").to_string() < post.started_on {
+            return Err(StoreError::field("ended_on", "结束日期不能早于开始日期"));
+        }
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE posts SET ended_on = $1 WHERE id = $2")
+            .bind(ended.format("%Y-%m-%d").to_string())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        append(
+            &mut tx,
+            &AuditEvent {
+                actor_id: Some(actor.user_id),
+                actor_name: actor.username.clone(),
+                roles: actor.role_keys(),
+                action: "post.end".into(),
+                object: format!("post:{id}"),
+                result: "success".into(),
+                client_addr: client.into(),
+                ..AuditEvent::default()
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        self.post(actor, id).await
+    }
+
+    /// Current posts at a node and in the party organisations covering it.
+    pub async fn posts_at(&self, actor: &Actor, node_id: i64) -> StoreResult<Vec<Post>> {
+        let node = self.node(actor, node_id).await?;
+        if scope::require(actor, Right::ReadPeople, &node.path).is_err() {
+            return Ok(Vec::new());
+        }
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{POST_SELECT} WHERE p.ended_on IS NULL AND (p.node_id = $1 OR p.org_id IN \
+             (SELECT id FROM party_orgs WHERE territory_node_id = $1)) ORDER BY p.kind, p.started_on"
+        )))
+        .bind(node_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// A person's posts, current and past, newest first.
+    pub async fn posts_of(&self, actor: &Actor, person_id: i64) -> StoreResult<Vec<Post>> {
+        self.person(actor, person_id).await?;
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{POST_SELECT} WHERE p.person_id = $1 ORDER BY p.started_on DESC, p.id DESC"
+        )))
+        .bind(person_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
