@@ -222,7 +222,7 @@ async fn load_demo(store: &Store, city: DemoCity, scale: Scale) -> Result<()> {
     bar.finish_and_clear();
     let report = report?;
     say(&format!(
-        "演示城市 {}: {} 区, {} 街道(镇), {} 社区(一级网格), {} 二级网格, {} 三级网格, {} 党组织 — {:.1} s",
+        "演示城市 {}: {} 区, {} 街道(镇), {} 社区(一级网格), {} 二级网格, {} 三级网格, {} 党组织, {} 居民, {} 个岗位 — {:.1} s",
         report.city_name,
         report.districts,
         report.streets,
@@ -230,6 +230,8 @@ async fn load_demo(store: &Store, city: DemoCity, scale: Scale) -> Result<()> {
         report.grids_l2,
         report.grids_l3,
         report.party_orgs,
+        report.residents,
+        report.posts,
         report.seconds
     ));
     Ok(())

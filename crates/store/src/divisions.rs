@@ -54,7 +54,7 @@ pub async fn load_reference(store: &Store) -> StoreResult<()> {
         .bind(EDITION)
         .execute(&mut *tx)
         .await?;
-    for chunk in rows.chunks(200) {
+    for chunk in rows.chunks(crate::sql::ROWS_PER_INSERT) {
         let mut sql = crate::sql::Sql::new("INSERT INTO divisions (code, name, level, parent_code, edition) VALUES ");
         for (i, d) in chunk.iter().enumerate() {
             if i > 0 {

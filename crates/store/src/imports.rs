@@ -430,7 +430,7 @@ impl Store {
                 0
             }) as u64;
         let mut done = 0u64;
-        for chunk in new.chunks(200) {
+        for chunk in new.chunks(crate::sql::ROWS_PER_INSERT) {
             let mut sql = Sql::new(
                 "INSERT INTO persons (name, id_number_enc, id_number_hash, id_number_masked, birth_date, sex, mobile_enc, \
                  mobile_hash, mobile_masked, home_node_id, household, registered_elsewhere, status, created_at, updated_at) VALUES ",
