@@ -746,7 +746,7 @@ impl Store {
                 street_people
                     .entry(street)
                     .or_default()
-                    .extend(people.iter().skip(4).take(2).copied());
+                    .extend(people.iter().skip(4).copied());
             }
         }
         for n in nodes.iter().filter(|n| n.2 == Level::Street.as_i64()) {
