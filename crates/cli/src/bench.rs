@@ -57,7 +57,7 @@ pub async fn run(store: &Store, runs: usize) -> Result<Vec<Sample>> {
         }],
     };
     if store.node_by_code(&admin, "440600000000").await.is_err() {
-        store.load_demo(DemoCity::Foshan, Scale::Full, &|_, _, _| {}).await?;
+        store.load_demo(DemoCity::Foshan, Scale::Small, &|_, _, _| {}).await?;
     }
     let city = store
         .node_by_code(&admin, "440600000000")
