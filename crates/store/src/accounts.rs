@@ -335,17 +335,7 @@ const GRANT_SELECT: &str = "SELECT g.id, g.user_id, g.role, g.node_id, n.name AS
      n.path AS node_path, g.created_at FROM role_grants g LEFT JOIN nodes n ON n.id = g.node_id";
 
 fn audit_event(actor: &Actor, action: &str, object: String, client: &str, detail: String) -> AuditEvent {
-    AuditEvent {
-        actor_id: Some(actor.user_id),
-        actor_name: actor.username.clone(),
-        roles: actor.role_keys(),
-        action: action.to_string(),
-        object,
-        result: "success".into(),
-        client_addr: client.to_string(),
-        detail,
-        ..AuditEvent::default()
-    }
+    AuditEvent::by(actor, action, object, client).with_detail(detail)
 }
 
 impl Store {

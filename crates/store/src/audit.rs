@@ -40,6 +40,27 @@ pub struct AuditEvent {
     pub detail: String,
 }
 
+impl AuditEvent {
+    /// A successful action of `actor` on `object`.
+    pub fn by(actor: &Actor, action: &str, object: impl Into<String>, client: &str) -> AuditEvent {
+        AuditEvent {
+            actor_id: Some(actor.user_id),
+            actor_name: actor.username.clone(),
+            roles: actor.role_keys(),
+            action: action.to_string(),
+            object: object.into(),
+            result: "success".into(),
+            client_addr: client.to_string(),
+            ..AuditEvent::default()
+        }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> AuditEvent {
+        self.detail = detail.into();
+        self
+    }
+}
+
 /// One stored entry.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct AuditEntry {

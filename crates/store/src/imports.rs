@@ -524,24 +524,20 @@ impl Store {
         }
         append(
             &mut tx,
-            &AuditEvent {
-                actor_id: Some(actor.user_id),
-                actor_name: actor.username.clone(),
-                roles: actor.role_keys(),
-                action: "person.import".into(),
-                object: format!("file:{}", filename.chars().take(100).collect::<String>()),
-                result: "success".into(),
-                client_addr: client.into(),
-                detail: format!(
-                    "{} rows: {} inserted, {} updated, {} unchanged, {} rejected",
-                    report.data_rows,
-                    report.inserted,
-                    report.updated,
-                    report.unchanged,
-                    report.rejected.len()
-                ),
-                ..AuditEvent::default()
-            },
+            &AuditEvent::by(
+                actor,
+                "person.import",
+                format!("file:{}", filename.chars().take(100).collect::<String>()),
+                client,
+            )
+            .with_detail(format!(
+                "{} rows: {} inserted, {} updated, {} unchanged, {} rejected",
+                report.data_rows,
+                report.inserted,
+                report.updated,
+                report.unchanged,
+                report.rejected.len()
+            )),
         )
         .await?;
         tx.commit().await?;

@@ -74,17 +74,7 @@ impl Sensitive {
 }
 
 fn event(actor: &Actor, action: &str, object: String, client: &str, detail: String) -> AuditEvent {
-    AuditEvent {
-        actor_id: Some(actor.user_id),
-        actor_name: actor.username.clone(),
-        roles: actor.role_keys(),
-        action: action.into(),
-        object,
-        result: "success".into(),
-        client_addr: client.into(),
-        detail,
-        ..AuditEvent::default()
-    }
+    AuditEvent::by(actor, action, object, client).with_detail(detail)
 }
 
 impl Store {

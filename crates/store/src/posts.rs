@@ -187,17 +187,11 @@ impl Store {
         .await?;
         append(
             &mut tx,
-            &AuditEvent {
-                actor_id: Some(actor.user_id),
-                actor_name: actor.username.clone(),
-                roles: actor.role_keys(),
-                action: "post.assign".into(),
-                object: format!("post:{id}"),
-                result: "success".into(),
-                client_addr: client.into(),
-                detail: format!("{} person:{}", kind.key(), person.id),
-                ..AuditEvent::default()
-            },
+            &AuditEvent::by(actor, "post.assign", format!("post:{id}"), client).with_detail(format!(
+                "{} person:{}",
+                kind.key(),
+                person.id
+            )),
         )
         .await?;
         tx.commit().await?;
@@ -241,16 +235,7 @@ impl Store {
             .await?;
         append(
             &mut tx,
-            &AuditEvent {
-                actor_id: Some(actor.user_id),
-                actor_name: actor.username.clone(),
-                roles: actor.role_keys(),
-                action: "post.end".into(),
-                object: format!("post:{id}"),
-                result: "success".into(),
-                client_addr: client.into(),
-                ..AuditEvent::default()
-            },
+            &AuditEvent::by(actor, "post.end", format!("post:{id}"), client),
         )
         .await?;
         tx.commit().await?;

@@ -138,17 +138,11 @@ impl Store {
         .await?;
         append(
             &mut tx,
-            &AuditEvent {
-                actor_id: Some(actor.user_id),
-                actor_name: actor.username.clone(),
-                roles: actor.role_keys(),
-                action: "token.create".into(),
-                object: format!("token:{id}"),
-                result: "success".into(),
-                client_addr: client_addr.to_string(),
-                detail: format!("scope {}, {} days", scope.key(), input.expires_in_days),
-                ..AuditEvent::default()
-            },
+            &AuditEvent::by(actor, "token.create", format!("token:{id}"), client_addr).with_detail(format!(
+                "scope {}, {} days",
+                scope.key(),
+                input.expires_in_days
+            )),
         )
         .await?;
         let info = sqlx::query_as(
@@ -188,16 +182,7 @@ impl Store {
         }
         append(
             &mut tx,
-            &AuditEvent {
-                actor_id: Some(actor.user_id),
-                actor_name: actor.username.clone(),
-                roles: actor.role_keys(),
-                action: "token.revoke".into(),
-                object: format!("token:{id}"),
-                result: "success".into(),
-                client_addr: client_addr.to_string(),
-                ..AuditEvent::default()
-            },
+            &AuditEvent::by(actor, "token.revoke", format!("token:{id}"), client_addr),
         )
         .await?;
         tx.commit().await?;

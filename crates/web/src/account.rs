@@ -193,16 +193,6 @@ struct TokensPage {
     errors: Validation,
 }
 
-impl TokensPage {
-    fn field_class(&self, field: &str) -> &'static str {
-        if self.errors.message_for(field).is_some() {
-            "field invalid"
-        } else {
-            "field"
-        }
-    }
-}
-
 #[derive(Deserialize, Default, Clone)]
 struct TokenForm {
     #[serde(default)]

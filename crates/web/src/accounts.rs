@@ -78,16 +78,6 @@ struct NewPage {
     created: Option<(String, String)>,
 }
 
-impl NewPage {
-    fn field_class(&self, field: &str) -> &'static str {
-        if self.errors.message_for(field).is_some() {
-            "field invalid"
-        } else {
-            "field"
-        }
-    }
-}
-
 #[derive(Deserialize, Default, Clone)]
 struct AccountForm {
     #[serde(default)]

@@ -187,14 +187,6 @@ struct OrgFormPage {
 }
 
 impl OrgFormPage {
-    fn field_class(&self, field: &str) -> &'static str {
-        if self.errors.message_for(field).is_some() {
-            "field invalid"
-        } else {
-            "field"
-        }
-    }
-
     fn action(&self) -> String {
         match &self.editing {
             Some(o) => format!("/party/{}/edit", o.id),

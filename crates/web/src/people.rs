@@ -170,16 +170,6 @@ struct FormPage {
     errors: Validation,
 }
 
-impl FormPage {
-    fn field_class(&self, field: &str) -> &'static str {
-        if self.errors.message_for(field).is_some() {
-            "field invalid"
-        } else {
-            "field"
-        }
-    }
-}
-
 #[derive(Deserialize, Default, Clone)]
 struct ResidentFormValues {
     #[serde(default)]

@@ -299,14 +299,6 @@ impl NodeFormPage {
             code_prefix,
         }
     }
-
-    fn field_class(&self, field: &str) -> &'static str {
-        if self.errors.message_for(field).is_some() {
-            "field invalid"
-        } else {
-            "field"
-        }
-    }
 }
 
 async fn new_city_page(user: CurrentUser) -> NodeFormPage {
@@ -438,14 +430,6 @@ struct MovePage {
 }
 
 impl MovePage {
-    fn field_class(&self, field: &str) -> &'static str {
-        if self.errors.message_for(field).is_some() {
-            "field invalid"
-        } else {
-            "field"
-        }
-    }
-
     fn selected(&self, id: &i64) -> bool {
         self.new_parent_id == id.to_string()
     }

@@ -43,6 +43,15 @@ impl Chrome {
     }
 }
 
+/// The CSS class of a form field: marked invalid when `errors` has a message for it.
+pub fn field_class(errors: &gongjian_domain::Validation, field: &str) -> &'static str {
+    if errors.message_for(field).is_some() {
+        "field invalid"
+    } else {
+        "field"
+    }
+}
+
 pub fn routes() -> Vec<Route> {
     vec![get("/", home), get("/search", search)]
 }
