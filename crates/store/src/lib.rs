@@ -19,6 +19,7 @@ pub mod posts;
 pub mod scope;
 pub mod sessions;
 pub(crate) mod sql;
+pub mod stats;
 pub mod tokens;
 pub mod totp;
 pub mod tree;

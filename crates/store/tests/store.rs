@@ -821,3 +821,6 @@ mod imports;
 
 #[path = "store/accounts.rs"]
 mod accounts;
+
+#[path = "store/stats.rs"]
+mod stats;

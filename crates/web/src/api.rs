@@ -14,7 +14,7 @@ use crate::AppState;
         `Authorization: Bearer gjt_…`."),
     paths(
         crate::auth::me, crate::account::api_tokens, crate::account::api_create_token, crate::account::api_revoke_token,
-        crate::audit::api_list,
+        crate::audit::api_list, crate::stats::api_list, crate::stats::api_metric,
         crate::people::api_list, crate::people::api_create, crate::people::api_get, crate::people::api_reveal,
         crate::tree::api_roots, crate::tree::api_search, crate::tree::api_create, crate::tree::api_get,
         crate::tree::api_by_code, crate::tree::api_edit, crate::tree::api_children, crate::tree::api_counts,
@@ -27,6 +27,7 @@ use crate::AppState;
          (name = "party", description = "The party-organisation tree (党组织)"),
          (name = "account", description = "The caller's account and API tokens"),
          (name = "audit", description = "The audit log (audit administrator)"),
+         (name = "stats", description = "Metrics of the seed reports, computed from records"),
          (name = "people", description = "Residents (居民); ID and phone numbers masked unless revealed"))
 )]
 pub struct ApiDoc;

@@ -17,6 +17,7 @@ pub mod imports;
 pub mod party;
 pub mod people;
 pub mod posts;
+pub mod stats;
 pub mod tree;
 pub mod ui;
 
@@ -103,6 +104,7 @@ fn all_routes() -> Vec<Route> {
         people::routes(),
         imports::routes(),
         posts::routes(),
+        stats::routes(),
         account::routes(),
         accounts::routes(),
         audit::routes(),

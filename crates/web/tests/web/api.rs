@@ -597,3 +597,62 @@ async fn security_headers_on_the_login_page() {
     );
     app.stop().await;
 }
+
+/// Every seed metric is listed; the demo's organisation figures come out of its records.
+#[tokio::test]
+async fn metrics_of_the_demo_city_over_http() {
+    let app = TestApp::start().await;
+    app.load_foshan().await;
+    let manager = app.manager().await;
+    let list = manager.get("/api/v1/stats").await.expect(200).json();
+    let list = list.as_array().expect("list");
+    assert!(list.len() >= 61, "{}", list.len());
+    let available = |id: &str| {
+        list.iter()
+            .find(|m| m["id"] == id)
+            .map(|m| m["available"].as_bool().unwrap_or(false))
+    };
+    assert_eq!(available("org.community.one_shoulder"), Some(true));
+    assert_eq!(available("volunteer.count"), Some(false));
+    let get = async |id: &str| {
+        manager
+            .get(&format!("/api/v1/stats/{id}?node=440600000000"))
+            .await
+            .expect(200)
+            .json()
+    };
+    assert_eq!(get("grid.count.l2").await["value"], 5302.0);
+    assert_eq!(get("grid.count.l3").await["value"], 10721.0);
+    let one = get("org.community.one_shoulder").await;
+    assert_eq!(
+        (one["numerator"].as_i64(), one["denominator"].as_i64()),
+        (Some(809), Some(809))
+    );
+    let reserve = get("org.community.reserve_cadres").await;
+    assert_eq!(
+        (reserve["min"].as_i64(), reserve["below"].as_array().map(Vec::len)),
+        (Some(2), Some(0))
+    );
+    let inst = get("org.street.instructors_min").await;
+    assert_eq!(
+        (inst["min"].as_i64(), inst["below"].as_array().map(Vec::len)),
+        (Some(5), Some(0))
+    );
+    let filled = get("org.street.posts_filled").await;
+    assert_eq!(
+        (filled["numerator"].as_i64(), filled["denominator"].as_i64()),
+        (Some(32), Some(32))
+    );
+    assert_eq!(get("org.estate_branch.count").await["value"], 300.0);
+    let residents = get("people.residents").await;
+    assert_eq!(residents["denominator"].as_i64(), Some(32163));
+    let not_yet = get("volunteer.count").await;
+    assert_eq!(
+        (not_yet["available"].as_bool(), not_yet["value"].is_null()),
+        (Some(false), true)
+    );
+    manager
+        .get("/api/v1/stats/no.such.metric?node=440600000000")
+        .await
+        .expect(404);
+}

@@ -47,6 +47,8 @@ const OWN_OR_PUBLIC: &[(&str, &str)] = &[
     ("GET", "/audit/export"),
     ("POST", "/audit/verify"),
     ("GET", "/api/v1/audit"),
+    // The list of metric ids and titles: the same for everyone.
+    ("GET", "/api/v1/stats"),
 ];
 
 const Y_NAME: &str = "隔壁社区";
@@ -137,6 +139,7 @@ fn fill(template: &str, t: &Target) -> Result<String, String> {
             "{id}" if under("/people/") || under("/api/v1/people/") => t.person.to_string(),
             "{id}" if under("/imports/") => t.import.to_string(),
             "{id}" if under("/posts/") => t.post.to_string(),
+            "{metric}" if under("/api/v1/stats/") => format!("grid.count.l3?node={}", t.code),
             "{grant}" if under("/admin/users/") => t.grant.to_string(),
             "{code}" if under("/api/v1/nodes/by-code/") => t.code.clone(),
             "{*path}" if under("/assets/") => "app.css".to_string(),

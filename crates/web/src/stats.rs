@@ -1,0 +1,79 @@
+//! Metrics from records: the `/api/v1/stats` API and a node's figures page.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use gongjian_store::stats::{MetricInfo, MetricValue, metric_list};
+use gongjian_store::tree::Node;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::auth::{ApiUser, CurrentUser};
+use crate::error::{ApiError, ApiResult, PageError};
+use crate::ui::Chrome;
+use crate::{AppState, Route, get};
+
+pub fn routes() -> Vec<Route> {
+    vec![
+        get("/api/v1/stats", api_list),
+        get("/api/v1/stats/{metric}", api_metric),
+        get("/tree/{id}/stats", page),
+    ]
+}
+
+/// Every metric of the seed reports, with whether it is computed from records yet.
+#[utoipa::path(get, path = "/api/v1/stats", tag = "stats", responses((status = 200, body = Vec<MetricInfo>)))]
+pub async fn api_list(_user: ApiUser) -> Json<Vec<MetricInfo>> {
+    Json(metric_list())
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct MetricQuery {
+    /// Code of the node (division or grid code).
+    node: String,
+}
+
+/// One metric for a node's subtree: the value, numerator and denominator for ratios, minimum,
+/// mean and the nodes below target for per-node figures — or `available: false`.
+#[utoipa::path(get, path = "/api/v1/stats/{metric}", tag = "stats", params(("metric" = String, Path), MetricQuery),
+    responses((status = 200, body = MetricValue), (status = 404, body = crate::error::Problem)))]
+pub async fn api_metric(
+    State(state): State<AppState>,
+    ApiUser(actor): ApiUser,
+    Path(metric): Path<String>,
+    Query(q): Query<MetricQuery>,
+) -> ApiResult<Json<MetricValue>> {
+    if q.node.trim().is_empty() {
+        return Err(ApiError::BadRequest("请用 node 参数给出节点代码".into()));
+    }
+    Ok(Json(state.store.metric(&actor, &metric, &q.node).await?))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "stats/node.html")]
+struct NodeStats {
+    chrome: Chrome,
+    node: Node,
+    values: Vec<MetricValue>,
+    unavailable: Vec<MetricInfo>,
+}
+
+async fn page(State(state): State<AppState>, user: CurrentUser, Path(id): Path<i64>) -> Result<NodeStats, PageError> {
+    let node = state.store.node(&user.actor, id).await?;
+    let (available, unavailable): (Vec<MetricInfo>, Vec<MetricInfo>) =
+        metric_list().into_iter().partition(|m| m.available);
+    let mut values = Vec::new();
+    for m in available {
+        // A figure the viewer may not see (residents, for an auditor) is left out, not zero.
+        if let Ok(v) = state.store.metric(&user.actor, &m.id, &node.code).await {
+            values.push(v);
+        }
+    }
+    Ok(NodeStats {
+        chrome: user.chrome("tree"),
+        node,
+        values,
+        unavailable,
+    })
+}
