@@ -202,10 +202,17 @@ impl Store {
         Ok(sql.query_as::<(i64,)>().fetch_one(&self.pool).await?.0)
     }
 
-    /// Per-node counts of current posts of `kind` at nodes of `level` under `node`.
-    async fn posts_per_node(&self, node: &Node, level: i64, kind: &str) -> StoreResult<Vec<Shortfall>> {
-        let mut sql =
-            Sql::new("SELECT n.id, n.code, n.name, (SELECT COUNT(*) FROM posts p WHERE p.node_id = n.id AND p.kind = ");
+    /// Per-node counts of current posts of `kind` at nodes of `level` under `node`: held at
+    /// the node itself, or (`in_org`) in a party organisation covering it.
+    async fn posts_per_node(&self, node: &Node, level: i64, kind: &str, in_org: bool) -> StoreResult<Vec<Shortfall>> {
+        let held = if in_org {
+            "FROM posts p JOIN party_orgs o ON o.id = p.org_id WHERE o.territory_node_id = n.id"
+        } else {
+            "FROM posts p WHERE p.node_id = n.id"
+        };
+        let mut sql = Sql::new(&format!(
+            "SELECT n.id, n.code, n.name, (SELECT COUNT(*) {held} AND p.kind = "
+        ));
         sql.bind(kind)
             .push(" AND p.ended_on IS NULL) FROM nodes n WHERE n.level = ")
             .bind(level);
@@ -313,7 +320,7 @@ impl Store {
                 } else {
                     (4, "reserve_cadre", 2)
                 };
-                let per = self.posts_per_node(&node, level, kind).await?;
+                let per = self.posts_per_node(&node, level, kind, false).await?;
                 out.min = per.iter().map(|s| s.value).min();
                 out.mean =
                     (!per.is_empty()).then(|| per.iter().map(|s| s.value).sum::<i64>() as f64 / per.len() as f64);
@@ -323,8 +330,8 @@ impl Store {
                 out
             }
             "org.street.posts_filled" => {
-                let per_sec = self.org_posts_per_node(&node, 3, "secretary").await?;
-                let per_org = self.org_posts_per_node(&node, 3, "organising_member").await?;
+                let per_sec = self.posts_per_node(&node, 3, "secretary", true).await?;
+                let per_org = self.posts_per_node(&node, 3, "organising_member", true).await?;
                 let filled = per_sec
                     .iter()
                     .filter(|s| s.value > 0 && per_org.iter().any(|o| o.node_id == s.node_id && o.value > 0))
@@ -373,30 +380,5 @@ impl Store {
                 out
             }
         })
-    }
-
-    /// Per-node counts of current posts of `kind` in the party organisations covering nodes of
-    /// `level` under `node`.
-    async fn org_posts_per_node(&self, node: &Node, level: i64, kind: &str) -> StoreResult<Vec<Shortfall>> {
-        let mut sql = Sql::new(
-            "SELECT n.id, n.code, n.name, (SELECT COUNT(*) FROM posts p JOIN party_orgs o ON o.id = p.org_id \
-             WHERE o.territory_node_id = n.id AND p.kind = ",
-        );
-        sql.bind(kind)
-            .push(" AND p.ended_on IS NULL) FROM nodes n WHERE n.level = ")
-            .bind(level);
-        sql.push(" AND n.status = 'active' AND ");
-        scope::push_subtree(&mut sql, "n.path", &node.path);
-        sql.push(" ORDER BY n.code");
-        let rows: Vec<(i64, String, String, i64)> = sql.query_as().fetch_all(&self.pool).await?;
-        Ok(rows
-            .into_iter()
-            .map(|(node_id, code, name, value)| Shortfall {
-                node_id,
-                code,
-                name,
-                value,
-            })
-            .collect())
     }
 }
