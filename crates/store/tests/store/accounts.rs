@@ -2,6 +2,9 @@
 
 use super::*;
 
+const WRONG: &str = "Wrong-password-1";
+const CLIENT: &str = "192.0.2.1";
+
 /// A login from the test client: the session, or `None` when refused as invalid.
 async fn login(s: &Store, username: &str, password: &str) -> Option<NewSession> {
     match s.login(username, password, CLIENT).await.expect("login") {

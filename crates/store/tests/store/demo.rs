@@ -1,0 +1,50 @@
+//! The demo cities: exact counts from the real division list.
+
+use super::*;
+
+#[tokio::test]
+async fn demo_cities_load_with_exact_counts() {
+    for_each_engine(async |db: &Db| {
+        let (s, me) = (&db.store, &admin());
+        let load = async |city| s.load_demo(city, Scale::Small, &|_, _, _| {}).await;
+        let r = load(DemoCity::Foshan).await.unwrap();
+        eq!((r.districts, r.streets, r.communities), (5, 32, 809));
+        eq!((r.grids_l2, r.grids_l3), (5302, 10721));
+        let city = s.node_by_code(me, "440600000000").await.unwrap();
+        eq!(city.id, r.city_id);
+        eq!(city.name, "佛山市");
+        eq!(db.counts(&city).await, "5/32/809/5302/10721");
+        let nodes = db.scalar("SELECT COUNT(*) FROM nodes").await;
+        eq!(nodes, 1 + 5 + 32 + 809 + 5302 + 10721);
+        let orgs = db.scalar("SELECT COUNT(*) FROM party_orgs").await;
+        eq!(orgs, r.party_orgs as i64);
+
+        let again = load(DemoCity::Foshan).await;
+        refused(again, "city", "演示城市“佛山市”已经存在");
+        eq!(db.scalar("SELECT COUNT(*) FROM nodes").await, nodes);
+
+        for demo in [DemoCity::Yuquan, DemoCity::Toutunhe] {
+            let r = load(demo).await.unwrap();
+            let want = [1, r.streets, r.communities, r.grids_l2, r.grids_l3];
+            let want = want.map(|n| n.to_string()).join("/");
+            eq!(db.counts(&db.node(r.city_id).await).await, want);
+            check!(r.communities > 0 && r.grids_l3 > r.grids_l2);
+        }
+        let roots = ["150100000000", "440600000000", "650100000000"];
+        eq!(codes(&s.roots(me).await.unwrap()), roots);
+
+        // Ordinary writes after the bulk loads get fresh ids (PostgreSQL's identities advanced).
+        let level = Some(Level::Community);
+        let page = s.search_nodes(me, "4406", level, None, 1).await.unwrap();
+        let community = &page.items[0];
+        let existing = db.kids(community, true, None, 500).await.items.len();
+        let g = db.grid(community, "演示后新建", "estate").await;
+        eq!(g.code, format!("{}{:03}", community.code, existing + 1));
+        eq!(g.path, format!("{}{}/", community.path, g.id));
+        let at = s.party_orgs_at(me, community.id).await.unwrap();
+        eq!(at.len(), 1);
+        let br = db.org(Some(&at[0]), "branch", "estate", &g).await;
+        eq!(br.path, format!("{}{}/", at[0].path, br.id));
+    })
+    .await;
+}
