@@ -161,6 +161,8 @@ pub enum Right {
     ManagePeople,
     /// See a full ID or phone number (each reveal is audited).
     RevealPersonal,
+    /// Register oneself as an in-service party member at a residence community (双报到).
+    RegisterSelf,
 }
 
 impl Right {
@@ -175,6 +177,7 @@ impl Right {
                 Role::SystemAdmin | Role::OrgDepartment | Role::StreetStaff | Role::CommunityStaff | Role::GridWorker
             ),
             Right::RevealPersonal => matches!(role, Role::StreetStaff | Role::CommunityStaff | Role::GridWorker),
+            Right::RegisterSelf => role == Role::PartyMember,
         }
     }
 }
@@ -196,6 +199,11 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// Whether the right is held nowhere.
+    pub fn is_none(&self) -> bool {
+        matches!(self, Scope::Paths(p) if p.is_empty())
+    }
+
     pub fn contains_path(&self, path: &str) -> bool {
         match self {
             Scope::Everything => true,

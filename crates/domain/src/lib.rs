@@ -5,11 +5,15 @@
 //! per-field validation errors that every boundary turns into its own error format.
 
 pub mod access;
+pub mod dates;
 pub mod error;
 pub mod ids;
+pub mod members;
 pub mod party;
 pub mod people;
 pub mod posts;
+pub mod registration;
 pub mod tree;
+pub mod units;
 
 pub use error::{FieldError, Validation};

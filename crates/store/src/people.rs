@@ -190,7 +190,6 @@ impl Store {
     ) -> StoreResult<Page<Person>> {
         let node = self.node(actor, node_id).await?;
         scope::require(actor, Right::ReadPeople, &node.path)?;
-        let limit = limit.clamp(1, 500);
         let mut sql = Sql::new(&format!("{PERSON_SELECT} WHERE "));
         scope::push_subtree(&mut sql, "h.path", &node.path);
         sql.push(" AND p.status = 'active'");
@@ -213,24 +212,12 @@ impl Store {
                     .bind(format!("%{digits}"))
                     .push(")");
             } else {
-                let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
                 sql.push(" AND p.name LIKE ")
-                    .bind(format!("%{escaped}%"))
+                    .bind(format!("%{}%", crate::sql::escape_like(&q)))
                     .push(" ESCAPE '\\'");
             }
         }
-        if let Some(c) = cursor {
-            sql.push(" AND p.id > ").bind(c);
-        }
-        sql.push(" ORDER BY p.id LIMIT ").bind(limit + 1);
-        let mut items: Vec<Person> = sql.query_as().fetch_all(&self.pool).await?;
-        let next_cursor = if items.len() as i64 > limit {
-            items.truncate(limit as usize);
-            items.last().map(|p| p.id.to_string())
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        crate::sql::fetch_page(&self.pool, sql, "p.id", cursor, limit, |p: &Person| p.id).await
     }
 
     /// Residents living in the subtree of `node_id` (active records).

@@ -124,3 +124,36 @@ impl Sql {
         q
     }
 }
+
+/// `s` with the `LIKE` wildcards escaped, for use with `ESCAPE '\'`.
+pub fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// Runs `sql` as one page ordered by `id_column` after `cursor`, at most `limit` rows (1–500);
+/// the page carries the cursor of the next one when more rows follow.
+pub async fn fetch_page<T>(
+    pool: &sqlx::AnyPool,
+    mut sql: Sql,
+    id_column: &str,
+    cursor: Option<i64>,
+    limit: i64,
+    id_of: fn(&T) -> i64,
+) -> crate::StoreResult<crate::Page<T>>
+where
+    T: for<'r> FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    let limit = limit.clamp(1, 500);
+    if let Some(c) = cursor {
+        sql.push(" AND ").push(id_column).push(" > ").bind(c);
+    }
+    sql.push(" ORDER BY ").push(id_column).push(" LIMIT ").bind(limit + 1);
+    let mut items: Vec<T> = sql.query_as().fetch_all(pool).await?;
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|t| id_of(t).to_string())
+    } else {
+        None
+    };
+    Ok(crate::Page { items, next_cursor })
+}

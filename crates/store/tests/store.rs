@@ -777,3 +777,6 @@ mod stats;
 
 #[path = "store/demo.rs"]
 mod demo;
+
+#[path = "store/registrations.rs"]
+mod registrations;

@@ -7,14 +7,14 @@ use gongjian_store::people::Sensitive;
 use super::*;
 
 /// A valid 身份证号 with the given 17 leading digits (the check character computed).
-fn id_with_check(first17: &str) -> String {
+pub(crate) fn id_with_check(first17: &str) -> String {
     const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     let s: u32 = first17.chars().zip(W).map(|(c, w)| c.to_digit(10).unwrap() * w).sum();
     let check = b"10X98765432"[(s % 11) as usize] as char;
     format!("{first17}{check}")
 }
 
-fn resident(name: &str, id: &str, mobile: &str, home: &Node) -> ResidentForm {
+pub(crate) fn resident(name: &str, id: &str, mobile: &str, home: &Node) -> ResidentForm {
     ResidentForm {
         name: name.into(),
         id_number: id.into(),

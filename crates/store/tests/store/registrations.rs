@@ -1,0 +1,323 @@
+//! Party members, units in the area and double registration (双报到).
+
+use gongjian_domain::members::MemberForm;
+use gongjian_domain::registration::{RegStatus, ServiceForm};
+use gongjian_domain::units::{ContactForm, UnitForm};
+use gongjian_store::members::TransferInput;
+use gongjian_store::registrations::{DeploymentInput, PairingInput, RegistrationInput, SelfRegistrationForm};
+
+use super::people::{id_with_check, resident};
+use super::*;
+
+fn unit(name: &str, code: &str, kind: &str, at: &Node) -> UnitForm {
+    UnitForm {
+        name: name.into(),
+        credit_code: code.into(),
+        kind: kind.into(),
+        node_id: Some(at.id),
+        address: String::new(),
+    }
+}
+
+fn member(person: i64, org: &PartyOrg, status: &str, joined: &str) -> MemberForm {
+    MemberForm {
+        person_id: Some(person),
+        org_id: Some(org.id),
+        status: status.into(),
+        joined_on: joined.into(),
+        full_on: String::new(),
+    }
+}
+
+fn service(on: &str, hours: &str, rating: &str) -> ServiceForm {
+    ServiceForm {
+        served_on: on.into(),
+        hours: hours.into(),
+        description: "政策宣传".into(),
+        rating: rating.into(),
+    }
+}
+
+#[tokio::test]
+async fn members_transfer_with_history() {
+    for_each_engine(async |db| {
+        let t = build_tree(db).await;
+        let s = &db.store;
+        let staff = scoped(Role::StreetStaff, &t["a"]);
+        let c1 = db.org(None, "committee", "community", &t["a1"]).await;
+        let b1 = db.org(Some(&c1), "branch", "community", &t["a1"]).await;
+        let b2 = db.org(Some(&c1), "branch", "estate", &t["a1g1"]).await;
+        let p = s
+            .create_person(&staff, &resident("党员甲", &id_with_check("44060419800101123"), "", &t["a1g1a"]), "t")
+            .await
+            .unwrap();
+        let m = s.add_member(&staff, &member(p.id, &b1, "预备", "2024-07-01"), "t").await.unwrap();
+        eq!(m.status.as_str(), "probationary");
+        eq!(m.org_name.as_str(), b1.name.as_str());
+        // Once a member, always the same record: a second membership is refused.
+        refused(s.add_member(&staff, &member(p.id, &b2, "正式", "2024-07-01"), "t").await, "person_id", "党员");
+        // Bad input names its fields and writes nothing.
+        let mut bad = member(p.id, &b1, "群众", "2999-01-01");
+        bad.org_id = None;
+        match s.add_member(&staff, &bad, "t").await {
+            Err(StoreError::Invalid(v)) => {
+                for f in ["status", "joined_on", "org_id"] {
+                    check!(v.message_for(f).is_some());
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+        // 转正, then a transfer to the estate branch.
+        refused(s.make_member_full(&staff, m.id, "2024-06-30", "t").await, "full_on", "早于");
+        let m = s.make_member_full(&staff, m.id, "2025-07-01", "t").await.unwrap();
+        eq!(m.full_on.as_deref(), Some("2025-07-01"));
+        let to = |org: &PartyOrg| TransferInput {
+            to_org_id: Some(org.id),
+            transferred_on: "2025-08-01".into(),
+            note: "搬迁".into(),
+        };
+        refused(s.transfer_member(&staff, m.id, &to(&b1), "t").await, "to_org_id", "相同");
+        let m = s.transfer_member(&staff, m.id, &to(&b2), "t").await.unwrap();
+        eq!(m.org_id, b2.id);
+        let h = s.member_transfers(&staff, m.id).await.unwrap();
+        eq!(h.len(), 2);
+        eq!(h[1].from_org.as_deref(), Some(b1.name.as_str()));
+        eq!(h[1].to_org.as_str(), b2.name.as_str());
+        // Lists by node, with filters; outsiders see nothing.
+        let all = s.members_under(&staff, t["a"].id, &Default::default(), None, 50).await.unwrap();
+        eq!(all.items.len(), 1);
+        let probationary = gongjian_store::members::MemberFilter {
+            status: "probationary".into(),
+            ..Default::default()
+        };
+        eq!(s.members_under(&staff, t["a"].id, &probationary, None, 50).await.unwrap().items.len(), 0);
+        not_found(s.member(&scoped(Role::CommunityStaff, &t["b1"]), m.id).await);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn units_keep_doubtful_codes_with_a_warning_and_contacts_masked() {
+    for_each_engine(async |db| {
+        let t = build_tree(db).await;
+        let s = &db.store;
+        let staff = scoped(Role::StreetStaff, &t["a"]);
+        let u = s
+            .create_unit(&staff, &unit("佛山市某科技有限公司", "91440604MA4UJ5XX7C", "民营企业", &t["a1"]), "t")
+            .await
+            .unwrap();
+        check!(u.credit_code_warning.as_deref().is_some_and(|w| w.contains("校验位")));
+        eq!(u.kind.as_str(), "private");
+        refused(
+            s.create_unit(&staff, &unit("另一家", "91440604ma4uj5xx7c", "民营企业", &t["a1"]), "t").await,
+            "credit_code",
+            "已登记",
+        );
+        refused(s.create_unit(&staff, &unit("某局", "", "机关", &t["b1"]), "t").await, "node_id", "");
+        let c = s
+            .add_contact(
+                &staff,
+                u.id,
+                &ContactForm {
+                    name: "王五".into(),
+                    title: "党支部书记".into(),
+                    mobile: "13912345678".into(),
+                },
+                "t",
+            )
+            .await
+            .unwrap();
+        eq!(c.mobile_masked.as_deref(), Some("139****5678"));
+        eq!(s.reveal_contact(&staff, u.id, c.id, "t").await.unwrap().as_deref(), Some("13912345678"));
+        // The org department reads people but may not reveal.
+        let dept = actor("dept", Role::OrgDepartment, Reach::All);
+        check!(s.reveal_contact(&dept, u.id, c.id, "t").await.is_err());
+        let found = s
+            .units_under(&staff, t["a"].id, &gongjian_store::units::UnitFilter { q: "科技".into(), kind: String::new() }, None, 20)
+            .await
+            .unwrap();
+        eq!(found.items.len(), 1);
+        eq!(s.unit_by_name_or_code("91440604MA4UJ5XX7C").await.unwrap().map(|u| u.id), Some(u.id));
+        s.end_contact(&staff, u.id, c.id, "t").await.unwrap();
+        eq!(s.unit_contacts(&staff, u.id).await.unwrap().len(), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn double_registration_report_and_letter() {
+    for_each_engine(async |db| {
+        let t = build_tree(db).await;
+        let s = &db.store;
+        let staff = scoped(Role::CommunityStaff, &t["a1"]);
+        let street = scoped(Role::StreetStaff, &t["a"]);
+        let agency_org = db.org(None, "committee", "agency", &t["a"]).await;
+        let bureau = s.create_unit(&street, &unit("禅城区民政局", "", "机关", &t["a"]), "t").await.unwrap();
+        s.set_unit_org(&street, bureau.id, Some(agency_org.id), "t").await.unwrap();
+        let p = s
+            .create_person(&staff, &resident("在职甲", &id_with_check("44060419850101123"), "", &t["a1g1a"]), "t")
+            .await
+            .unwrap();
+        let input = RegistrationInput {
+            person_id: Some(p.id),
+            community_id: Some(t["a1"].id),
+            employer_unit_id: Some(bureau.id),
+            skills: "法律咨询，摄影".into(),
+            duties: vec!["政策宣传岗".into(), "patrol".into()],
+            registered_on: "2026-01-05".into(),
+        };
+        let r = s.register(&staff, &input, "t").await.unwrap();
+        eq!(r.status.as_str(), "active");
+        eq!(r.skills.as_deref(), Some("法律咨询、摄影"));
+        // One open registration per person, checked in the writing transaction.
+        refused(s.register(&staff, &input, "t").await, "person_id", "已在");
+        // Another community's staff may not register there.
+        let mut elsewhere = input.clone();
+        elsewhere.community_id = Some(t["b1"].id);
+        refused(s.register(&staff, &elsewhere, "t").await, "community_id", "");
+        // A claim twice is refused; services count toward the report.
+        refused(s.claim_duty(&staff, r.id, "patrol", "t").await, "duty", "已认领");
+        s.claim_duty(&staff, r.id, "care", "t").await.unwrap();
+        s.record_service(&staff, r.id, &service("2026-03-01", "2", "5"), "t").await.unwrap();
+        s.record_service(&staff, r.id, &service("2026-03-08", "1.5", "4"), "t").await.unwrap();
+        s.record_service(&staff, r.id, &service("2026-05-01", "3", ""), "t").await.unwrap();
+        refused(s.record_service(&staff, r.id, &service("2025-12-01", "1", ""), "t").await, "served_on", "早于");
+        let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let rep = s
+            .employer_report(&staff, t["a1"].id, bureau.id, day("2026-01-01"), day("2026-03-31"))
+            .await
+            .unwrap();
+        eq!(rep.lines.len(), 1);
+        eq!(rep.minutes, 210);
+        eq!(rep.services, 2);
+        eq!(rep.lines[0].rating, Some(4.5));
+        // The post claimed today lies after the period, so it is not in the report.
+        eq!(rep.lines[0].duties.as_str(), "政策宣传岗、治安巡防岗");
+        let (letter, rep2) = s
+            .issue_thanks_letter(&staff, t["a1"].id, bureau.id, day("2026-01-01"), day("2026-06-30"), "t")
+            .await
+            .unwrap();
+        eq!(rep2.minutes, 390);
+        eq!(s.thanks_letters(&staff, t["a1"].id).await.unwrap().len(), 1);
+        eq!(letter.employer_unit_id, bureau.id);
+        eq!(s.community_employers(&staff, t["a1"].id).await.unwrap()[0].members, 1);
+        // Ending is allowed once; an ended registration cannot come back.
+        let r = s.decide_registration(&staff, r.id, RegStatus::Ended, "", "t").await.unwrap();
+        eq!(r.status.as_str(), "ended");
+        refused(s.decide_registration(&staff, r.id, RegStatus::Active, "", "t").await, "status", "不能");
+        let h = s.registration_history(&staff, r.id).await.unwrap();
+        eq!(h.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), vec!["registered", "claimed", "ended"]);
+        // Now the person may register again.
+        s.register(&staff, &input, "t").await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_member_registers_on_a_phone_and_the_community_confirms() {
+    for_each_engine(async |db| {
+        let t = build_tree(db).await;
+        let s = &db.store;
+        let staff = scoped(Role::CommunityStaff, &t["a1"]);
+        let street = scoped(Role::StreetStaff, &t["a"]);
+        let agency_org = db.org(None, "committee", "agency", &t["a"]).await;
+        let bureau = s.create_unit(&street, &unit("禅城区民政局", "", "机关", &t["a"]), "t").await.unwrap();
+        s.set_unit_org(&street, bureau.id, Some(agency_org.id), "t").await.unwrap();
+        let me = actor("dangyuan", Role::PartyMember, Reach::All);
+        let place = s.registration_place(&me, "440604001001").await.unwrap();
+        eq!(place.grids.len(), 2);
+        not_found(s.registration_place(&me, "440604001000").await);
+        // Residents' accounts may not register as members.
+        not_found(s.registration_place(&actor("jumin", Role::Resident, Reach::All), "440604001001").await);
+        let form = SelfRegistrationForm {
+            name: "李在职".into(),
+            id_number: id_with_check("44060419900202123"),
+            mobile: "13712345678".into(),
+            community: "440604001001".into(),
+            grid_id: Some(t["a1g1"].id),
+            employer: "禅城区民政局".into(),
+            member_status: "正式".into(),
+            joined_on: "2015-07-01".into(),
+            skills: "维修".into(),
+            duties: vec!["environment".into()],
+        };
+        let mut bad = form.clone();
+        bad.employer = "不存在的单位".into();
+        bad.grid_id = Some(t["a2g1"].id);
+        bad.duties = vec![];
+        match s.self_register(&me, &bad, "t").await {
+            Err(StoreError::Invalid(v)) => {
+                for f in ["employer", "grid_id", "duties"] {
+                    check!(v.message_for(f).is_some());
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+        let r = s.self_register(&me, &form, "t").await.unwrap();
+        eq!(r.status.as_str(), "pending");
+        eq!(s.my_registrations(&me).await.unwrap().len(), 1);
+        // The pending person is not counted as a resident until confirmed.
+        eq!(s.count_people_under(&staff, t["a1"].id).await.unwrap(), 0);
+        refused(s.self_register(&me, &form, "t").await, "community", "已有报到");
+        let member = s.member_of_person(&street, r.person_id).await.unwrap().expect("membership");
+        eq!(member.org_id, agency_org.id);
+        refused(s.decide_registration(&staff, r.id, RegStatus::Rejected, "", "t").await, "note", "原因");
+        let r = s.decide_registration(&staff, r.id, RegStatus::Active, "", "t").await.unwrap();
+        eq!(r.status.as_str(), "active");
+        eq!(s.count_people_under(&staff, t["a1"].id).await.unwrap(), 1);
+        // The member reads their own registration, but no one else's.
+        eq!(s.registration(&me, r.id).await.unwrap().id, r.id);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pairings_and_deployments() {
+    for_each_engine(async |db| {
+        let t = build_tree(db).await;
+        let s = &db.store;
+        let street = scoped(Role::StreetStaff, &t["a"]);
+        let agency_org = db.org(None, "committee", "agency", &t["a"]).await;
+        let pairing = PairingInput {
+            org_id: Some(agency_org.id),
+            community_id: Some(t["a1"].id),
+            started_on: "2026-01-01".into(),
+            ended_on: "2028-12-31".into(),
+            agreement: "共建协议：每月一次主题党日".into(),
+        };
+        let p = s.create_pairing(&street, &pairing, "t").await.unwrap();
+        refused(s.create_pairing(&street, &pairing, "t").await, "org_id", "已有结对");
+        let mut bad = pairing.clone();
+        bad.community_id = Some(t["a1g1"].id);
+        bad.ended_on = "2025-01-01".into();
+        match s.create_pairing(&street, &bad, "t").await {
+            Err(StoreError::Invalid(v)) => {
+                check!(v.message_for("community_id").is_some());
+                check!(v.message_for("ended_on").is_some());
+            }
+            other => panic!("{other:?}"),
+        }
+        eq!(s.pairings_under(&street, t["a"].id).await.unwrap().len(), 1);
+        s.end_pairing(&street, p.id, "2026-06-30", "t").await.unwrap();
+
+        let bureau = s.create_unit(&street, &unit("禅城区民政局", "", "机关", &t["a"]), "t").await.unwrap();
+        let cadre = s
+            .create_person(&street, &resident("干部乙", &id_with_check("44060419750101123"), "", &t["a1g1a"]), "t")
+            .await
+            .unwrap();
+        let mut d = DeploymentInput {
+            person_id: Some(cadre.id),
+            kind: "选派".into(),
+            from_unit_id: Some(bureau.id),
+            node_id: Some(t["a1"].id),
+            started_on: "2026-02-01".into(),
+            ..Default::default()
+        };
+        refused(s.create_deployment(&street, &d, "t").await, "post_id", "职务");
+        d.kind = "deployment".into();
+        let dep = s.create_deployment(&street, &d, "t").await.unwrap();
+        eq!(dep.kind.as_str(), "deployment");
+        eq!(s.deployments_under(&street, t["a"].id).await.unwrap().len(), 1);
+    })
+    .await;
+}
