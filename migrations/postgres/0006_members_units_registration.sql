@@ -156,3 +156,7 @@ CREATE TABLE thanks_letters (
     created_at       TEXT NOT NULL
 );
 CREATE INDEX thanks_letters_community ON thanks_letters(community_id, created_at);
+
+-- Name prefixes are searched as a byte-order range (see Engine::bytewise); SQLite's name index
+-- already compares that way.
+CREATE INDEX persons_name_c ON persons (name COLLATE "C");

@@ -36,6 +36,16 @@ impl Engine {
         }
     }
 
+    /// Appended to a text column to compare it by code point, so a prefix is a range: SQLite
+    /// compares that way already; PostgreSQL's default collation may be linguistic (its name
+    /// index is built `COLLATE "C"` for this, migration 0006).
+    pub fn bytewise(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "",
+            Engine::Postgres => " COLLATE \"C\"",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Engine::Sqlite => "sqlite",

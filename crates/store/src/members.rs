@@ -299,3 +299,36 @@ impl Store {
         .await?)
     }
 }
+
+/// A party organisation offered in a form.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct OrgChoice {
+    pub id: i64,
+    pub name: String,
+    pub territory_name: String,
+}
+
+impl Store {
+    /// Active organisations (not 党小组) whose territory lies under the ancestor of `node` at
+    /// `level` (the street for a membership, the district for a transfer) and that the actor
+    /// may read, for a form's choices; at most 1,000, by name.
+    pub async fn org_choices(
+        &self,
+        actor: &Actor,
+        node: &crate::tree::Node,
+        level: gongjian_domain::tree::Level,
+    ) -> StoreResult<Vec<OrgChoice>> {
+        let depth = level.as_i64() as usize;
+        let segments: Vec<&str> = node.path.trim_matches('/').split('/').collect();
+        let root = format!("/{}/", segments[..depth.min(segments.len())].join("/"));
+        let mut sql = Sql::new(
+            "SELECT o.id, o.name, t.name AS territory_name FROM party_orgs o JOIN nodes t ON t.id = o.territory_node_id \
+             WHERE o.status = 'active' AND o.kind <> 'group' AND ",
+        );
+        scope::push_subtree(&mut sql, "t.path", &root);
+        sql.push(" AND ");
+        scope::push_filter(&mut sql, actor, Right::ReadTree, "t.path");
+        sql.push(" ORDER BY o.name, o.id LIMIT 1000");
+        Ok(sql.query_as().fetch_all(&self.pool).await?)
+    }
+}

@@ -56,6 +56,14 @@ const PERSON_SELECT: &str = "SELECT p.id, p.name, p.id_number_masked, p.birth_da
      p.home_node_id, h.name AS home_name, h.code AS home_code, h.path AS home_path, p.household, \
      p.registered_elsewhere, p.status, p.created_at FROM persons p JOIN nodes h ON h.id = p.home_node_id";
 
+/// One step in a person's history.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct PersonEvent {
+    pub at: String,
+    pub action: String,
+    pub detail: Option<String>,
+}
+
 /// Which number to reveal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sensitive {
@@ -193,31 +201,89 @@ impl Store {
         let mut sql = Sql::new(&format!("{PERSON_SELECT} WHERE "));
         scope::push_subtree(&mut sql, "h.path", &node.path);
         sql.push(" AND p.status = 'active'");
-        let q = gongjian_domain::ids::normalize_cell(q);
-        if !q.is_empty() {
-            let digits: String = q
-                .chars()
-                .filter(|c| c.is_ascii_digit() || *c == 'X' || *c == 'x')
-                .collect();
-            if digits.len() == 18 && digits.len() == q.len() {
-                sql.push(" AND p.id_number_hash = ")
-                    .bind(self.keys.lookup_hash(ID_FIELD, &digits.to_uppercase()));
-            } else if digits.len() == 11 && digits.len() == q.len() {
-                sql.push(" AND p.mobile_hash = ")
-                    .bind(self.keys.lookup_hash(MOBILE_FIELD, &digits));
-            } else if digits.len() == 4 && digits.len() == q.len() {
-                sql.push(" AND (p.mobile_masked LIKE ")
-                    .bind(format!("%{digits}"))
-                    .push(" OR p.id_number_masked LIKE ")
-                    .bind(format!("%{digits}"))
-                    .push(")");
-            } else {
-                sql.push(" AND p.name LIKE ")
-                    .bind(format!("%{}%", crate::sql::escape_like(&q)))
-                    .push(" ESCAPE '\\'");
-            }
-        }
+        self.push_person_match(&mut sql, q, false);
         crate::sql::fetch_page(&self.pool, sql, "p.id", cursor, limit, |p: &Person| p.id).await
+    }
+
+    /// Appends the condition for `q`: a whole ID or mobile number (by keyed hash), a masked
+    /// number as lists show it, the last four digits of either, or a name — containing `q`, or
+    /// starting with it when `prefix` (which the name index answers at any scale).
+    fn push_person_match(&self, sql: &mut Sql, q: &str, prefix: bool) {
+        let q = gongjian_domain::ids::normalize_cell(q);
+        if q.is_empty() {
+            return;
+        }
+        let digits: String = q
+            .chars()
+            .filter(|c| c.is_ascii_digit() || *c == 'X' || *c == 'x')
+            .collect();
+        if digits.len() == 18 && digits.len() == q.len() {
+            sql.push(" AND p.id_number_hash = ")
+                .bind(self.keys.lookup_hash(ID_FIELD, &digits.to_uppercase()));
+        } else if digits.len() == 11 && digits.len() == q.len() {
+            sql.push(" AND p.mobile_hash = ")
+                .bind(self.keys.lookup_hash(MOBILE_FIELD, &digits));
+        } else if q.contains('*') {
+            let masked = q.to_uppercase();
+            sql.push(" AND (p.id_number_masked = ")
+                .bind(masked.clone())
+                .push(" OR p.mobile_masked = ")
+                .bind(masked)
+                .push(")");
+        } else if digits.len() == 4 && digits.len() == q.len() {
+            sql.push(" AND (p.mobile_masked LIKE ")
+                .bind(format!("%{digits}"))
+                .push(" OR p.id_number_masked LIKE ")
+                .bind(format!("%{digits}"))
+                .push(")");
+        } else if prefix {
+            let name = format!("p.name{}", self.engine.bytewise());
+            sql.push(" AND ")
+                .push(&name)
+                .push(" >= ")
+                .bind(q.clone())
+                .push(" AND ")
+                .push(&name)
+                .push(" < ")
+                .bind(format!("{q}\u{10FFFF}"));
+        } else {
+            sql.push(" AND p.name LIKE ")
+                .bind(format!("%{}%", crate::sql::escape_like(&q)))
+                .push(" ESCAPE '\\'");
+        }
+    }
+
+    /// People in the actor's whole read scope (or under `within`), including those pending
+    /// confirmation: see [`Store::push_person_match`] for what `q` matches.
+    pub async fn search_people(
+        &self,
+        actor: &Actor,
+        q: &str,
+        within: Option<i64>,
+        cursor: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Page<Person>> {
+        let mut sql = Sql::new(&format!("{PERSON_SELECT} WHERE "));
+        match within {
+            Some(id) => {
+                let node = self.node(actor, id).await?;
+                scope::require(actor, Right::ReadPeople, &node.path)?;
+                scope::push_subtree(&mut sql, "h.path", &node.path);
+            }
+            None => scope::push_filter(&mut sql, actor, Right::ReadPeople, "h.path"),
+        }
+        sql.push(" AND p.status IN ('active', 'pending')");
+        self.push_person_match(&mut sql, q, true);
+        crate::sql::fetch_page(&self.pool, sql, "p.id", cursor, limit, |p: &Person| p.id).await
+    }
+
+    /// A person's history (registered, changed, self-registered …), oldest first.
+    pub async fn person_history(&self, actor: &Actor, id: i64) -> StoreResult<Vec<PersonEvent>> {
+        self.person(actor, id).await?;
+        Ok(sqlx::query_as("SELECT at, action, detail FROM person_history WHERE person_id = $1 ORDER BY id")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Residents living in the subtree of `node_id` (active records).

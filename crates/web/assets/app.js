@@ -28,3 +28,8 @@
     if (e.key === "Escape") { var box = document.getElementById("search-results"); if (box) { box.innerHTML = ""; } }
   });
 })();
+
+// Print buttons (letters, posters): inline handlers are not allowed by the CSP.
+document.addEventListener('click', (e) => {
+  if (e.target instanceof Element && e.target.closest('[data-print]')) window.print();
+});

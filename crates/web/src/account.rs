@@ -113,16 +113,6 @@ struct TotpPage {
     errors: Validation,
 }
 
-fn qr_svg(text: &str) -> String {
-    match qrcode::QrCode::new(text.as_bytes()) {
-        Ok(code) => code
-            .render::<qrcode::render::svg::Color>()
-            .min_dimensions(200, 200)
-            .build(),
-        Err(_) => String::new(),
-    }
-}
-
 async fn totp_page(State(state): State<AppState>, user: CurrentUser) -> Result<TotpPage, PageError> {
     let enabled = state.store.totp_enabled(user.actor.user_id).await?;
     let setup = if enabled {
@@ -133,7 +123,7 @@ async fn totp_page(State(state): State<AppState>, user: CurrentUser) -> Result<T
             None => Some(state.store.begin_totp(&user.actor).await?),
         }
     };
-    let qr_svg = setup.as_ref().map(|s| qr_svg(&s.uri)).unwrap_or_default();
+    let qr_svg = setup.as_ref().map(|s| crate::ui::qr_svg(&s.uri)).unwrap_or_default();
     Ok(TotpPage {
         chrome: user.chrome("account"),
         enabled,
@@ -165,7 +155,7 @@ async fn confirm_totp(
         .into_response()),
         Err(StoreError::Invalid(errors)) => {
             let setup = state.store.pending_totp(&user.actor).await?;
-            let qr_svg = setup.as_ref().map(|s| qr_svg(&s.uri)).unwrap_or_default();
+            let qr_svg = setup.as_ref().map(|s| crate::ui::qr_svg(&s.uri)).unwrap_or_default();
             Ok((
                 StatusCode::UNPROCESSABLE_ENTITY,
                 TotpPage {

@@ -15,7 +15,16 @@ use crate::AppState;
     paths(
         crate::auth::me, crate::account::api_tokens, crate::account::api_create_token, crate::account::api_revoke_token,
         crate::audit::api_list, crate::stats::api_list, crate::stats::api_metric,
-        crate::people::api_list, crate::people::api_create, crate::people::api_get, crate::people::api_reveal,
+        crate::people::api_list, crate::people::api_search, crate::people::api_create, crate::people::api_get, crate::people::api_reveal,
+        crate::members::api_list, crate::members::api_create, crate::members::api_get, crate::members::api_transfer,
+        crate::members::api_transfers,
+        crate::units::api_list, crate::units::api_create, crate::units::api_get, crate::units::api_update,
+        crate::units::api_contacts, crate::units::api_add_contact,
+        crate::registrations::api_list, crate::registrations::api_create, crate::registrations::api_get,
+        crate::registrations::api_decide, crate::registrations::api_claim, crate::registrations::api_record_service,
+        crate::registrations::mobile::api_self_register, crate::registrations::reports::api_report,
+        crate::registrations::cadres::api_pairings, crate::registrations::cadres::api_create_pairing,
+        crate::registrations::cadres::api_deployments, crate::registrations::cadres::api_create_deployment,
         crate::tree::api_roots, crate::tree::api_search, crate::tree::api_create, crate::tree::api_get,
         crate::tree::api_by_code, crate::tree::api_edit, crate::tree::api_children, crate::tree::api_counts,
         crate::tree::api_move, crate::tree::api_archive, crate::tree::api_restore, crate::tree::api_history,
@@ -28,7 +37,9 @@ use crate::AppState;
          (name = "account", description = "The caller's account and API tokens"),
          (name = "audit", description = "The audit log (audit administrator)"),
          (name = "stats", description = "Metrics of the seed reports, computed from records"),
-         (name = "people", description = "Residents (居民); ID and phone numbers masked unless revealed"))
+         (name = "people", description = "Residents (居民) and party members; ID and phone numbers masked unless revealed"),
+         (name = "units", description = "Units in the area (驻区单位) and their liaison contacts"),
+         (name = "registration", description = "Double registration (双报到): in-service members, pairings, cadres sent down, reports to employers"))
 )]
 pub struct ApiDoc;
 

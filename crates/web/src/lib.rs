@@ -12,14 +12,18 @@ pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod error;
+pub mod export;
 pub mod health;
 pub mod imports;
+pub mod members;
 pub mod party;
 pub mod people;
 pub mod posts;
+pub mod registrations;
 pub mod stats;
 pub mod tree;
 pub mod ui;
+pub mod units;
 
 use std::sync::Arc;
 
@@ -102,6 +106,9 @@ fn all_routes() -> Vec<Route> {
         tree::routes(),
         party::routes(),
         people::routes(),
+        members::routes(),
+        units::routes(),
+        registrations::routes(),
         imports::routes(),
         posts::routes(),
         stats::routes(),

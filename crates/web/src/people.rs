@@ -4,7 +4,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use gongjian_domain::Validation;
@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{ApiUser, Client, CurrentUser};
 use crate::error::{ApiError, ApiResult, PageError};
 use crate::ui::Chrome;
-use crate::{AppState, Route, get, post};
+use crate::{AppState, Route, export, get, post};
 
 pub fn routes() -> Vec<Route> {
     vec![
@@ -26,9 +26,11 @@ pub fn routes() -> Vec<Route> {
         get("/tree/{id}/residents/new", new_page),
         get("/tree/{id}/residents/export", export),
         post("/tree/{id}/residents/new", create),
+        get("/people", search),
         get("/people/{id}", detail),
         post("/people/{id}/reveal", reveal),
         get("/api/v1/nodes/{id}/people", api_list),
+        get("/api/v1/people", api_search),
         post("/api/v1/people", api_create),
         get("/api/v1/people/{id}", api_get),
         post("/api/v1/people/{id}/reveal", api_reveal),
@@ -81,7 +83,7 @@ async fn list(
     })
 }
 
-/// All residents under a node as an xlsx workbook, numbers masked (at most 200,000 rows).
+/// All residents under a node as an xlsx workbook, numbers masked.
 async fn export(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -89,76 +91,26 @@ async fn export(
     Query(q): Query<PeopleQuery>,
 ) -> Result<Response, PageError> {
     let node = state.store.node(&user.actor, id).await?;
-    let mut rows: Vec<Person> = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = state.store.people_under(&user.actor, id, &q.q, cursor, 500).await?;
-        rows.extend(page.items);
-        match page.next_cursor.and_then(|c| c.parse().ok()) {
-            Some(c) if rows.len() < 200_000 => cursor = Some(c),
-            _ => break,
-        }
-    }
-    let bytes = people_workbook(&rows).map_err(|e| PageError::Store(StoreError::Config(format!("xlsx: {e}"))))?;
-    let filename = format!("residents-{}.xlsx", node.code);
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{filename}\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
-}
-
-fn people_workbook(rows: &[Person]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-    let mut book = rust_xlsxwriter::Workbook::new();
-    let sheet = book.add_worksheet();
-    sheet.set_name("居民")?;
-    let bold = rust_xlsxwriter::Format::new().set_bold();
-    let headers = [
-        "姓名",
-        "身份证号（脱敏）",
-        "性别",
-        "出生日期",
-        "手机号码（脱敏）",
-        "网格",
-        "网格编码",
-        "门牌",
-        "户籍",
-    ];
-    for (c, h) in headers.iter().enumerate() {
-        sheet.write_with_format(0, c as u16, *h, &bold)?;
-    }
-    for (i, p) in rows.iter().enumerate() {
-        let r = (i + 1) as u32;
-        let cells = [
-            p.name.clone(),
-            p.id_number_masked.clone().unwrap_or_default(),
-            p.sex_label().to_string(),
-            p.birth_date.clone().unwrap_or_default(),
-            p.mobile_masked.clone().unwrap_or_default(),
-            p.home_name.clone(),
-            p.home_code.clone(),
-            p.household.clone().unwrap_or_default(),
-            if p.registered_elsewhere == 1 {
-                "外地".to_string()
-            } else {
-                "本地".to_string()
-            },
-        ];
-        for (c, v) in cells.iter().enumerate() {
-            sheet.write(r, c as u16, v.as_str())?;
-        }
-    }
-    sheet.autofit();
-    book.save_to_buffer()
+    let rows = export::all_pages(|c| state.store.people_under(&user.actor, id, &q.q, c, 500)).await?;
+    let headers = ["姓名", "身份证号（脱敏）", "性别", "出生日期", "手机号码（脱敏）", "网格", "网格编码", "门牌", "户籍"];
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|p| {
+            vec![
+                p.name.clone(),
+                p.id_number_masked.clone().unwrap_or_default(),
+                p.sex_label().to_string(),
+                p.birth_date.clone().unwrap_or_default(),
+                p.mobile_masked.clone().unwrap_or_default(),
+                p.home_name.clone(),
+                p.home_code.clone(),
+                p.household.clone().unwrap_or_default(),
+                if p.registered_elsewhere == 1 { "外地" } else { "本地" }.to_string(),
+            ]
+        })
+        .collect();
+    let bytes = export::workbook("居民", &headers, &[], &cells)?;
+    Ok(export::download(&format!("residents-{}.xlsx", node.code), bytes))
 }
 
 #[derive(Template, WebTemplate)]
@@ -246,14 +198,52 @@ struct DetailPage {
     chrome: Chrome,
     person: Person,
     posts: Vec<gongjian_store::posts::Post>,
+    member: Option<gongjian_store::members::Member>,
+    registrations: Vec<gongjian_store::registrations::Registration>,
+    history: Vec<gongjian_store::people::PersonEvent>,
     can_reveal: bool,
+    can_manage: bool,
     revealed: Option<(&'static str, String)>,
     notice: Option<&'static str>,
+}
+
+impl DetailPage {
+    fn action_label(&self, action: &str) -> &'static str {
+        match action {
+            "created" => "登记",
+            "updated" => "修改",
+            "imported" => "导入",
+            "self_registered" => "扫码报到时登记",
+            _ => "其他",
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
 struct NoticeQuery {
     notice: Option<String>,
+}
+
+async fn detail_page(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    revealed: Option<(&'static str, String)>,
+) -> Result<DetailPage, PageError> {
+    let person = state.store.person(&user.actor, id).await?;
+    let home = state.store.node(&user.actor, person.home_node_id).await?;
+    Ok(DetailPage {
+        chrome: user.chrome("people"),
+        can_reveal: state.store.may_reveal(&user.actor, &person),
+        can_manage: state.store.may_manage_people_at(&user.actor, &home),
+        posts: state.store.posts_of(&user.actor, id).await?,
+        member: state.store.member_of_person(&user.actor, id).await?,
+        registrations: state.store.registrations_of_person(&user.actor, id).await?,
+        history: state.store.person_history(&user.actor, id).await?,
+        person,
+        revealed,
+        notice: None,
+    })
 }
 
 async fn detail(
@@ -262,18 +252,15 @@ async fn detail(
     Path(id): Path<i64>,
     Query(q): Query<NoticeQuery>,
 ) -> Result<DetailPage, PageError> {
-    let person = state.store.person(&user.actor, id).await?;
-    let can_reveal = state.store.may_reveal(&user.actor, &person);
-    let notice = q.notice.as_deref().and_then(|n| (n == "created").then_some("已登记。"));
-    let posts = state.store.posts_of(&user.actor, id).await?;
-    Ok(DetailPage {
-        chrome: user.chrome("tree"),
-        person,
-        posts,
-        can_reveal,
-        revealed: None,
-        notice,
-    })
+    let mut page = detail_page(&state, &user, id, None).await?;
+    page.notice = match q.notice.as_deref() {
+        Some("created") => Some("已登记。"),
+        Some("member") => Some("已登记党员身份。"),
+        Some("transferred") => Some("已办理组织关系转接。"),
+        Some("full") => Some("已转为正式党员。"),
+        _ => None,
+    };
+    Ok(page)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -290,21 +277,87 @@ async fn reveal(
 ) -> Result<DetailPage, PageError> {
     let what = Sensitive::from_key(&form.field).ok_or_else(|| PageError::BadRequest("未知的字段".into()))?;
     let value = state.store.reveal(&user.actor, id, what, &user.client).await?;
-    let person = state.store.person(&user.actor, id).await?;
     let label = if what == Sensitive::IdNumber {
         "身份证号"
     } else {
         "手机号码"
     };
-    let posts = state.store.posts_of(&user.actor, id).await?;
-    Ok(DetailPage {
-        chrome: user.chrome("tree"),
-        can_reveal: true,
-        person,
-        posts,
-        revealed: Some((label, value.unwrap_or_else(|| "未登记".into()))),
-        notice: None,
+    detail_page(&state, &user, id, Some((label, value.unwrap_or_else(|| "未登记".into())))).await
+}
+
+#[derive(Deserialize, Default, IntoParams)]
+pub struct SearchQuery {
+    /// A name (its beginning), the last 4 digits of a phone or ID number, a masked number as
+    /// lists show it, or a whole ID or phone number.
+    #[serde(default)]
+    q: String,
+    /// Only under the node with this code (a grid, community, street …).
+    #[serde(default)]
+    node: String,
+    cursor: Option<i64>,
+    limit: Option<i64>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "people/search.html")]
+struct SearchPage {
+    chrome: Chrome,
+    q: String,
+    node: String,
+    page: Option<Page<Person>>,
+    problem: Option<String>,
+    next_href: Option<String>,
+}
+
+async fn search_in(state: &AppState, actor: &gongjian_domain::access::Actor, q: &SearchQuery, limit: i64) -> Result<Page<Person>, StoreError> {
+    let within = match q.node.trim() {
+        "" => None,
+        code => Some(
+            state
+                .store
+                .node_by_code(actor, code)
+                .await
+                .map_err(|_| StoreError::field("node", format!("没有找到代码为 {code} 的节点")))?
+                .id,
+        ),
+    };
+    state.store.search_people(actor, &q.q, within, q.cursor, limit).await
+}
+
+/// Finds people across the viewer's scope.
+async fn search(State(state): State<AppState>, user: CurrentUser, Query(q): Query<SearchQuery>) -> Result<SearchPage, PageError> {
+    let (page, problem) = if q.q.trim().is_empty() && q.node.trim().is_empty() {
+        (None, None)
+    } else {
+        match search_in(&state, &user.actor, &q, 50).await {
+            Ok(p) => (Some(p), None),
+            Err(StoreError::Invalid(v)) => (None, Some(v.to_string())),
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let next_href = page
+        .as_ref()
+        .and_then(|p| export::next_href("/people", &[("q", &q.q), ("node", &q.node)], p.next_cursor.as_ref()));
+    Ok(SearchPage {
+        chrome: user.chrome("people"),
+        q: q.q,
+        node: q.node,
+        page,
+        problem,
+        next_href,
     })
+}
+
+/// People across the caller's scope (numbers masked).
+#[utoipa::path(get, path = "/api/v1/people", tag = "people", params(SearchQuery),
+    responses((status = 200, body = PersonPage), (status = 422, body = crate::error::Problem)))]
+pub async fn api_search(
+    State(state): State<AppState>,
+    ApiUser(actor): ApiUser,
+    Query(q): Query<SearchQuery>,
+) -> ApiResult<Json<Page<Person>>> {
+    let limit = q.limit.unwrap_or(50);
+    Ok(Json(search_in(&state, &actor, &q, limit).await?))
 }
 
 /// A page of residents (OpenAPI schema of `Page<Person>`).

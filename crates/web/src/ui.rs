@@ -24,6 +24,10 @@ pub struct Chrome {
     /// Effective rights for showing menu entries (the store enforces them again).
     pub manages_accounts: bool,
     pub reads_audit: bool,
+    /// Holds the party-member role: may register at a residence community (双报到).
+    pub registers_self: bool,
+    /// Reads residents somewhere: may search people.
+    pub reads_people: bool,
 }
 
 impl Chrome {
@@ -35,11 +39,24 @@ impl Chrome {
             active,
             manages_accounts: user.actor.grants.iter().any(|g| g.role.manages_accounts()),
             reads_audit: user.actor.scope(Right::ReadAudit) != Scope::Paths(Vec::new()),
+            registers_self: !user.actor.scope(Right::RegisterSelf).is_none(),
+            reads_people: !user.actor.scope(Right::ReadPeople).is_none(),
         }
     }
 
     pub fn is(&self, key: &str) -> bool {
         self.active == key
+    }
+}
+
+/// `text` as an inline SVG QR code (empty when it cannot be encoded).
+pub fn qr_svg(text: &str) -> String {
+    match qrcode::QrCode::new(text.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color>()
+            .min_dimensions(200, 200)
+            .build(),
+        Err(_) => String::new(),
     }
 }
 
