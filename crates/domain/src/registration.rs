@@ -97,9 +97,14 @@ impl RegStatus {
     }
 
     pub fn from_key(s: &str) -> Option<RegStatus> {
-        [RegStatus::Pending, RegStatus::Active, RegStatus::Ended, RegStatus::Rejected]
-            .into_iter()
-            .find(|r| r.key() == s)
+        [
+            RegStatus::Pending,
+            RegStatus::Active,
+            RegStatus::Ended,
+            RegStatus::Rejected,
+        ]
+        .into_iter()
+        .find(|r| r.key() == s)
     }
 
     pub fn label_zh(self) -> &'static str {
@@ -117,11 +122,7 @@ impl RegStatus {
             (RegStatus::Pending, RegStatus::Active | RegStatus::Rejected) | (RegStatus::Active, RegStatus::Ended) => {
                 Ok(())
             }
-            _ => Err(format!(
-                "报到状态为“{}”，不能改为“{}”",
-                self.label_zh(),
-                to.label_zh()
-            )),
+            _ => Err(format!("报到状态为“{}”，不能改为“{}”", self.label_zh(), to.label_zh())),
         }
     }
 }
@@ -168,7 +169,9 @@ impl Minutes {
     /// From hours as typed (`2`, `1.5`, `0.5`); rounded to the minute.
     pub fn from_hours_text(raw: &str) -> Result<Minutes, String> {
         let s = normalize_cell(raw);
-        let h: f64 = s.parse().map_err(|_| format!("“{s}”不是有效的时长，请填小时数，如 1.5"))?;
+        let h: f64 = s
+            .parse()
+            .map_err(|_| format!("“{s}”不是有效的时长，请填小时数，如 1.5"))?;
         if !h.is_finite() || h <= 0.0 {
             return Err("时长应大于 0".into());
         }
@@ -302,7 +305,10 @@ mod tests {
     fn duties_and_skills() {
         assert_eq!(Duty::parse("治安巡防岗"), Some(Duty::Patrol));
         assert_eq!(Duty::parse("patrol"), Some(Duty::Patrol));
-        assert_eq!(parse_skills(" 法律咨询，维修  摄影 ").unwrap().as_deref(), Some("法律咨询、维修、摄影"));
+        assert_eq!(
+            parse_skills(" 法律咨询，维修  摄影 ").unwrap().as_deref(),
+            Some("法律咨询、维修、摄影")
+        );
         assert_eq!(parse_skills("").unwrap(), None);
     }
 }

@@ -108,7 +108,10 @@ impl TryFrom<&UnitForm> for UnitDraft {
         };
         let kind = UnitKind::parse(&f.kind);
         if kind.is_none() {
-            v.push("kind", "请选择单位类型（机关、事业单位、国有企业、民营企业、社会组织、个体工商户）");
+            v.push(
+                "kind",
+                "请选择单位类型（机关、事业单位、国有企业、民营企业、社会组织、个体工商户）",
+            );
         }
         if f.node_id.is_none() {
             v.push("node_id", "请选择单位所在的街道、社区或网格");

@@ -280,10 +280,12 @@ impl Store {
     /// A person's history (registered, changed, self-registered …), oldest first.
     pub async fn person_history(&self, actor: &Actor, id: i64) -> StoreResult<Vec<PersonEvent>> {
         self.person(actor, id).await?;
-        Ok(sqlx::query_as("SELECT at, action, detail FROM person_history WHERE person_id = $1 ORDER BY id")
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_as("SELECT at, action, detail FROM person_history WHERE person_id = $1 ORDER BY id")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// Residents living in the subtree of `node_id` (active records).

@@ -139,8 +139,11 @@ impl Store {
         .map_err(|e| crate::tree::map_unique(e.into(), "credit_code", "该统一社会信用代码已登记，请查找已有单位"))?;
         append(
             &mut tx,
-            &AuditEvent::by(actor, "unit.update", format!("unit:{id}"), client)
-                .with_detail(format!("{} -> {}", old.name, d.name.as_str())),
+            &AuditEvent::by(actor, "unit.update", format!("unit:{id}"), client).with_detail(format!(
+                "{} -> {}",
+                old.name,
+                d.name.as_str()
+            )),
         )
         .await?;
         tx.commit().await?;
@@ -177,19 +180,27 @@ impl Store {
         self.unit(actor, id).await
     }
 
-    /// One unit. A unit's name, kind and code are public registry data, so any account that
-    /// reads some part of the tree may read it (a community's members work at agencies far
-    /// outside it); its contacts are another matter ([`Store::unit_contacts`]).
+    /// One unit, if the actor may read the tree where it is located. (Where a record names a
+    /// unit outside the reader's scope — a member's employer, a cadre's sending agency — only
+    /// its name is shown, through the record's own query.)
     pub async fn unit(&self, actor: &Actor, id: i64) -> StoreResult<Unit> {
         let u: Unit = sqlx::query_as(sqlx::AssertSqlSafe(format!("{UNIT_SELECT} WHERE u.id = $1")))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound)?;
-        if actor.scope(Right::ReadTree).is_none() {
-            return Err(StoreError::NotFound);
-        }
+        scope::require(actor, Right::ReadTree, &u.node_path)?;
         Ok(u)
+    }
+
+    /// Whether an active unit with this id exists, anywhere: a record may name a unit outside
+    /// the writer's scope (an employer, a sending agency), which it then shows by name only.
+    pub async fn unit_exists(&self, id: i64) -> StoreResult<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM units WHERE id = $1 AND status = 'active'")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
     }
 
     /// The active unit with exactly this name or credit code, anywhere (unit names and codes are
@@ -233,7 +244,13 @@ impl Store {
     }
 
     /// Adds a liaison contact to a unit.
-    pub async fn add_contact(&self, actor: &Actor, unit_id: i64, form: &ContactForm, client: &str) -> StoreResult<Contact> {
+    pub async fn add_contact(
+        &self,
+        actor: &Actor,
+        unit_id: i64,
+        form: &ContactForm,
+        client: &str,
+    ) -> StoreResult<Contact> {
         let unit = self.unit(actor, unit_id).await?;
         scope::require(actor, Right::ManagePeople, &unit.node_path)?;
         let d = ContactDraft::try_from(form)?;
@@ -245,8 +262,17 @@ impl Store {
         .bind(unit_id)
         .bind(d.name.as_str().to_string())
         .bind(d.title.clone())
-        .bind(d.mobile.as_ref().map(|m| self.keys.encrypt(MOBILE_FIELD, m.as_str())).transpose()?)
-        .bind(d.mobile.as_ref().map(|m| self.keys.lookup_hash(MOBILE_FIELD, m.as_str())))
+        .bind(
+            d.mobile
+                .as_ref()
+                .map(|m| self.keys.encrypt(MOBILE_FIELD, m.as_str()))
+                .transpose()?,
+        )
+        .bind(
+            d.mobile
+                .as_ref()
+                .map(|m| self.keys.lookup_hash(MOBILE_FIELD, m.as_str())),
+        )
         .bind(d.mobile.as_ref().map(|m| m.masked()))
         .bind(now_text())
         .fetch_one(&mut *tx)
@@ -270,12 +296,13 @@ impl Store {
         let unit = self.unit(actor, unit_id).await?;
         scope::require(actor, Right::ManagePeople, &unit.node_path)?;
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query("UPDATE unit_contacts SET ended_at = $1 WHERE id = $2 AND unit_id = $3 AND ended_at IS NULL")
-            .bind(now_text())
-            .bind(contact_id)
-            .bind(unit_id)
-            .execute(&mut *tx)
-            .await?;
+        let done =
+            sqlx::query("UPDATE unit_contacts SET ended_at = $1 WHERE id = $2 AND unit_id = $3 AND ended_at IS NULL")
+                .bind(now_text())
+                .bind(contact_id)
+                .bind(unit_id)
+                .execute(&mut *tx)
+                .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -289,8 +316,8 @@ impl Store {
         Ok(())
     }
 
-    /// A unit's current contacts; their numbers masked, and hidden from those who may not read
-    /// people there.
+    /// A unit's current contacts, numbers masked; none for those who may not read people where
+    /// the unit is.
     pub async fn unit_contacts(&self, actor: &Actor, unit_id: i64) -> StoreResult<Vec<Contact>> {
         let unit = self.unit(actor, unit_id).await?;
         let mut rows: Vec<Contact> = sqlx::query_as(
@@ -301,15 +328,19 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         if !actor.scope(Right::ReadPeople).contains_path(&unit.node_path) {
-            for c in &mut rows {
-                c.mobile_masked = None;
-            }
+            rows.clear();
         }
         Ok(rows)
     }
 
     /// A contact's full mobile number, for a permitted role; audited.
-    pub async fn reveal_contact(&self, actor: &Actor, unit_id: i64, contact_id: i64, client: &str) -> StoreResult<Option<String>> {
+    pub async fn reveal_contact(
+        &self,
+        actor: &Actor,
+        unit_id: i64,
+        contact_id: i64,
+        client: &str,
+    ) -> StoreResult<Option<String>> {
         let unit = self.unit(actor, unit_id).await?;
         scope::require(actor, Right::RevealPersonal, &unit.node_path)?;
         let stored: Option<Option<String>> =
@@ -318,7 +349,9 @@ impl Store {
                 .bind(unit_id)
                 .fetch_optional(&self.pool)
                 .await?;
-        let Some(stored) = stored else { return Err(StoreError::NotFound) };
+        let Some(stored) = stored else {
+            return Err(StoreError::NotFound);
+        };
         let value = stored.map(|s| self.keys.decrypt(MOBILE_FIELD, &s)).transpose()?;
         let mut tx = self.begin_write().await?;
         append(

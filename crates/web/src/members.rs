@@ -78,7 +78,10 @@ async fn list(
     Query(q): Query<MemberQuery>,
 ) -> Result<ListPage, PageError> {
     let node = state.store.node(&user.actor, id).await?;
-    let page = state.store.members_under(&user.actor, id, &q.filter(), q.cursor, 50).await?;
+    let page = state
+        .store
+        .members_under(&user.actor, id, &q.filter(), q.cursor, 50)
+        .await?;
     let next_href = export::next_href(
         &format!("/tree/{id}/members"),
         &[("q", &q.q), ("status", &q.status)],
@@ -117,7 +120,15 @@ async fn export_list(
             ]
         })
         .collect();
-    let headers = ["姓名", "身份证号（脱敏）", "手机号码（脱敏）", "所在党组织", "类别", "入党日期", "转正日期"];
+    let headers = [
+        "姓名",
+        "身份证号（脱敏）",
+        "手机号码（脱敏）",
+        "所在党组织",
+        "类别",
+        "入党日期",
+        "转正日期",
+    ];
     let bytes = export::workbook("党员", &headers, &[], &cells)?;
     Ok(export::download(&format!("members-{}.xlsx", node.code), bytes))
 }
@@ -165,7 +176,11 @@ async fn form_page(
     })
 }
 
-async fn new_page(State(state): State<AppState>, user: CurrentUser, Path(id): Path<i64>) -> Result<FormPage, PageError> {
+async fn new_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<FormPage, PageError> {
     let form = MemberValues {
         status: "full".into(),
         ..Default::default()
@@ -188,9 +203,11 @@ async fn create(
     };
     match state.store.add_member(&user.actor, &form, &user.client).await {
         Ok(_) => Ok(Redirect::to(&format!("/people/{id}?notice=member")).into_response()),
-        Err(StoreError::Invalid(errors)) => {
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, form_page(&state, &user, id, values, errors).await?).into_response())
-        }
+        Err(StoreError::Invalid(errors)) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            form_page(&state, &user, id, values, errors).await?,
+        )
+            .into_response()),
         Err(e) => Err(e.into()),
     }
 }
@@ -280,7 +297,11 @@ async fn make_full(
     Path(id): Path<i64>,
     Form(values): Form<FullValues>,
 ) -> Result<Response, PageError> {
-    match state.store.make_member_full(&user.actor, id, &values.full_on, &user.client).await {
+    match state
+        .store
+        .make_member_full(&user.actor, id, &values.full_on, &user.client)
+        .await
+    {
         Ok(m) => Ok(Redirect::to(&format!("/people/{}?notice=full", m.person_id)).into_response()),
         Err(StoreError::Invalid(errors)) => Err(PageError::BadRequest(errors.to_string())),
         Err(e) => Err(e.into()),
@@ -340,7 +361,10 @@ pub async fn api_create(
         joined_on: input.joined_on,
         full_on: input.full_on,
     };
-    Ok((StatusCode::CREATED, Json(state.store.add_member(&actor, &form, &client).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.add_member(&actor, &form, &client).await?),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/members/{id}", tag = "people", params(("id" = i64, Path)),

@@ -92,7 +92,17 @@ async fn export(
 ) -> Result<Response, PageError> {
     let node = state.store.node(&user.actor, id).await?;
     let rows = export::all_pages(|c| state.store.people_under(&user.actor, id, &q.q, c, 500)).await?;
-    let headers = ["姓名", "身份证号（脱敏）", "性别", "出生日期", "手机号码（脱敏）", "网格", "网格编码", "门牌", "户籍"];
+    let headers = [
+        "姓名",
+        "身份证号（脱敏）",
+        "性别",
+        "出生日期",
+        "手机号码（脱敏）",
+        "网格",
+        "网格编码",
+        "门牌",
+        "户籍",
+    ];
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|p| {
@@ -105,7 +115,12 @@ async fn export(
                 p.home_name.clone(),
                 p.home_code.clone(),
                 p.household.clone().unwrap_or_default(),
-                if p.registered_elsewhere == 1 { "外地" } else { "本地" }.to_string(),
+                if p.registered_elsewhere == 1 {
+                    "外地"
+                } else {
+                    "本地"
+                }
+                .to_string(),
             ]
         })
         .collect();
@@ -282,7 +297,13 @@ async fn reveal(
     } else {
         "手机号码"
     };
-    detail_page(&state, &user, id, Some((label, value.unwrap_or_else(|| "未登记".into())))).await
+    detail_page(
+        &state,
+        &user,
+        id,
+        Some((label, value.unwrap_or_else(|| "未登记".into()))),
+    )
+    .await
 }
 
 #[derive(Deserialize, Default, IntoParams)]
@@ -309,7 +330,12 @@ struct SearchPage {
     next_href: Option<String>,
 }
 
-async fn search_in(state: &AppState, actor: &gongjian_domain::access::Actor, q: &SearchQuery, limit: i64) -> Result<Page<Person>, StoreError> {
+async fn search_in(
+    state: &AppState,
+    actor: &gongjian_domain::access::Actor,
+    q: &SearchQuery,
+    limit: i64,
+) -> Result<Page<Person>, StoreError> {
     let within = match q.node.trim() {
         "" => None,
         code => Some(
@@ -325,7 +351,11 @@ async fn search_in(state: &AppState, actor: &gongjian_domain::access::Actor, q: 
 }
 
 /// Finds people across the viewer's scope.
-async fn search(State(state): State<AppState>, user: CurrentUser, Query(q): Query<SearchQuery>) -> Result<SearchPage, PageError> {
+async fn search(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<SearchQuery>,
+) -> Result<SearchPage, PageError> {
     let (page, problem) = if q.q.trim().is_empty() && q.node.trim().is_empty() {
         (None, None)
     } else {

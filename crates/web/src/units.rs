@@ -10,10 +10,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use gongjian_domain::Validation;
 use gongjian_domain::units::{ContactForm, UnitForm, UnitKind};
+use gongjian_store::Page;
 use gongjian_store::StoreError;
 use gongjian_store::tree::Node;
 use gongjian_store::units::{Contact, Unit, UnitFilter};
-use gongjian_store::Page;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -84,7 +84,10 @@ async fn list(
     Query(q): Query<UnitQuery>,
 ) -> Result<ListPage, PageError> {
     let node = state.store.node(&user.actor, id).await?;
-    let page = state.store.units_under(&user.actor, id, &q.filter(), q.cursor, 50).await?;
+    let page = state
+        .store
+        .units_under(&user.actor, id, &q.filter(), q.cursor, 50)
+        .await?;
     let next_href = export::next_href(
         &format!("/tree/{id}/units"),
         &[("q", &q.q), ("kind", &q.kind)],
@@ -175,7 +178,11 @@ impl FormPage {
     }
 }
 
-async fn new_page(State(state): State<AppState>, user: CurrentUser, Path(id): Path<i64>) -> Result<FormPage, PageError> {
+async fn new_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<FormPage, PageError> {
     let node = state.store.node(&user.actor, id).await?;
     Ok(FormPage {
         chrome: user.chrome("tree"),
@@ -219,11 +226,18 @@ async fn create(
     Path(id): Path<i64>,
     Form(values): Form<UnitValues>,
 ) -> Result<Response, PageError> {
-    let result = state.store.create_unit(&user.actor, &values.form(id), &user.client).await;
+    let result = state
+        .store
+        .create_unit(&user.actor, &values.form(id), &user.client)
+        .await;
     saved_or_form(&state, &user, id, None, values, result).await
 }
 
-async fn edit_page(State(state): State<AppState>, user: CurrentUser, Path(id): Path<i64>) -> Result<FormPage, PageError> {
+async fn edit_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<FormPage, PageError> {
     let unit = state.store.unit(&user.actor, id).await?;
     let node = state.store.node(&user.actor, unit.node_id).await?;
     Ok(FormPage {
@@ -284,7 +298,9 @@ async fn detail_page(
     let unit = state.store.unit(&user.actor, id).await?;
     let contacts = state.store.unit_contacts(&user.actor, id).await?;
     let node = state.store.node(&user.actor, unit.node_id).await.ok();
-    let can_manage = node.as_ref().is_some_and(|n| state.store.may_manage_people_at(&user.actor, n));
+    let can_manage = node
+        .as_ref()
+        .is_some_and(|n| state.store.may_manage_people_at(&user.actor, n));
     let can_reveal = user
         .actor
         .scope(gongjian_domain::access::Right::RevealPersonal)
@@ -326,9 +342,11 @@ async fn add_contact(
 ) -> Result<Response, PageError> {
     match state.store.add_contact(&user.actor, id, &form, &user.client).await {
         Ok(_) => Ok(Redirect::to(&format!("/units/{id}?notice=contact")).into_response()),
-        Err(StoreError::Invalid(errors)) => {
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, detail_page(&state, &user, id, form, errors).await?).into_response())
-        }
+        Err(StoreError::Invalid(errors)) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            detail_page(&state, &user, id, form, errors).await?,
+        )
+            .into_response()),
         Err(e) => Err(e.into()),
     }
 }
@@ -347,7 +365,10 @@ async fn reveal_contact(
     user: CurrentUser,
     Path((id, contact)): Path<(i64, i64)>,
 ) -> Result<DetailPage, PageError> {
-    let value = state.store.reveal_contact(&user.actor, id, contact, &user.client).await?;
+    let value = state
+        .store
+        .reveal_contact(&user.actor, id, contact, &user.client)
+        .await?;
     let mut page = detail_page(&state, &user, id, ContactForm::default(), Validation::new()).await?;
     let name = page
         .contacts
@@ -418,12 +439,19 @@ pub async fn api_create(
     Client(client): Client,
     Json(input): Json<UnitInput>,
 ) -> ApiResult<(StatusCode, Json<Unit>)> {
-    Ok((StatusCode::CREATED, Json(state.store.create_unit(&actor, &input.form(), &client).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.create_unit(&actor, &input.form(), &client).await?),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/units/{id}", tag = "units", params(("id" = i64, Path)),
     responses((status = 200, body = Unit), (status = 404, body = crate::error::Problem)))]
-pub async fn api_get(State(state): State<AppState>, ApiUser(actor): ApiUser, Path(id): Path<i64>) -> ApiResult<Json<Unit>> {
+pub async fn api_get(
+    State(state): State<AppState>,
+    ApiUser(actor): ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Unit>> {
     Ok(Json(state.store.unit(&actor, id).await?))
 }
 
@@ -475,5 +503,8 @@ pub async fn api_add_contact(
         title: input.title,
         mobile: input.mobile,
     };
-    Ok((StatusCode::CREATED, Json(state.store.add_contact(&actor, id, &form, &client).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.add_contact(&actor, id, &form, &client).await?),
+    ))
 }

@@ -35,3 +35,6 @@ mod hostile;
 
 #[path = "web/journeys.rs"]
 mod journeys;
+
+#[path = "web/registration.rs"]
+mod registration;

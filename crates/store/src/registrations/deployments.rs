@@ -101,7 +101,7 @@ impl Store {
             },
         }
         if let Some(u) = input.from_unit_id
-            && self.unit(actor, u).await.is_err()
+            && !self.unit_exists(u).await?
         {
             v.push("from_unit_id", "所选派出单位不存在");
         }
@@ -128,7 +128,8 @@ impl Store {
             v.push("note", "备注最多 200 个字符");
         }
         v.clone().into_result()?;
-        let (Some(kind), Some(person), Some(node_id), Some(start), Some(end)) = (kind, person, input.node_id, start, end)
+        let (Some(kind), Some(person), Some(node_id), Some(start), Some(end)) =
+            (kind, person, input.node_id, start, end)
         else {
             return Err(v.into());
         };
@@ -150,8 +151,11 @@ impl Store {
         .await?;
         append(
             &mut tx,
-            &AuditEvent::by(actor, "deployment.create", format!("deployment:{id}"), client)
-                .with_detail(format!("{} person:{}", kind.key(), person.id)),
+            &AuditEvent::by(actor, "deployment.create", format!("deployment:{id}"), client).with_detail(format!(
+                "{} person:{}",
+                kind.key(),
+                person.id
+            )),
         )
         .await?;
         tx.commit().await?;

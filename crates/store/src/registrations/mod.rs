@@ -139,7 +139,13 @@ pub(crate) fn parse_duties(v: &mut Validation, raw: &[String]) -> Vec<Duty> {
     out
 }
 
-pub(crate) async fn history(tx: &mut Tx, id: i64, action: &str, actor: &Actor, detail: Option<String>) -> StoreResult<()> {
+pub(crate) async fn history(
+    tx: &mut Tx,
+    id: i64,
+    action: &str,
+    actor: &Actor,
+    detail: Option<String>,
+) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO registration_history (registration_id, at, action, actor_id, detail) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -216,7 +222,7 @@ impl Store {
             },
         }
         if let Some(u) = input.employer_unit_id
-            && self.unit(actor, u).await.is_err()
+            && !self.unit_exists(u).await?
         {
             v.push("employer_unit_id", "所选工作单位不存在");
         }
@@ -227,7 +233,8 @@ impl Store {
             raw => v.check("registered_on", parse_past_day(raw)),
         };
         v.clone().into_result()?;
-        let (Some(person), Some(community_id), Some(skills), Some(on)) = (person, input.community_id, skills, on) else {
+        let (Some(person), Some(community_id), Some(skills), Some(on)) = (person, input.community_id, skills, on)
+        else {
             return Err(v.into());
         };
         let now = now_text();
@@ -328,8 +335,11 @@ impl Store {
         history(&mut tx, id, to.key(), actor, Some(note).filter(|n| !n.is_empty())).await?;
         append(
             &mut tx,
-            &AuditEvent::by(actor, "registration.status", format!("registration:{id}"), client)
-                .with_detail(format!("{} -> {}", from.key(), to.key())),
+            &AuditEvent::by(actor, "registration.status", format!("registration:{id}"), client).with_detail(format!(
+                "{} -> {}",
+                from.key(),
+                to.key()
+            )),
         )
         .await?;
         tx.commit().await?;
@@ -439,12 +449,14 @@ impl Store {
 
     pub async fn registration_history(&self, actor: &Actor, id: i64) -> StoreResult<Vec<RegEvent>> {
         self.registration(actor, id).await?;
-        Ok(sqlx::query_as(
-            "SELECT at, action, detail FROM registration_history WHERE registration_id = $1 ORDER BY id",
+        Ok(
+            sqlx::query_as(
+                "SELECT at, action, detail FROM registration_history WHERE registration_id = $1 ORDER BY id",
+            )
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?,
         )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?)
     }
 
     /// Registrations at communities under `node_id`.

@@ -64,12 +64,20 @@ impl Store {
                 Err(_) => v.push("community_id", "所选社区不存在"),
             },
         }
+        // The paired organisation is usually an agency's, outside the community's scope: only
+        // its being an active organisation is checked, and the pairing shows its name.
         match input.org_id {
             None => v.push("org_id", "请选择结对的党组织"),
-            Some(id) => match self.party_org(actor, id).await {
-                Ok(o) if o.is_active() => {}
-                _ => v.push("org_id", "所选党组织不存在或已撤销"),
-            },
+            Some(id) => {
+                let active: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM party_orgs WHERE id = $1 AND status = 'active'")
+                        .bind(id)
+                        .fetch_one(&self.pool)
+                        .await?;
+                if active == 0 {
+                    v.push("org_id", "所选党组织不存在或已撤销");
+                }
+            }
         }
         let start = v.check("started_on", parse_past_day(&input.started_on));
         let end = match input.ended_on.trim() {
@@ -151,7 +159,11 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        append(&mut tx, &AuditEvent::by(actor, "pairing.end", format!("pairing:{id}"), client)).await?;
+        append(
+            &mut tx,
+            &AuditEvent::by(actor, "pairing.end", format!("pairing:{id}"), client),
+        )
+        .await?;
         tx.commit().await?;
         self.pairing(actor, id).await
     }

@@ -96,7 +96,12 @@ impl Store {
         to: NaiveDate,
     ) -> StoreResult<EmployerReport> {
         let c = self.report_community(actor, community_id).await?;
-        let unit = self.unit(actor, unit_id).await?;
+        // The employer is usually outside the community's scope: only its name is shown.
+        let employer_name: String = sqlx::query_scalar("SELECT name FROM units WHERE id = $1")
+            .bind(unit_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         if to < from {
             return Err(StoreError::field("to", "结束日期不能早于开始日期"));
         }
@@ -140,7 +145,7 @@ impl Store {
             community_id,
             community_name: c.name,
             employer_unit_id: unit_id,
-            employer_name: unit.name,
+            employer_name,
             from: f,
             to: t,
             services: lines.iter().map(|l| l.services).sum(),
@@ -163,7 +168,10 @@ impl Store {
         let c = self.node(actor, community_id).await?;
         scope::require(actor, Right::ManagePeople, &c.path)?;
         if report.lines.is_empty() {
-            return Err(StoreError::field("employer_unit_id", "该单位在此期间没有在本社区报到的党员"));
+            return Err(StoreError::field(
+                "employer_unit_id",
+                "该单位在此期间没有在本社区报到的党员",
+            ));
         }
         let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(

@@ -75,12 +75,11 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         scope::require(actor, Right::RegisterSelf, &path)?;
-        let grids: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT id, name FROM nodes WHERE parent_id = $1 AND status = 'active' ORDER BY code",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
+        let grids: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, name FROM nodes WHERE parent_id = $1 AND status = 'active' ORDER BY code")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?;
         Ok(RegistrationPlace {
             id,
             code,
@@ -130,8 +129,16 @@ impl Store {
             v.push("duties", "请至少认领一个岗位");
         }
         v.clone().into_result()?;
-        let (Some(name), Some(id_number), Some(mobile), Some(grid), Some(employer), Some(status), Some(joined), Some(skills)) =
-            (name, id_number, mobile, grid, employer, status, joined, skills)
+        let (
+            Some(name),
+            Some(id_number),
+            Some(mobile),
+            Some(grid),
+            Some(employer),
+            Some(status),
+            Some(joined),
+            Some(skills),
+        ) = (name, id_number, mobile, grid, employer, status, joined, skills)
         else {
             return Err(v.into());
         };

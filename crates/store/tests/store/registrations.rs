@@ -48,14 +48,26 @@ async fn members_transfer_with_history() {
         let b1 = db.org(Some(&c1), "branch", "community", &t["a1"]).await;
         let b2 = db.org(Some(&c1), "branch", "estate", &t["a1g1"]).await;
         let p = s
-            .create_person(&staff, &resident("党员甲", &id_with_check("44060419800101123"), "", &t["a1g1a"]), "t")
+            .create_person(
+                &staff,
+                &resident("党员甲", &id_with_check("44060419800101123"), "", &t["a1g1a"]),
+                "t",
+            )
             .await
             .unwrap();
-        let m = s.add_member(&staff, &member(p.id, &b1, "预备", "2024-07-01"), "t").await.unwrap();
+        let m = s
+            .add_member(&staff, &member(p.id, &b1, "预备", "2024-07-01"), "t")
+            .await
+            .unwrap();
         eq!(m.status.as_str(), "probationary");
         eq!(m.org_name.as_str(), b1.name.as_str());
         // Once a member, always the same record: a second membership is refused.
-        refused(s.add_member(&staff, &member(p.id, &b2, "正式", "2024-07-01"), "t").await, "person_id", "党员");
+        refused(
+            s.add_member(&staff, &member(p.id, &b2, "正式", "2024-07-01"), "t")
+                .await,
+            "person_id",
+            "党员",
+        );
         // Bad input names its fields and writes nothing.
         let mut bad = member(p.id, &b1, "群众", "2999-01-01");
         bad.org_id = None;
@@ -68,7 +80,11 @@ async fn members_transfer_with_history() {
             other => panic!("{other:?}"),
         }
         // 转正, then a transfer to the estate branch.
-        refused(s.make_member_full(&staff, m.id, "2024-06-30", "t").await, "full_on", "早于");
+        refused(
+            s.make_member_full(&staff, m.id, "2024-06-30", "t").await,
+            "full_on",
+            "早于",
+        );
         let m = s.make_member_full(&staff, m.id, "2025-07-01", "t").await.unwrap();
         eq!(m.full_on.as_deref(), Some("2025-07-01"));
         let to = |org: &PartyOrg| TransferInput {
@@ -76,7 +92,11 @@ async fn members_transfer_with_history() {
             transferred_on: "2025-08-01".into(),
             note: "搬迁".into(),
         };
-        refused(s.transfer_member(&staff, m.id, &to(&b1), "t").await, "to_org_id", "相同");
+        refused(
+            s.transfer_member(&staff, m.id, &to(&b1), "t").await,
+            "to_org_id",
+            "相同",
+        );
         let m = s.transfer_member(&staff, m.id, &to(&b2), "t").await.unwrap();
         eq!(m.org_id, b2.id);
         let h = s.member_transfers(&staff, m.id).await.unwrap();
@@ -84,13 +104,23 @@ async fn members_transfer_with_history() {
         eq!(h[1].from_org.as_deref(), Some(b1.name.as_str()));
         eq!(h[1].to_org.as_str(), b2.name.as_str());
         // Lists by node, with filters; outsiders see nothing.
-        let all = s.members_under(&staff, t["a"].id, &Default::default(), None, 50).await.unwrap();
+        let all = s
+            .members_under(&staff, t["a"].id, &Default::default(), None, 50)
+            .await
+            .unwrap();
         eq!(all.items.len(), 1);
         let probationary = gongjian_store::members::MemberFilter {
             status: "probationary".into(),
             ..Default::default()
         };
-        eq!(s.members_under(&staff, t["a"].id, &probationary, None, 50).await.unwrap().items.len(), 0);
+        eq!(
+            s.members_under(&staff, t["a"].id, &probationary, None, 50)
+                .await
+                .unwrap()
+                .items
+                .len(),
+            0
+        );
         not_found(s.member(&scoped(Role::CommunityStaff, &t["b1"]), m.id).await);
     })
     .await;
@@ -103,17 +133,26 @@ async fn units_keep_doubtful_codes_with_a_warning_and_contacts_masked() {
         let s = &db.store;
         let staff = scoped(Role::StreetStaff, &t["a"]);
         let u = s
-            .create_unit(&staff, &unit("佛山市某科技有限公司", "91440604MA4UJ5XX7C", "民营企业", &t["a1"]), "t")
+            .create_unit(
+                &staff,
+                &unit("佛山市某科技有限公司", "91440604MA4UJ5XX7C", "民营企业", &t["a1"]),
+                "t",
+            )
             .await
             .unwrap();
         check!(u.credit_code_warning.as_deref().is_some_and(|w| w.contains("校验位")));
         eq!(u.kind.as_str(), "private");
         refused(
-            s.create_unit(&staff, &unit("另一家", "91440604ma4uj5xx7c", "民营企业", &t["a1"]), "t").await,
+            s.create_unit(&staff, &unit("另一家", "91440604ma4uj5xx7c", "民营企业", &t["a1"]), "t")
+                .await,
             "credit_code",
             "已登记",
         );
-        refused(s.create_unit(&staff, &unit("某局", "", "机关", &t["b1"]), "t").await, "node_id", "");
+        refused(
+            s.create_unit(&staff, &unit("某局", "", "机关", &t["b1"]), "t").await,
+            "node_id",
+            "",
+        );
         let c = s
             .add_contact(
                 &staff,
@@ -128,16 +167,34 @@ async fn units_keep_doubtful_codes_with_a_warning_and_contacts_masked() {
             .await
             .unwrap();
         eq!(c.mobile_masked.as_deref(), Some("139****5678"));
-        eq!(s.reveal_contact(&staff, u.id, c.id, "t").await.unwrap().as_deref(), Some("13912345678"));
+        eq!(
+            s.reveal_contact(&staff, u.id, c.id, "t").await.unwrap().as_deref(),
+            Some("13912345678")
+        );
         // The org department reads people but may not reveal.
         let dept = actor("dept", Role::OrgDepartment, Reach::All);
         check!(s.reveal_contact(&dept, u.id, c.id, "t").await.is_err());
         let found = s
-            .units_under(&staff, t["a"].id, &gongjian_store::units::UnitFilter { q: "科技".into(), kind: String::new() }, None, 20)
+            .units_under(
+                &staff,
+                t["a"].id,
+                &gongjian_store::units::UnitFilter {
+                    q: "科技".into(),
+                    kind: String::new(),
+                },
+                None,
+                20,
+            )
             .await
             .unwrap();
         eq!(found.items.len(), 1);
-        eq!(s.unit_by_name_or_code("91440604MA4UJ5XX7C").await.unwrap().map(|u| u.id), Some(u.id));
+        eq!(
+            s.unit_by_name_or_code("91440604MA4UJ5XX7C")
+                .await
+                .unwrap()
+                .map(|u| u.id),
+            Some(u.id)
+        );
         s.end_contact(&staff, u.id, c.id, "t").await.unwrap();
         eq!(s.unit_contacts(&staff, u.id).await.unwrap().len(), 0);
     })
@@ -152,10 +209,19 @@ async fn double_registration_report_and_letter() {
         let staff = scoped(Role::CommunityStaff, &t["a1"]);
         let street = scoped(Role::StreetStaff, &t["a"]);
         let agency_org = db.org(None, "committee", "agency", &t["a"]).await;
-        let bureau = s.create_unit(&street, &unit("禅城区民政局", "", "机关", &t["a"]), "t").await.unwrap();
-        s.set_unit_org(&street, bureau.id, Some(agency_org.id), "t").await.unwrap();
+        let bureau = s
+            .create_unit(&street, &unit("禅城区民政局", "", "机关", &t["a"]), "t")
+            .await
+            .unwrap();
+        s.set_unit_org(&street, bureau.id, Some(agency_org.id), "t")
+            .await
+            .unwrap();
         let p = s
-            .create_person(&staff, &resident("在职甲", &id_with_check("44060419850101123"), "", &t["a1g1a"]), "t")
+            .create_person(
+                &staff,
+                &resident("在职甲", &id_with_check("44060419850101123"), "", &t["a1g1a"]),
+                "t",
+            )
             .await
             .unwrap();
         let input = RegistrationInput {
@@ -178,10 +244,21 @@ async fn double_registration_report_and_letter() {
         // A claim twice is refused; services count toward the report.
         refused(s.claim_duty(&staff, r.id, "patrol", "t").await, "duty", "已认领");
         s.claim_duty(&staff, r.id, "care", "t").await.unwrap();
-        s.record_service(&staff, r.id, &service("2026-03-01", "2", "5"), "t").await.unwrap();
-        s.record_service(&staff, r.id, &service("2026-03-08", "1.5", "4"), "t").await.unwrap();
-        s.record_service(&staff, r.id, &service("2026-05-01", "3", ""), "t").await.unwrap();
-        refused(s.record_service(&staff, r.id, &service("2025-12-01", "1", ""), "t").await, "served_on", "早于");
+        s.record_service(&staff, r.id, &service("2026-03-01", "2", "5"), "t")
+            .await
+            .unwrap();
+        s.record_service(&staff, r.id, &service("2026-03-08", "1.5", "4"), "t")
+            .await
+            .unwrap();
+        s.record_service(&staff, r.id, &service("2026-05-01", "3", ""), "t")
+            .await
+            .unwrap();
+        refused(
+            s.record_service(&staff, r.id, &service("2025-12-01", "1", ""), "t")
+                .await,
+            "served_on",
+            "早于",
+        );
         let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         let rep = s
             .employer_report(&staff, t["a1"].id, bureau.id, day("2026-01-01"), day("2026-03-31"))
@@ -202,11 +279,21 @@ async fn double_registration_report_and_letter() {
         eq!(letter.employer_unit_id, bureau.id);
         eq!(s.community_employers(&staff, t["a1"].id).await.unwrap()[0].members, 1);
         // Ending is allowed once; an ended registration cannot come back.
-        let r = s.decide_registration(&staff, r.id, RegStatus::Ended, "", "t").await.unwrap();
+        let r = s
+            .decide_registration(&staff, r.id, RegStatus::Ended, "", "t")
+            .await
+            .unwrap();
         eq!(r.status.as_str(), "ended");
-        refused(s.decide_registration(&staff, r.id, RegStatus::Active, "", "t").await, "status", "不能");
+        refused(
+            s.decide_registration(&staff, r.id, RegStatus::Active, "", "t").await,
+            "status",
+            "不能",
+        );
         let h = s.registration_history(&staff, r.id).await.unwrap();
-        eq!(h.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), vec!["registered", "claimed", "ended"]);
+        eq!(
+            h.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+            vec!["registered", "claimed", "ended"]
+        );
         // Now the person may register again.
         s.register(&staff, &input, "t").await.unwrap();
     })
@@ -221,14 +308,22 @@ async fn a_member_registers_on_a_phone_and_the_community_confirms() {
         let staff = scoped(Role::CommunityStaff, &t["a1"]);
         let street = scoped(Role::StreetStaff, &t["a"]);
         let agency_org = db.org(None, "committee", "agency", &t["a"]).await;
-        let bureau = s.create_unit(&street, &unit("禅城区民政局", "", "机关", &t["a"]), "t").await.unwrap();
-        s.set_unit_org(&street, bureau.id, Some(agency_org.id), "t").await.unwrap();
+        let bureau = s
+            .create_unit(&street, &unit("禅城区民政局", "", "机关", &t["a"]), "t")
+            .await
+            .unwrap();
+        s.set_unit_org(&street, bureau.id, Some(agency_org.id), "t")
+            .await
+            .unwrap();
         let me = actor("dangyuan", Role::PartyMember, Reach::All);
         let place = s.registration_place(&me, "440604001001").await.unwrap();
         eq!(place.grids.len(), 2);
         not_found(s.registration_place(&me, "440604001000").await);
         // Residents' accounts may not register as members.
-        not_found(s.registration_place(&actor("jumin", Role::Resident, Reach::All), "440604001001").await);
+        not_found(
+            s.registration_place(&actor("jumin", Role::Resident, Reach::All), "440604001001")
+                .await,
+        );
         let form = SelfRegistrationForm {
             name: "李在职".into(),
             id_number: id_with_check("44060419900202123"),
@@ -259,10 +354,21 @@ async fn a_member_registers_on_a_phone_and_the_community_confirms() {
         // The pending person is not counted as a resident until confirmed.
         eq!(s.count_people_under(&staff, t["a1"].id).await.unwrap(), 0);
         refused(s.self_register(&me, &form, "t").await, "community", "已有报到");
-        let member = s.member_of_person(&street, r.person_id).await.unwrap().expect("membership");
+        let member = s
+            .member_of_person(&street, r.person_id)
+            .await
+            .unwrap()
+            .expect("membership");
         eq!(member.org_id, agency_org.id);
-        refused(s.decide_registration(&staff, r.id, RegStatus::Rejected, "", "t").await, "note", "原因");
-        let r = s.decide_registration(&staff, r.id, RegStatus::Active, "", "t").await.unwrap();
+        refused(
+            s.decide_registration(&staff, r.id, RegStatus::Rejected, "", "t").await,
+            "note",
+            "原因",
+        );
+        let r = s
+            .decide_registration(&staff, r.id, RegStatus::Active, "", "t")
+            .await
+            .unwrap();
         eq!(r.status.as_str(), "active");
         eq!(s.count_people_under(&staff, t["a1"].id).await.unwrap(), 1);
         // The member reads their own registration, but no one else's.
@@ -300,9 +406,16 @@ async fn pairings_and_deployments() {
         eq!(s.pairings_under(&street, t["a"].id).await.unwrap().len(), 1);
         s.end_pairing(&street, p.id, "2026-06-30", "t").await.unwrap();
 
-        let bureau = s.create_unit(&street, &unit("禅城区民政局", "", "机关", &t["a"]), "t").await.unwrap();
+        let bureau = s
+            .create_unit(&street, &unit("禅城区民政局", "", "机关", &t["a"]), "t")
+            .await
+            .unwrap();
         let cadre = s
-            .create_person(&street, &resident("干部乙", &id_with_check("44060419750101123"), "", &t["a1g1a"]), "t")
+            .create_person(
+                &street,
+                &resident("干部乙", &id_with_check("44060419750101123"), "", &t["a1g1a"]),
+                "t",
+            )
             .await
             .unwrap();
         let mut d = DeploymentInput {

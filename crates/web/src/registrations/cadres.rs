@@ -66,16 +66,14 @@ struct PairingValues {
 async fn communities_at(state: &AppState, user: &CurrentUser, node: &Node) -> Result<Vec<Node>, PageError> {
     Ok(match node.level {
         Level::Community => vec![node.clone()],
-        Level::Street => {
-            state
-                .store
-                .children(&user.actor, node.id, false, None, 500)
-                .await?
-                .items
-                .into_iter()
-                .map(|c| c.node)
-                .collect()
-        }
+        Level::Street => state
+            .store
+            .children(&user.actor, node.id, false, None, 500)
+            .await?
+            .items
+            .into_iter()
+            .map(|c| c.node)
+            .collect(),
         _ => Vec::new(),
     })
 }
@@ -91,7 +89,7 @@ async fn pairings_view(
     let can_add = state.store.may_manage_people_at(&user.actor, &node);
     let (orgs, communities) = if can_add {
         (
-            state.store.org_choices(&user.actor, &node, Level::City).await?,
+            state.store.pairing_org_choices(&node).await?,
             communities_at(state, user, &node).await?,
         )
     } else {
@@ -109,7 +107,11 @@ async fn pairings_view(
     })
 }
 
-async fn pairings_page(State(state): State<AppState>, user: CurrentUser, Path(id): Path<i64>) -> Result<PairingsPage, PageError> {
+async fn pairings_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<PairingsPage, PageError> {
     pairings_view(&state, &user, id, PairingValues::default(), Validation::new()).await
 }
 
@@ -149,7 +151,10 @@ async fn end_pairing(
     Path(id): Path<i64>,
     Form(values): Form<EndValues>,
 ) -> Result<Redirect, PageError> {
-    let p = state.store.end_pairing(&user.actor, id, &values.ended_on, &user.client).await?;
+    let p = state
+        .store
+        .end_pairing(&user.actor, id, &values.ended_on, &user.client)
+        .await?;
     Ok(Redirect::to(&format!("/tree/{}/pairings", p.community_id)))
 }
 
@@ -193,7 +198,8 @@ async fn deployments_view(
     errors: Validation,
 ) -> Result<DeploymentsPage, PageError> {
     let node = state.store.node(&user.actor, id).await?;
-    let can_add = matches!(node.level, Level::Street | Level::Community) && state.store.may_manage_people_at(&user.actor, &node);
+    let can_add =
+        matches!(node.level, Level::Street | Level::Community) && state.store.may_manage_people_at(&user.actor, &node);
     Ok(DeploymentsPage {
         chrome: user.chrome("tree"),
         items: state.store.deployments_under(&user.actor, id).await?,
@@ -238,7 +244,10 @@ async fn create_deployment(
         u => match state.store.unit_by_name_or_code(u).await? {
             Some(unit) => Some(unit.id),
             None => {
-                errors.push("from_unit", format!("未找到单位“{u}”，请填写单位全称或统一社会信用代码"));
+                errors.push(
+                    "from_unit",
+                    format!("未找到单位“{u}”，请填写单位全称或统一社会信用代码"),
+                );
                 None
             }
         },
@@ -297,7 +306,10 @@ pub async fn api_create_pairing(
     Client(client): Client,
     Json(input): Json<PairingInput>,
 ) -> ApiResult<(StatusCode, Json<Pairing>)> {
-    Ok((StatusCode::CREATED, Json(state.store.create_pairing(&actor, &input, &client).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.create_pairing(&actor, &input, &client).await?),
+    ))
 }
 
 /// Cadres sent to nodes under a node, newest first.
@@ -320,5 +332,8 @@ pub async fn api_create_deployment(
     Client(client): Client,
     Json(input): Json<DeploymentInput>,
 ) -> ApiResult<(StatusCode, Json<Deployment>)> {
-    Ok((StatusCode::CREATED, Json(state.store.create_deployment(&actor, &input, &client).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.create_deployment(&actor, &input, &client).await?),
+    ))
 }

@@ -86,7 +86,11 @@ async fn mobile_page(
     })
 }
 
-async fn page(State(state): State<AppState>, user: CurrentUser, Query(q): Query<PlaceQuery>) -> Result<MobilePage, PageError> {
+async fn page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<PlaceQuery>,
+) -> Result<MobilePage, PageError> {
     let form = SelfRegistrationForm {
         community: q.community,
         member_status: "full".into(),
@@ -123,9 +127,11 @@ async fn submit(
     let form = form_from_pairs(pairs);
     match state.store.self_register(&user.actor, &form, &user.client).await {
         Ok(_) => Ok(Redirect::to("/m/registrations?notice=submitted").into_response()),
-        Err(StoreError::Invalid(errors)) => {
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, mobile_page(&state, &user, form, errors).await?).into_response())
-        }
+        Err(StoreError::Invalid(errors)) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            mobile_page(&state, &user, form, errors).await?,
+        )
+            .into_response()),
         Err(e) => Err(e.into()),
     }
 }
@@ -143,7 +149,11 @@ struct NoticeQuery {
     notice: Option<String>,
 }
 
-async fn mine(State(state): State<AppState>, user: CurrentUser, Query(q): Query<NoticeQuery>) -> Result<MinePage, PageError> {
+async fn mine(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<NoticeQuery>,
+) -> Result<MinePage, PageError> {
     Ok(MinePage {
         chrome: user.chrome("mine"),
         items: state.store.my_registrations(&user.actor).await?,
@@ -196,5 +206,8 @@ pub async fn api_self_register(
     Client(client): Client,
     Json(form): Json<SelfRegistrationForm>,
 ) -> ApiResult<(StatusCode, Json<Registration>)> {
-    Ok((StatusCode::CREATED, Json(state.store.self_register(&actor, &form, &client).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.self_register(&actor, &form, &client).await?),
+    ))
 }

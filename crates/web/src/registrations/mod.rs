@@ -16,9 +16,7 @@ use axum::{Form, Json};
 use gongjian_domain::Validation;
 use gongjian_domain::registration::{Duty, RegStatus, ServiceForm};
 use gongjian_store::people::Person;
-use gongjian_store::registrations::{
-    Claim, RegEvent, Registration, RegistrationFilter, RegistrationInput, Service,
-};
+use gongjian_store::registrations::{Claim, RegEvent, Registration, RegistrationFilter, RegistrationInput, Service};
 use gongjian_store::tree::Node;
 use gongjian_store::{Page, StoreError};
 use serde::Deserialize;
@@ -138,7 +136,17 @@ async fn export_list(
             ]
         })
         .collect();
-    let headers = ["姓名", "身份证号（脱敏）", "手机号码（脱敏）", "报到社区", "工作单位", "特长", "状态", "报到日期", "结束日期"];
+    let headers = [
+        "姓名",
+        "身份证号（脱敏）",
+        "手机号码（脱敏）",
+        "报到社区",
+        "工作单位",
+        "特长",
+        "状态",
+        "报到日期",
+        "结束日期",
+    ];
     let bytes = export::workbook("在职党员报到", &headers, &[], &cells)?;
     Ok(export::download(&format!("registrations-{}.xlsx", node.code), bytes))
 }
@@ -214,7 +222,11 @@ async fn form_page(
     })
 }
 
-async fn new_page(State(state): State<AppState>, user: CurrentUser, Path(id): Path<i64>) -> Result<FormPage, PageError> {
+async fn new_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<FormPage, PageError> {
     form_page(&state, &user, id, RegistrationValues::default(), Validation::new()).await
 }
 
@@ -230,7 +242,8 @@ async fn create(
         e => match state.store.unit_by_name_or_code(e).await? {
             Some(u) => Some(u.id),
             None => {
-                let errors = Validation::single("employer", format!("未找到单位“{e}”，请填写单位全称或统一社会信用代码"));
+                let errors =
+                    Validation::single("employer", format!("未找到单位“{e}”，请填写单位全称或统一社会信用代码"));
                 let page = form_page(&state, &user, id, values, errors).await?;
                 return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
             }
@@ -246,9 +259,11 @@ async fn create(
     };
     match state.store.register(&user.actor, &input, &user.client).await {
         Ok(r) => Ok(Redirect::to(&format!("/registrations/{}?notice=created", r.id)).into_response()),
-        Err(StoreError::Invalid(errors)) => {
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, form_page(&state, &user, id, values, errors).await?).into_response())
-        }
+        Err(StoreError::Invalid(errors)) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            form_page(&state, &user, id, values, errors).await?,
+        )
+            .into_response()),
         Err(e) => Err(e.into()),
     }
 }
@@ -359,9 +374,11 @@ async fn with_errors(
 ) -> Result<Response, PageError> {
     match result {
         Ok(notice) => Ok(Redirect::to(&format!("/registrations/{id}?notice={notice}")).into_response()),
-        Err(StoreError::Invalid(errors)) => {
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, detail_page(state, user, id, form, errors).await?).into_response())
-        }
+        Err(StoreError::Invalid(errors)) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            detail_page(state, user, id, form, errors).await?,
+        )
+            .into_response()),
         Err(e) => Err(e.into()),
     }
 }
@@ -451,7 +468,10 @@ pub async fn api_create(
     Client(client): Client,
     Json(input): Json<RegistrationInput>,
 ) -> ApiResult<(StatusCode, Json<Registration>)> {
-    Ok((StatusCode::CREATED, Json(state.store.register(&actor, &input, &client).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.register(&actor, &input, &client).await?),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/registrations/{id}", tag = "registration", params(("id" = i64, Path)),
@@ -475,7 +495,12 @@ pub async fn api_decide(
     Json(form): Json<DecideForm>,
 ) -> ApiResult<Json<Registration>> {
     let to = parse_status(&form.status).map_err(ApiError::Store)?;
-    Ok(Json(state.store.decide_registration(&actor, id, to, &form.note, &client).await?))
+    Ok(Json(
+        state
+            .store
+            .decide_registration(&actor, id, to, &form.note, &client)
+            .await?,
+    ))
 }
 
 /// Claims a post (领岗) for a registration.
@@ -507,7 +532,10 @@ pub async fn api_record_service(
         description: input.description,
         rating: input.rating.map(|r| r.to_string()).unwrap_or_default(),
     };
-    Ok((StatusCode::CREATED, Json(state.store.record_service(&actor, id, &form, &client).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.record_service(&actor, id, &form, &client).await?),
+    ))
 }
 
 /// A service as sent to the API.

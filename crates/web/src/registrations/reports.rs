@@ -153,9 +153,19 @@ async fn export_report(
         Minutes::hours_text(r.minutes),
         String::new(),
     ]);
-    let headers = ["姓名", "报到日期", "认领岗位", "服务次数", "服务时长（小时）", "平均评价（星）"];
+    let headers = [
+        "姓名",
+        "报到日期",
+        "认领岗位",
+        "服务次数",
+        "服务时长（小时）",
+        "平均评价（星）",
+    ];
     let bytes = export::workbook("报到情况", &headers, &[3, 4, 5], &cells)?;
-    Ok(export::download(&format!("report-{}-{}-{}.xlsx", unit, r.from, r.to), bytes))
+    Ok(export::download(
+        &format!("report-{}-{}-{}.xlsx", unit, r.from, r.to),
+        bytes,
+    ))
 }
 
 async fn issue_letter(
@@ -196,7 +206,11 @@ impl LetterPage {
     }
 }
 
-async fn letter(State(state): State<AppState>, user: CurrentUser, Path(id): Path<i64>) -> Result<LetterPage, PageError> {
+async fn letter(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<LetterPage, PageError> {
     let letter = state.store.thanks_letter(&user.actor, id).await?;
     let day = |s: &str| parse_day(s).map_err(|e| PageError::BadRequest(e.to_string()));
     let report = state

@@ -29,7 +29,7 @@ fn code(node: &Value) -> String {
 }
 
 /// An 18-character ID number: `body` (17 digits) and its check character (GB 11643).
-fn id_number(body: &str) -> String {
+pub(crate) fn id_number(body: &str) -> String {
     const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     assert_eq!(body.len(), 17, "{body}");
     let sum: u32 = body
@@ -79,7 +79,7 @@ async fn dialog_text(c: &Client) -> String {
 }
 
 /// The texts of the elements at `css` (as they are now).
-async fn texts(c: &Client, css: &str) -> Vec<String> {
+pub(crate) async fn texts(c: &Client, css: &str) -> Vec<String> {
     let mut out = Vec::new();
     for e in c.find_all(Locator::Css(css)).await.expect("find_all") {
         out.push(e.text().await.expect("text").trim().to_string());
@@ -88,7 +88,7 @@ async fn texts(c: &Client, css: &str) -> Vec<String> {
 }
 
 /// The cells of each row of the table body at `table` (as they are now).
-async fn table_rows(c: &Client, table: &str) -> Vec<Vec<String>> {
+pub(crate) async fn table_rows(c: &Client, table: &str) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
     for tr in c
         .find_all(Locator::Css(&format!("{table} tbody tr")))
@@ -106,7 +106,7 @@ async fn table_rows(c: &Client, table: &str) -> Vec<Vec<String>> {
 
 /// Downloads `href` (a local path) with the browser's session cookie: status, content type,
 /// content disposition and body.
-async fn fetch_with_session(c: &Client, base: &str, href: &str) -> (u16, String, String, Vec<u8>) {
+pub(crate) async fn fetch_with_session(c: &Client, base: &str, href: &str) -> (u16, String, String, Vec<u8>) {
     let cookies = c.get_all_cookies().await.expect("the browser's cookies");
     let session = cookies
         .iter()
@@ -137,10 +137,10 @@ async fn fetch_with_session(c: &Client, base: &str, href: &str) -> (u16, String,
     (status, content_type, disposition, body.to_vec())
 }
 
-const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+pub(crate) const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// The cells of the only worksheet of an xlsx workbook, which must be called `sheet`, as text.
-fn xlsx_rows(bytes: Vec<u8>, sheet: &str) -> Vec<Vec<String>> {
+pub(crate) fn xlsx_rows(bytes: Vec<u8>, sheet: &str) -> Vec<Vec<String>> {
     use calamine::{Reader, Xlsx};
     let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).expect("an xlsx workbook");
     let names = book.sheet_names();

@@ -49,6 +49,12 @@ const OWN_OR_PUBLIC: &[(&str, &str)] = &[
     ("GET", "/api/v1/audit"),
     // The list of metric ids and titles: the same for everyone.
     ("GET", "/api/v1/stats"),
+    // Searches over the caller's own scope, and a member's own registrations.
+    ("GET", "/people"),
+    ("GET", "/api/v1/people"),
+    ("GET", "/m/register"),
+    ("POST", "/m/register"),
+    ("GET", "/m/registrations"),
 ];
 
 const Y_NAME: &str = "隔壁社区";
@@ -71,6 +77,17 @@ struct Target {
     import: i64,
     /// A post held in the community's party committee.
     post: i64,
+    /// The resident's party membership.
+    member: i64,
+    /// A unit located in the community, and its liaison contact.
+    unit: i64,
+    contact: i64,
+    /// The resident's registration at the community (employer: the unit).
+    registration: i64,
+    /// A thank-you letter the community issued to the unit.
+    letter: i64,
+    /// A pairing of the community with its party committee.
+    pairing: i64,
 }
 
 /// One request of the walk.
@@ -139,6 +156,13 @@ fn fill(template: &str, t: &Target) -> Result<String, String> {
             "{id}" if under("/people/") || under("/api/v1/people/") => t.person.to_string(),
             "{id}" if under("/imports/") => t.import.to_string(),
             "{id}" if under("/posts/") => t.post.to_string(),
+            "{id}" if under("/members/") || under("/api/v1/members/") => t.member.to_string(),
+            "{id}" if under("/units/") || under("/api/v1/units/") => t.unit.to_string(),
+            "{id}" if under("/registrations/") || under("/api/v1/registrations/") => t.registration.to_string(),
+            "{id}" if under("/letters/") => t.letter.to_string(),
+            "{id}" if under("/pairings/") => t.pairing.to_string(),
+            "{contact}" if under("/units/") => t.contact.to_string(),
+            "{unit}" if under("/tree/") || under("/api/v1/nodes/") => t.unit.to_string(),
             "{metric}" if under("/api/v1/stats/") => format!("grid.count.l3?node={}", t.code),
             "{grant}" if under("/admin/users/") => t.grant.to_string(),
             "{code}" if under("/api/v1/nodes/by-code/") => t.code.clone(),
@@ -252,6 +276,66 @@ fn aimed(method: &Method, template: &str, t: &Target, x: &Target, street_b: i64)
         ("POST", "/api/v1/party-orgs/{id}/move") => {
             probe.json = Some(json!({"new_parent_id": x.org, "note": "越权调整"}))
         }
+        ("POST", "/api/v1/members") => {
+            probe.json =
+                Some(json!({"person_id": t.person, "org_id": t.org, "status": "full", "joined_on": "2001-07-01"}))
+        }
+        ("POST", "/people/{id}/membership") => {
+            probe.form = form(&[("org_id", &org), ("status", "full"), ("joined_on", "2001-07-01")])
+        }
+        ("POST", "/members/{id}/transfer") => probe.form = form(&[("to_org_id", &x_org)]),
+        ("POST", "/api/v1/members/{id}/transfer") => probe.json = Some(json!({"to_org_id": x.org})),
+        ("POST", "/members/{id}/full") => probe.form = form(&[("full_on", "2002-07-01")]),
+        ("POST", "/tree/{id}/units/new") | ("POST", "/units/{id}/edit") => {
+            probe.form = form(&[("name", "越权单位"), ("kind", "private")])
+        }
+        ("POST", "/api/v1/units") => {
+            probe.json = Some(json!({"name": "越权单位", "kind": "private", "node_id": t.node}))
+        }
+        ("PATCH", "/api/v1/units/{id}") => {
+            probe.json = Some(json!({"name": "越权改名", "kind": "private", "node_id": t.node}))
+        }
+        ("POST", "/units/{id}/contacts") => probe.form = form(&[("name", "越权联系人"), ("mobile", "13900000000")]),
+        ("POST", "/api/v1/units/{id}/contacts") => {
+            probe.json = Some(json!({"name": "越权联系人", "mobile": "13900000000"}))
+        }
+        ("POST", "/api/v1/registrations") => {
+            probe.json = Some(json!({"person_id": t.person, "community_id": t.node, "duties": ["patrol"]}))
+        }
+        ("POST", "/people/{id}/registration") => {
+            probe.form = form(&[("community_id", &t.node.to_string()), ("duties", "patrol")])
+        }
+        ("POST", "/registrations/{id}/status") => probe.form = form(&[("status", "ended")]),
+        ("POST", "/api/v1/registrations/{id}/status") => probe.json = Some(json!({"status": "ended"})),
+        ("POST", "/registrations/{id}/claims") => probe.form = form(&[("duty", "care")]),
+        ("POST", "/api/v1/registrations/{id}/claims") => probe.json = Some(json!({"duty": "care"})),
+        ("POST", "/registrations/{id}/services") => {
+            probe.form = form(&[("served_on", "2026-01-02"), ("hours", "1"), ("description", "越权记录")])
+        }
+        ("POST", "/api/v1/registrations/{id}/services") => {
+            probe.json = Some(json!({"served_on": "2026-01-02", "hours": "1", "description": "越权记录"}))
+        }
+        ("POST", "/api/v1/registrations/self") => {
+            probe.json = Some(json!({"community": code, "name": "越权报到", "duties": ["patrol"]}))
+        }
+        ("POST", "/tree/{id}/pairings") => {
+            probe.form = form(&[
+                ("org_id", &x_org),
+                ("community_id", &t.node.to_string()),
+                ("started_on", "2026-01-01"),
+            ])
+        }
+        ("POST", "/api/v1/pairings") => {
+            probe.json = Some(json!({"org_id": x.org, "community_id": t.node, "started_on": "2026-01-01"}))
+        }
+        ("POST", "/tree/{id}/deployments") => {
+            probe.form = form(&[("id_number", ""), ("kind", "deployment"), ("started_on", "2026-01-01")])
+        }
+        ("POST", "/api/v1/deployments") => {
+            probe.json = Some(
+                json!({"person_id": t.person, "kind": "deployment", "node_id": t.node, "started_on": "2026-01-01"}),
+            )
+        }
         // Restores, revocations, password resets: the target is in the path alone.
         _ if api => probe.json = Some(json!({})),
         _ => probe.form = Some(Vec::new()),
@@ -278,7 +362,11 @@ fn own(method: &Method, template: &str, t: &Target) -> Result<Vec<Probe>, String
     };
     let searches = [Y_NAME, Y_CODE, "紫荆", "4406040010"];
     Ok(match (method.as_str(), template) {
-        ("GET", "/search") | ("GET", "/api/v1/nodes") | ("GET", "/admin/users") => {
+        ("GET", "/search")
+        | ("GET", "/api/v1/nodes")
+        | ("GET", "/admin/users")
+        | ("GET", "/people")
+        | ("GET", "/api/v1/people") => {
             let mut v: Vec<Probe> = searches
                 .iter()
                 .map(|q| probe(format!("{path}?{}", enc(q)), None, None))
@@ -287,6 +375,7 @@ fn own(method: &Method, template: &str, t: &Target) -> Result<Vec<Probe>, String
             v.push(probe(format!("{path}?{}", enc("staff.y")), None, None));
             v
         }
+        ("GET", "/m/register") => vec![probe(format!("{path}?community={Y_CODE}"), None, None)],
         ("GET", "/audit") | ("GET", "/audit/export") | ("GET", "/api/v1/audit") => {
             vec![probe(format!("{path}?actor=staff.y&action=nodes"), None, None)]
         }
@@ -311,6 +400,11 @@ fn own(method: &Method, template: &str, t: &Target) -> Result<Vec<Probe>, String
             Some(json!({"name": "巡检接口令牌", "scope": "read", "expires_in_days": 7})),
         )],
         ("POST", "/audit/verify") => vec![probe(path, Some(Vec::new()), None)],
+        ("POST", "/m/register") => vec![probe(
+            path,
+            form(&[("community", Y_CODE), ("name", "越权报到"), ("duties", "patrol")]),
+            None,
+        )],
         ("POST", "/login") | ("POST", "/logout") => vec![probe(path, Some(Vec::new()), None)],
         ("GET", _) => vec![probe(path, None, None)],
         _ => return Err(format!("no request for the own-or-public route {method} {template}")),
@@ -378,6 +472,23 @@ async fn snapshot(app: &TestApp, y: &Target) -> Value {
         "total_orgs": sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM party_orgs").fetch_one(s.pool()).await.expect("count"),
         "total_users": sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users").fetch_one(s.pool()).await.expect("count"),
         "total_grants": sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM role_grants WHERE revoked_at IS NULL").fetch_one(s.pool()).await.expect("count"),
+        "member": v(serde_json::to_value(s.member(&o, y.member).await.expect("member"))),
+        "transfers": v(serde_json::to_value(s.member_transfers(&o, y.member).await.expect("transfers"))),
+        "unit": v(serde_json::to_value(s.unit(&o, y.unit).await.expect("unit"))),
+        "contacts": v(serde_json::to_value(s.unit_contacts(&o, y.unit).await.expect("contacts"))),
+        "registration": v(serde_json::to_value(s.registration(&o, y.registration).await.expect("registration"))),
+        "claims": v(serde_json::to_value(s.registration_claims(&o, y.registration).await.expect("claims"))),
+        "services": v(serde_json::to_value(s.registration_services(&o, y.registration).await.expect("services"))),
+        "pairings": v(serde_json::to_value(s.pairings_under(&o, y.node).await.expect("pairings"))),
+        "rows": [
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM party_members").fetch_one(s.pool()).await.expect("count"),
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM units").fetch_one(s.pool()).await.expect("count"),
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM unit_contacts WHERE ended_at IS NULL").fetch_one(s.pool()).await.expect("count"),
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM registrations").fetch_one(s.pool()).await.expect("count"),
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM thanks_letters").fetch_one(s.pool()).await.expect("count"),
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM org_pairings").fetch_one(s.pool()).await.expect("count"),
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM deployments").fetch_one(s.pool()).await.expect("count"),
+        ],
     })
 }
 
@@ -482,6 +593,67 @@ async fn walk_story(app: &TestApp) {
             .expect("appoint")
             .id
     };
+    // A membership, a unit with a contact, a registration with a letter, and a pairing.
+    let extras = async |person: i64, node: i64, org: i64, unit_name: &str| -> [i64; 6] {
+        let s = &app.store;
+        let o = overseer();
+        let member = s
+            .add_member(
+                &o,
+                &gongjian_domain::members::MemberForm {
+                    person_id: Some(person),
+                    org_id: Some(org),
+                    status: "full".into(),
+                    joined_on: "2001-07-01".into(),
+                    full_on: String::new(),
+                },
+                "test",
+            )
+            .await
+            .expect("member")
+            .id;
+        let unit_form = gongjian_domain::units::UnitForm {
+            name: unit_name.into(),
+            credit_code: String::new(),
+            kind: "private".into(),
+            node_id: Some(node),
+            address: String::new(),
+        };
+        let unit = s.create_unit(&o, &unit_form, "test").await.expect("unit").id;
+        let contact_form = gongjian_domain::units::ContactForm {
+            name: format!("{unit_name}联系人"),
+            title: String::new(),
+            mobile: "13600000000".into(),
+        };
+        let contact = s
+            .add_contact(&o, unit, &contact_form, "test")
+            .await
+            .expect("contact")
+            .id;
+        let input = gongjian_store::registrations::RegistrationInput {
+            person_id: Some(person),
+            community_id: Some(node),
+            employer_unit_id: Some(unit),
+            duties: vec!["patrol".into()],
+            ..Default::default()
+        };
+        let registration = s.register(&o, &input, "test").await.expect("registration").id;
+        let day = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").expect("day");
+        let today = gongjian_domain::ids::today_shanghai();
+        let (letter, _) = s
+            .issue_thanks_letter(&o, node, unit, day("2026-01-01"), today, "test")
+            .await
+            .expect("letter");
+        let pairing_input = gongjian_store::registrations::PairingInput {
+            org_id: Some(org),
+            community_id: Some(node),
+            started_on: "2026-01-01".into(),
+            ..Default::default()
+        };
+        let pairing = s.create_pairing(&o, &pairing_input, "test").await.expect("pairing").id;
+        [member, unit, contact, registration, letter.id, pairing]
+    };
+    let [member, unit, contact, registration, letter, pairing] = extras(y_person, id(&y), y_org, "紫荆物业公司").await;
     let target_y = Target {
         node: id(&y),
         code: Y_CODE.to_string(),
@@ -493,10 +665,17 @@ async fn walk_story(app: &TestApp) {
         person: y_person,
         import: stash(y_user.id, "紫荆住户.xlsx").await,
         post: appoint(y_person, y_org).await,
+        member,
+        unit,
+        contact,
+        registration,
+        letter,
+        pairing,
     };
     let staff_user = app
         .add_user("staff.x", Role::CommunityStaff, Some(id(&t.community)), false)
         .await;
+    let x_extras = extras(x_person, id(&t.community), x_org, "阳光物业公司").await;
     let target_x = Target {
         node: id(&t.community),
         code: COMMUNITY_CODE.to_string(),
@@ -508,6 +687,12 @@ async fn walk_story(app: &TestApp) {
         person: x_person,
         import: stash(staff_user.id, "阳光住户.xlsx").await,
         post: appoint(x_person, x_org).await,
+        member: x_extras[0],
+        unit: x_extras[1],
+        contact: x_extras[2],
+        registration: x_extras[3],
+        letter: x_extras[4],
+        pairing: x_extras[5],
     };
     let street_b = id(&t.street_b);
     // Everything of Y that must never reach X's worker.
@@ -711,6 +896,12 @@ fn an_unmapped_route_parameter_is_named() {
         person: 7,
         import: 8,
         post: 9,
+        member: 10,
+        unit: 11,
+        contact: 12,
+        registration: 13,
+        letter: 14,
+        pairing: 15,
     };
     let e = fill("/meetings/{id}/minutes", &t).expect_err("no mapping for meetings");
     assert!(e.contains("/meetings/{id}/minutes"), "{e}");
