@@ -54,7 +54,7 @@ fn masked(id: &str) -> String {
 }
 
 /// Waits until the address (path and query) satisfies `ok`, and returns it.
-async fn path_where(c: &Client, ok: impl Fn(&str) -> bool) -> String {
+pub(crate) async fn path_where(c: &Client, ok: impl Fn(&str) -> bool) -> String {
     let started = Instant::now();
     loop {
         let now = path_and_query(c).await;
@@ -88,7 +88,7 @@ async fn texts(c: &Client, css: &str) -> Vec<String> {
 }
 
 /// The cells of each row of the table body at `table` (as they are now).
-async fn table_rows(c: &Client, table: &str) -> Vec<Vec<String>> {
+pub(crate) async fn table_rows(c: &Client, table: &str) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
     for tr in c
         .find_all(Locator::Css(&format!("{table} tbody tr")))
@@ -106,7 +106,7 @@ async fn table_rows(c: &Client, table: &str) -> Vec<Vec<String>> {
 
 /// Downloads `href` (a local path) with the browser's session cookie: status, content type,
 /// content disposition and body.
-async fn fetch_with_session(c: &Client, base: &str, href: &str) -> (u16, String, String, Vec<u8>) {
+pub(crate) async fn fetch_with_session(c: &Client, base: &str, href: &str) -> (u16, String, String, Vec<u8>) {
     let cookies = c.get_all_cookies().await.expect("the browser's cookies");
     let session = cookies
         .iter()
@@ -137,10 +137,10 @@ async fn fetch_with_session(c: &Client, base: &str, href: &str) -> (u16, String,
     (status, content_type, disposition, body.to_vec())
 }
 
-const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+pub(crate) const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// The cells of the only worksheet of an xlsx workbook, which must be called `sheet`, as text.
-fn xlsx_rows(bytes: Vec<u8>, sheet: &str) -> Vec<Vec<String>> {
+pub(crate) fn xlsx_rows(bytes: Vec<u8>, sheet: &str) -> Vec<Vec<String>> {
     use calamine::{Reader, Xlsx};
     let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).expect("an xlsx workbook");
     let names = book.sheet_names();

@@ -49,6 +49,8 @@ const OWN_OR_PUBLIC: &[(&str, &str)] = &[
     ("GET", "/api/v1/audit"),
     // The list of metric ids and titles: the same for everyone.
     ("GET", "/api/v1/stats"),
+    // The dashboard of the top of the caller's own scope.
+    ("GET", "/dashboard"),
 ];
 
 const Y_NAME: &str = "隔壁社区";
