@@ -11,6 +11,7 @@ pub mod api;
 pub mod assets;
 pub mod audit;
 pub mod auth;
+pub mod dashboards;
 pub mod error;
 pub mod export;
 pub mod health;
@@ -112,6 +113,7 @@ fn all_routes() -> Vec<Route> {
         imports::routes(),
         posts::routes(),
         stats::routes(),
+        dashboards::routes(),
         account::routes(),
         accounts::routes(),
         audit::routes(),

@@ -4,7 +4,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use gongjian_store::stats::{MetricInfo, MetricValue, metric_list};
+use gongjian_store::stats::{METRICS, MetricInfo, MetricValue, Period, metric_list};
 use gongjian_store::tree::Node;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -32,10 +32,15 @@ pub async fn api_list(_user: ApiUser) -> Json<Vec<MetricInfo>> {
 pub struct MetricQuery {
     /// Code of the node (division or grid code).
     node: String,
+    /// Start of the period (`YYYY-MM-DD`), for flows (e.g. workers hired in the period).
+    from: Option<String>,
+    /// End of the period (`YYYY-MM-DD`, default today): stocks are read as of this day.
+    to: Option<String>,
 }
 
-/// One metric for a node's subtree: the value, numerator and denominator for ratios, minimum,
-/// mean and the nodes below target for per-node figures — or `available: false`.
+/// One metric for a node's subtree and a period: the value, numerator and denominator for
+/// ratios, minimum, mean and the nodes below target for per-node figures, and the same for each
+/// child node (`breakdown`) — or `available: false`. Invalid dates answer 422 naming the field.
 #[utoipa::path(get, path = "/api/v1/stats/{metric}", tag = "stats", params(("metric" = String, Path), MetricQuery),
     responses((status = 200, body = MetricValue), (status = 404, body = crate::error::Problem)))]
 pub async fn api_metric(
@@ -47,7 +52,8 @@ pub async fn api_metric(
     if q.node.trim().is_empty() {
         return Err(ApiError::BadRequest("请用 node 参数给出节点代码".into()));
     }
-    Ok(Json(state.store.metric(&actor, &metric, &q.node).await?))
+    let period = Period::parse(q.from.as_deref(), q.to.as_deref()).map_err(gongjian_store::StoreError::Invalid)?;
+    Ok(Json(state.store.metric(&actor, &metric, &q.node, &period).await?))
 }
 
 #[derive(Template, WebTemplate)]
@@ -61,12 +67,15 @@ struct NodeStats {
 
 async fn page(State(state): State<AppState>, user: CurrentUser, Path(id): Path<i64>) -> Result<NodeStats, PageError> {
     let node = state.store.node(&user.actor, id).await?;
-    let (available, unavailable): (Vec<MetricInfo>, Vec<MetricInfo>) =
-        metric_list().into_iter().partition(|m| m.available);
+    let unavailable: Vec<MetricInfo> = metric_list().into_iter().filter(|m| !m.available).collect();
     let mut values = Vec::new();
-    for m in available {
+    for def in METRICS.iter().filter(|d| d.basis.is_some()) {
         // A figure the viewer may not see (residents, for an auditor) is left out, not zero.
-        if let Ok(v) = state.store.metric(&user.actor, &m.id, &node.code).await {
+        if let Ok(v) = state
+            .store
+            .metric_at(&user.actor, def, &node, &Period::default(), false)
+            .await
+        {
             values.push(v);
         }
     }

@@ -7,6 +7,8 @@
 //! - `walk`: every route of `gongjian_web::route_table()` aimed at a community outside the
 //!   caller's scope; a new route without a mapping there fails the suite.
 //! - `hostile`: hostile text in every text field of every form and API.
+//! - `dashboards`: the statistics API with periods and breakdowns, the dashboards' exports,
+//!   and the drill-down from the city to a community in the browser.
 //! - `journeys`: user journeys in the browser, per engine: account management, API tokens,
 //!   the audit administrator, residents registered by hand and imported from a spreadsheet.
 //!
@@ -38,3 +40,5 @@ mod journeys;
 
 #[path = "web/registration.rs"]
 mod registration;
+#[path = "web/dashboards.rs"]
+mod dashboards;

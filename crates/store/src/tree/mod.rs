@@ -294,6 +294,19 @@ impl Store {
         Ok(Page { items, next_cursor })
     }
 
+    /// The active children of a node in code order, without counts (the caller has read the
+    /// parent, so the children lie in its scope).
+    pub(crate) async fn active_children(&self, parent: &Node) -> StoreResult<Vec<Node>> {
+        let rows: Vec<NodeRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {NODE_COLUMNS} FROM nodes n WHERE n.parent_id = $1 AND n.status = $2 ORDER BY n.code"
+        )))
+        .bind(parent.id)
+        .bind(STATUS_ACTIVE)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Node::from).collect())
+    }
+
     /// Subtree counts for several nodes in one statement: a join of each node with the index
     /// range of its own subtree.
     async fn counts_for(&self, nodes: &[Node]) -> StoreResult<Vec<(i64, LevelCounts)>> {

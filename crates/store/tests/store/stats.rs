@@ -2,7 +2,7 @@
 
 use gongjian_domain::people::ResidentForm;
 use gongjian_store::posts::PostInput;
-use gongjian_store::stats::{METRICS, metric_list};
+use gongjian_store::stats::{METRICS, Period, def, metric_list};
 
 use super::*;
 
@@ -136,7 +136,7 @@ async fn organisation_metrics_come_from_posts() {
         for p in [chen, li, wang, zhao, chen] {
             appoint(p, "instructor", Some(&t["a"]), None, None).await;
         }
-        let m = async |id: &str, code: &str| s.metric(&a, id, code).await.expect(id);
+        let m = async |id: &str, code: &str| s.metric(&a, id, code, &Period::default()).await.expect(id);
 
         let one = m("org.community.one_shoulder", "440604000000").await;
         eq!((one.numerator, one.denominator), (Some(1), Some(3)));
@@ -168,9 +168,198 @@ async fn organisation_metrics_come_from_posts() {
         check!(!v.available && v.value.is_none());
         // Scope: another street's staff cannot read this street's figures.
         not_found(
-            s.metric(&scoped(Role::StreetStaff, &t["b"]), "grid.count.l3", "440604001000")
-                .await,
+            s.metric(
+                &scoped(Role::StreetStaff, &t["b"]),
+                "grid.count.l3",
+                "440604001000",
+                &Period::default(),
+            )
+            .await,
         );
+    })
+    .await;
+}
+
+fn period(from: &str, to: &str) -> Period {
+    Period::parse(Some(from), Some(to)).expect("period")
+}
+
+/// Posts over time: stocks are read as of the period's end, flows within the period; the
+/// breakdown gives each child node's value, the trend each month's.
+#[tokio::test]
+async fn periods_breakdowns_and_trends() {
+    for_each_engine(async |db| {
+        let t = build_tree(db).await;
+        let s = &db.store;
+        let a = admin();
+        let staff = scoped(Role::StreetStaff, &t["a"]);
+        let person = async |name: &str, home: &Node| {
+            let form = ResidentForm {
+                name: name.into(),
+                home_node_id: Some(home.id),
+                ..ResidentForm::default()
+            };
+            s.create_person(&staff, &form, "t").await.expect("person").id
+        };
+        let appoint = async |person: i64, kind: &str, node: &Node, started: &str| {
+            let input = PostInput {
+                person_id: Some(person),
+                kind: kind.into(),
+                node_id: Some(node.id),
+                started_on: Some(started.into()),
+                ..PostInput::default()
+            };
+            s.assign_post(&a, &input, "t").await.expect(kind).id
+        };
+        let chen = person("陈", &t["a1g1a"]).await;
+        let li = person("李", &t["a1g1b"]).await;
+        let wang = person("王", &t["a2g1a"]).await;
+        let first = appoint(chen, "community_worker", &t["a1"], "2024-01-15").await;
+        appoint(li, "community_worker", &t["a1"], "2024-03-10").await;
+        appoint(wang, "community_worker", &t["a2"], "2024-06-01").await;
+        appoint(wang, "reserve_cadre", &t["a2"], "2024-02-01").await;
+        s.end_post(&a, first, Some("2024-06-30"), "t").await.expect("end");
+        let m = async |id: &str, code: &str, p: &Period| s.metric(&a, id, code, p).await.expect(id);
+        let workers = async |to: &str| {
+            let v = m("people.community_workers", "440604001000", &period("", to)).await;
+            v.value
+        };
+        eq!(workers("2024-01-14").await, Some(0.0));
+        eq!(workers("2024-02-01").await, Some(1.0));
+        eq!(workers("2024-04-01").await, Some(2.0));
+        eq!(workers("2024-06-29").await, Some(3.0));
+        // Ended on 30 June: not held that day.
+        eq!(workers("2024-06-30").await, Some(2.0));
+        eq!(
+            m("people.community_workers", "440604001000", &Period::default())
+                .await
+                .value,
+            Some(2.0)
+        );
+
+        // Hired in the period (a flow), with its breakdown by community.
+        let hired = m(
+            "people.workers_recruited",
+            "440604001000",
+            &period("2024-03-01", "2024-12-31"),
+        )
+        .await;
+        eq!(hired.value, Some(2.0));
+        eq!(
+            (hired.from.as_deref(), hired.to.as_str()),
+            (Some("2024-03-01"), "2024-12-31")
+        );
+        let by_child: Vec<(&str, Option<f64>)> = hired.breakdown.iter().map(|c| (c.code.as_str(), c.value)).collect();
+        eq!(by_child, vec![("440604001001", Some(1.0)), ("440604001002", Some(1.0))]);
+        eq!(
+            m(
+                "people.workers_recruited",
+                "440604001000",
+                &period("2024-01-01", "2024-02-29")
+            )
+            .await
+            .value,
+            Some(1.0)
+        );
+        eq!(
+            m("people.workers_recruited", "440600000000", &Period::default())
+                .await
+                .value,
+            Some(3.0)
+        );
+
+        // The breakdown of a stock as of a day, from the district down to its streets.
+        let stock = m("people.community_workers", "440604000000", &period("", "2024-04-01")).await;
+        let by_child: Vec<(&str, Option<f64>)> = stock.breakdown.iter().map(|c| (c.code.as_str(), c.value)).collect();
+        eq!(by_child, vec![("440604001000", Some(2.0)), ("440604002000", Some(0.0))]);
+
+        // Reserve cadres per community as of a day, against the target of the settings (2).
+        let reserve = m(
+            "org.community.reserve_cadres",
+            "440604001000",
+            &period("", "2024-03-01"),
+        )
+        .await;
+        eq!((reserve.min, reserve.target), (Some(0), Some(2.0)));
+        eq!(reserve.below.len(), 2);
+        let early = m(
+            "org.community.reserve_cadres",
+            "440604001000",
+            &period("", "2024-01-01"),
+        )
+        .await;
+        eq!(early.mean, Some(0.0));
+        sqlx::query("UPDATE metric_targets SET target = 1 WHERE metric_id = 'org.community.reserve_cadres'")
+            .execute(s.pool())
+            .await
+            .expect("target");
+        let reserve = m(
+            "org.community.reserve_cadres",
+            "440604001000",
+            &period("", "2024-03-01"),
+        )
+        .await;
+        eq!(reserve.target, Some(1.0));
+        eq!(
+            reserve.below.iter().map(|b| b.code.as_str()).collect::<Vec<_>>(),
+            vec!["440604001001"]
+        );
+
+        // Twelve months to the end of June 2024: stocks at each month's end, flows per month.
+        let street = s.node_by_code(&a, "440604001000").await.expect("street");
+        let p = period("", "2024-06-15");
+        let d = def("people.community_workers").expect("def");
+        let trend = s.metric_trend(&a, d, &street, &p).await.expect("trend");
+        eq!(trend.len(), 12);
+        eq!(
+            (trend[0].month.as_str(), trend[11].month.as_str()),
+            ("2023-07", "2024-06")
+        );
+        let tail: Vec<Option<f64>> = trend[6..].iter().map(|p| p.value).collect();
+        eq!(
+            tail,
+            vec![Some(1.0), Some(1.0), Some(2.0), Some(2.0), Some(2.0), Some(3.0)]
+        );
+        let d = def("people.workers_recruited").expect("def");
+        let trend = s.metric_trend(&a, d, &street, &p).await.expect("trend");
+        let tail: Vec<Option<f64>> = trend[6..].iter().map(|p| p.value).collect();
+        eq!(
+            tail,
+            vec![Some(1.0), Some(0.0), Some(1.0), Some(0.0), Some(0.0), Some(1.0)]
+        );
+        // Current-state metrics have no trend.
+        let d = def("grid.count.l3").expect("def");
+        check!(s.metric_trend(&a, d, &street, &p).await.expect("trend").is_empty());
+
+        // Residents: counted exactly below the roll-up threshold, even after a roll-up.
+        eq!(s.rollup_time("residents").await.expect("time"), None);
+        let at = s.refresh_rollups().await.expect("refresh");
+        eq!(s.rollup_time("residents").await.expect("time"), Some(at));
+        let rolled: i64 = sqlx::query_scalar("SELECT CAST(SUM(residents) AS BIGINT) FROM resident_rollup")
+            .fetch_one(s.pool())
+            .await
+            .expect("sum");
+        eq!(rolled, 3);
+        person("赵", &t["a2g1a"]).await;
+        let res = m("people.residents", "440604001000", &Period::default()).await;
+        eq!((res.value, res.rolled_up_at), (Some(4.0), None));
+        eq!(
+            res.breakdown.iter().map(|c| c.value).collect::<Vec<_>>(),
+            vec![Some(2.0), Some(2.0)]
+        );
+
+        // A period that makes no sense is refused field by field.
+        let e = Period::parse(Some("2024-02-30"), Some("x")).expect_err("bad dates");
+        check!(e.message_for("from").is_some() && e.message_for("to").is_some());
+        // An unknown metric is not found; one not yet available says so, for any period.
+        not_found(s.metric(&a, "no.such.metric", "440600000000", &Period::default()).await);
+        let v = m(
+            "meeting.joint.held",
+            "440600000000",
+            &period("2024-01-01", "2024-12-31"),
+        )
+        .await;
+        check!(!v.available && v.value.is_none() && v.breakdown.is_empty());
     })
     .await;
 }

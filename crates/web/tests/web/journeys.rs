@@ -54,7 +54,7 @@ fn masked(id: &str) -> String {
 }
 
 /// Waits until the address (path and query) satisfies `ok`, and returns it.
-async fn path_where(c: &Client, ok: impl Fn(&str) -> bool) -> String {
+pub(crate) async fn path_where(c: &Client, ok: impl Fn(&str) -> bool) -> String {
     let started = Instant::now();
     loop {
         let now = path_and_query(c).await;

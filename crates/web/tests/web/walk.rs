@@ -55,6 +55,8 @@ const OWN_OR_PUBLIC: &[(&str, &str)] = &[
     ("GET", "/m/register"),
     ("POST", "/m/register"),
     ("GET", "/m/registrations"),
+    // The dashboard of the top of the caller's own scope.
+    ("GET", "/dashboard"),
 ];
 
 const Y_NAME: &str = "隔壁社区";
