@@ -38,7 +38,7 @@ mod hostile;
 #[path = "web/journeys.rs"]
 mod journeys;
 
-#[path = "web/registration.rs"]
-mod registration;
 #[path = "web/dashboards.rs"]
 mod dashboards;
+#[path = "web/registration.rs"]
+mod registration;

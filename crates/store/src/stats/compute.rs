@@ -241,6 +241,10 @@ impl Store {
                 let both = party.intersection(&rc).count() as i64;
                 out.ratio(both, all, "期末同时在社区党组织委员会和居委会任职的班子成员 / 班子成员")
             }
+            id if super::registration::IDS.contains(&id) => {
+                scope::require(actor, Right::ReadPeople, &node.path)?;
+                self.registration_metric(def, node, period, out).await?
+            }
             _ => {
                 let mut out = out;
                 out.available = false;

@@ -7,6 +7,7 @@
 //! How each metric is kept fast is written in `ARCHITECTURE.md` ("Statistics").
 
 mod compute;
+mod registration;
 mod rollup;
 
 use chrono::{Datelike, NaiveDate};
@@ -75,16 +76,16 @@ pub const METRICS: [MetricDef; 70] = [
     m("org.estate_branch.count", "小区党支部数", NOW),
     m("org.estate_branch.coverage", "物业小区党支部覆盖率", NA),
     m("org.grid_branch.count", "网格党支部数", NOW),
-    m("org.big_committee.part_time_members", "大工委、大党委兼职委员数", NA),
+    m("org.big_committee.part_time_members", "大工委、大党委兼职委员数", STOCK),
     m("org.industry_committee.count", "行业党委数", NA),
     m("org.industry_committee.instructors_min", "每个行业党委党建指导员数", NA),
     m("org.industry_committee.contact_points", "行业联系点数", NA),
     m("org.demo_site.count", "党建示范点数", NA),
     m("people.residents", "常住人口（外来人口占比）", NOW),
-    m("people.in_service_reported", "在职党员到居住社区报到数", NA),
-    m("people.org_pairings", "机关党组织结对社区数", NA),
-    m("people.cadres_deployed", "党员干部下基层人数", NA),
-    m("people.agency_secretaries", "机关干部担任社区书记数", NA),
+    m("people.in_service_reported", "在职党员到居住社区报到数", STOCK),
+    m("people.org_pairings", "机关党组织结对社区数", STOCK),
+    m("people.cadres_deployed", "党员干部下基层人数", FLOW),
+    m("people.agency_secretaries", "机关干部担任社区书记数", STOCK),
     m("people.workers_professional", "纳入职业化管理的社区工作者数", STOCK),
     m("people.workers_recruited", "新补充社区工作者数", FLOW),
     m("people.trained_secretaries", "参加培训的社区书记数", NA),
@@ -93,7 +94,7 @@ pub const METRICS: [MetricDef; 70] = [
     m("volunteer.beneficiaries", "受益居民数", NA),
     m("volunteer.hours", "志愿服务时长", NA),
     m("points.redemptions", "积分兑换", NA),
-    m("letters.thanks_sent", "感谢函", NA),
+    m("letters.thanks_sent", "感谢函", FLOW),
     m("center.campaign.progress", "“五个一百”进度", NA),
     m("orders.self_service", "群众自助点单", NA),
     m("eldercare.served", "享受居家养老服务的老年人数", NA),
@@ -127,7 +128,7 @@ pub const METRICS: [MetricDef; 70] = [
     m("parking.shared_spaces", "错时共享停车位", NA),
     m("org.branch.count", "党支部数", NOW),
     m("org.committee.count", "党委（党工委）数", NOW),
-    m("people.party_members", "党员数", NA),
+    m("people.party_members", "党员数", NOW),
     m("people.reserve_cadres", "后备干部数", STOCK),
     m("people.instructors", "党建指导员数", STOCK),
     m("people.grid_workers", "网格员数", STOCK),

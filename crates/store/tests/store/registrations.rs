@@ -434,3 +434,204 @@ async fn pairings_and_deployments() {
     })
     .await;
 }
+
+/// The metrics of members and double registration on a small fixture with known answers.
+#[tokio::test]
+async fn registration_metrics_have_known_answers() {
+    use gongjian_store::posts::PostInput;
+    use gongjian_store::stats::Period;
+    for_each_engine(async |db| {
+        let t = build_tree(db).await;
+        let s = &db.store;
+        let a = admin();
+        let today = gongjian_domain::ids::today_shanghai();
+        let yesterday = today.pred_opt().unwrap().to_string();
+        let all = Period::default();
+        let this_year = Period::parse(Some(&format!("{}-01-01", today.format("%Y"))), None).unwrap();
+        let m = async |id: &str, code: &str, p: &Period| s.metric(&a, id, code, p).await.expect(id).value;
+        let (city, street_a, a1) = ("440600000000", "440604001000", "440604001001");
+
+        // Organisations: the street's 大工委, the communities' 大党委 and branches, two agencies.
+        let wc = db.org(None, "working_committee", "street", &t["a"]).await;
+        let a1_org = db.org(Some(&wc), "committee", "community", &t["a1"]).await;
+        let a1_branch = db.org(Some(&a1_org), "branch", "community", &t["a1"]).await;
+        let b1_org = db.org(None, "committee", "community", &t["b1"]).await;
+        let agency_x = db.org(None, "committee", "agency", &t["a"]).await;
+        let agency_y = db.org(None, "committee", "agency", &t["b"]).await;
+        let bureau = s
+            .create_unit(&a, &unit("区民政局", "", "机关", &t["a"]), "t")
+            .await
+            .unwrap();
+        let company = s
+            .create_unit(&a, &unit("某公司", "", "民营企业", &t["a"]), "t")
+            .await
+            .unwrap();
+        let mut n = 0;
+        let mut person = async |grid: &str| {
+            n += 1;
+            s.create_person(
+                &a,
+                &resident(
+                    &format!("居民{n}"),
+                    &id_with_check(&format!("440604198001{n:02}123")),
+                    "",
+                    &t[grid],
+                ),
+                "t",
+            )
+            .await
+            .unwrap()
+            .id
+        };
+        let p: Vec<i64> = vec![
+            person("a1g1a").await,
+            person("a1g1a").await,
+            person("a2g1a").await,
+            person("b1g1a").await,
+            person("b1g1a").await,
+            person("a1g2a").await,
+        ];
+
+        // 兼职委员: two in a1's 大党委 (one ended yesterday), one in the street's 大工委.
+        let appoint = async |person: i64, kind: &str, org: &PartyOrg, from: &str| {
+            let input = PostInput {
+                person_id: Some(person),
+                kind: kind.into(),
+                org_id: Some(org.id),
+                started_on: Some(from.into()),
+                ..Default::default()
+            };
+            s.assign_post(&a, &input, "t").await.unwrap()
+        };
+        appoint(p[0], "part_time_member", &a1_org, "2025-01-01").await;
+        let ended = appoint(p[1], "part_time_member", &a1_org, "2025-01-01").await;
+        s.end_post(&a, ended.id, Some(&yesterday), "t").await.unwrap();
+        appoint(p[2], "part_time_member", &wc, "2025-01-01").await;
+        eq!(m("org.big_committee.part_time_members", city, &all).await, Some(2.0));
+        eq!(m("org.big_committee.part_time_members", a1, &all).await, Some(1.0));
+
+        // Members: two in a1's branch, one in b1's committee.
+        for (pid, org) in [(p[0], &a1_branch), (p[1], &a1_branch), (p[3], &b1_org)] {
+            s.add_member(&a, &member(pid, org, "正式", "2001-07-01"), "t")
+                .await
+                .unwrap();
+        }
+        eq!(m("people.party_members", city, &all).await, Some(3.0));
+        eq!(m("people.party_members", street_a, &all).await, Some(2.0));
+
+        // Registrations: p0 active at a1, p3 active at b1 then ended today, p4 pending at b1.
+        let reg = |person: i64, community: &str| RegistrationInput {
+            person_id: Some(person),
+            community_id: Some(t[community].id),
+            employer_unit_id: Some(bureau.id),
+            duties: vec!["patrol".into()],
+            registered_on: "2026-01-05".into(),
+            ..Default::default()
+        };
+        s.register(&a, &reg(p[0], "a1"), "t").await.unwrap();
+        let r3 = s.register(&a, &reg(p[3], "b1"), "t").await.unwrap();
+        s.decide_registration(&a, r3.id, RegStatus::Ended, "", "t")
+            .await
+            .unwrap();
+        let me = actor("dangyuan", Role::PartyMember, Reach::All);
+        let pending = SelfRegistrationForm {
+            name: "居民5".into(),
+            id_number: id_with_check("44060419800105123"),
+            mobile: "13712345678".into(),
+            community: "440604002001".into(),
+            grid_id: Some(t["b1g1"].id),
+            employer: "区民政局".into(),
+            member_status: "正式".into(),
+            joined_on: "2015-07-01".into(),
+            duties: vec!["care".into()],
+            ..Default::default()
+        };
+        s.self_register(&me, &pending, "t").await.unwrap();
+        eq!(m("people.in_service_reported", city, &all).await, Some(1.0));
+        let until_yesterday = Period::parse(None, Some(&yesterday)).unwrap();
+        eq!(m("people.in_service_reported", city, &until_yesterday).await, Some(2.0));
+        eq!(
+            m("people.in_service_reported", "440604002000", &until_yesterday).await,
+            Some(1.0)
+        );
+
+        // Pairings: agency X with a1 and a2 (one organisation), agency Y with b1.
+        for (org, c) in [(&agency_x, "a1"), (&agency_x, "a2"), (&agency_y, "b1")] {
+            let input = PairingInput {
+                org_id: Some(org.id),
+                community_id: Some(t[c].id),
+                started_on: "2026-01-01".into(),
+                ..Default::default()
+            };
+            s.create_pairing(&a, &input, "t").await.unwrap();
+        }
+        eq!(m("people.org_pairings", city, &all).await, Some(2.0));
+        eq!(m("people.org_pairings", street_a, &all).await, Some(1.0));
+        eq!(
+            m(
+                "people.org_pairings",
+                city,
+                &Period::parse(None, Some("2025-12-31")).unwrap()
+            )
+            .await,
+            Some(0.0)
+        );
+
+        // Deployments: p5 to a1 from 2026-02-01; p4 to b1 in the first half of 2025.
+        let deploy = |person: i64, node: &str, from: &str, to: &str| DeploymentInput {
+            person_id: Some(person),
+            kind: "deployment".into(),
+            from_unit_id: Some(bureau.id),
+            node_id: Some(t[node].id),
+            started_on: from.into(),
+            ended_on: to.into(),
+            ..Default::default()
+        };
+        s.create_deployment(&a, &deploy(p[5], "a1", "2026-02-01", ""), "t")
+            .await
+            .unwrap();
+        s.create_deployment(&a, &deploy(p[4], "b1", "2025-01-01", "2025-06-30"), "t")
+            .await
+            .unwrap();
+        let y2025 = Period::parse(Some("2025-01-01"), Some("2025-12-31")).unwrap();
+        eq!(m("people.cadres_deployed", city, &all).await, Some(2.0));
+        eq!(m("people.cadres_deployed", city, &this_year).await, Some(1.0));
+        eq!(m("people.cadres_deployed", city, &y2025).await, Some(1.0));
+        eq!(m("people.cadres_deployed", street_a, &y2025).await, Some(0.0));
+
+        // Seconded secretaries: p5 as a1's secretary from the bureau (an agency) counts; p2 as
+        // a2's… from a company does not.
+        let a2_org = db.org(Some(&wc), "committee", "community", &t["a2"]).await;
+        let sec = appoint(p[5], "secretary", &a1_org, "2026-02-01").await;
+        let mut d = deploy(p[5], "a1", "2026-02-01", "");
+        d.kind = "secondment".into();
+        d.post_id = Some(sec.id);
+        s.create_deployment(&a, &d, "t").await.unwrap();
+        let sec2 = appoint(p[2], "secretary", &a2_org, "2026-02-01").await;
+        let mut d2 = deploy(p[2], "a2", "2026-02-01", "");
+        d2.kind = "secondment".into();
+        d2.post_id = Some(sec2.id);
+        d2.from_unit_id = Some(company.id);
+        s.create_deployment(&a, &d2, "t").await.unwrap();
+        eq!(m("people.agency_secretaries", city, &all).await, Some(1.0));
+        eq!(
+            m(
+                "people.agency_secretaries",
+                city,
+                &Period::parse(None, Some("2026-01-31")).unwrap()
+            )
+            .await,
+            Some(0.0)
+        );
+
+        // Letters: one issued today by a1.
+        let day = |x: &str| chrono::NaiveDate::parse_from_str(x, "%Y-%m-%d").unwrap();
+        s.issue_thanks_letter(&a, t["a1"].id, bureau.id, day("2026-01-01"), today, "t")
+            .await
+            .unwrap();
+        eq!(m("letters.thanks_sent", city, &this_year).await, Some(1.0));
+        eq!(m("letters.thanks_sent", city, &y2025).await, Some(0.0));
+        eq!(m("letters.thanks_sent", "440604002000", &this_year).await, Some(0.0));
+    })
+    .await;
+}
