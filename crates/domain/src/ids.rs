@@ -81,6 +81,21 @@ pub fn normalize_cell(raw: &str) -> String {
     half.trim_matches(is_blank).to_string()
 }
 
+/// Free text as typed (a note, an agreement): [`normalize_cell`], at most `max` characters,
+/// no control characters but line breaks and tabs where `multiline`. Blank is `None`.
+pub fn free_text(raw: &str, max: usize, multiline: bool) -> Result<Option<String>, String> {
+    let s = normalize_cell(raw);
+    if s.chars().count() > max {
+        return Err(format!("最多 {max} 个字符，现有 {} 个", s.chars().count()));
+    }
+    if s.chars()
+        .any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')))
+    {
+        return Err("不能包含控制字符（如空字符）".into());
+    }
+    Ok(Some(s).filter(|s| !s.is_empty()))
+}
+
 /// [`normalize_cell`], then removes every white-space character and dash, as
 /// people write identifiers like `138-1234 5678`.
 pub fn normalize_identifier(raw: &str) -> String {

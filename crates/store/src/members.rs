@@ -183,12 +183,9 @@ impl Store {
         if on.is_some_and(|d| day_text(d) < m.joined_on) {
             v.push("transferred_on", "转接日期不能早于入党日期");
         }
-        let note = gongjian_domain::ids::normalize_cell(&input.note);
-        if note.chars().count() > 100 {
-            v.push("note", "备注最多 100 个字符");
-        }
+        let note = v.check("note", gongjian_domain::ids::free_text(&input.note, 100, false));
         v.clone().into_result()?;
-        let (Some(on), Some(to)) = (on, input.to_org_id) else {
+        let (Some(on), Some(to), Some(note)) = (on, input.to_org_id, note) else {
             return Err(v.into());
         };
         let now = now_text();
@@ -207,7 +204,7 @@ impl Store {
         .bind(m.org_id)
         .bind(to)
         .bind(day_text(on))
-        .bind(Some(note).filter(|n| !n.is_empty()))
+        .bind(note)
         .bind(actor.user_id)
         .bind(&now)
         .execute(&mut *tx)

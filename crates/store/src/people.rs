@@ -213,6 +213,11 @@ impl Store {
         if q.is_empty() {
             return;
         }
+        // No name or number holds control characters (and PostgreSQL text cannot hold a NUL).
+        if q.chars().any(char::is_control) {
+            sql.push(" AND 1 = 0");
+            return;
+        }
         let digits: String = q
             .chars()
             .filter(|c| c.is_ascii_digit() || *c == 'X' || *c == 'x')

@@ -207,6 +207,11 @@ impl Store {
     /// public); used where a person names an employer.
     pub async fn unit_by_name_or_code(&self, name_or_code: &str) -> StoreResult<Option<Unit>> {
         let s = gongjian_domain::ids::normalize_cell(name_or_code);
+        // Nothing with control characters or longer than a name is registered (and PostgreSQL
+        // text cannot hold a NUL to compare with).
+        if s.is_empty() || s.chars().count() > gongjian_domain::tree::Name::MAX || s.chars().any(char::is_control) {
+            return Ok(None);
+        }
         let mut found: Vec<Unit> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{UNIT_SELECT} WHERE u.status = 'active' AND (u.name = $1 OR u.credit_code = $2) ORDER BY u.id LIMIT 2"
         )))

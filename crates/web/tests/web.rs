@@ -42,3 +42,6 @@ mod journeys;
 mod dashboards;
 #[path = "web/registration.rs"]
 mod registration;
+
+#[path = "web/hostile_people.rs"]
+mod hostile_people;

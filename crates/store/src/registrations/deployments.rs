@@ -4,7 +4,7 @@
 use gongjian_domain::Validation;
 use gongjian_domain::access::{Actor, Right};
 use gongjian_domain::dates::{day_text, parse_day, parse_past_day};
-use gongjian_domain::ids::normalize_cell;
+use gongjian_domain::ids::free_text;
 use gongjian_domain::registration::DeploymentKind;
 use gongjian_domain::tree::Level;
 use serde::{Deserialize, Serialize};
@@ -123,13 +123,10 @@ impl Store {
         {
             v.push("ended_on", "结束日期不能早于开始日期");
         }
-        let note = normalize_cell(&input.note);
-        if note.chars().count() > 200 {
-            v.push("note", "备注最多 200 个字符");
-        }
+        let note = v.check("note", free_text(&input.note, 200, false));
         v.clone().into_result()?;
-        let (Some(kind), Some(person), Some(node_id), Some(start), Some(end)) =
-            (kind, person, input.node_id, start, end)
+        let (Some(kind), Some(person), Some(node_id), Some(start), Some(end), Some(note)) =
+            (kind, person, input.node_id, start, end, note)
         else {
             return Err(v.into());
         };
@@ -145,7 +142,7 @@ impl Store {
         .bind(input.post_id)
         .bind(day_text(start))
         .bind(end.map(day_text))
-        .bind(Some(note).filter(|n| !n.is_empty()))
+        .bind(note)
         .bind(now_text())
         .fetch_one(&mut *tx)
         .await?;

@@ -289,11 +289,8 @@ impl Store {
     ) -> StoreResult<Registration> {
         let r = self.registration(actor, id).await?;
         scope::require(actor, Right::ManagePeople, &r.community_path)?;
-        let note = gongjian_domain::ids::normalize_cell(note);
-        if note.chars().count() > 200 {
-            return Err(StoreError::field("note", "说明最多 200 个字符"));
-        }
-        if to == RegStatus::Rejected && note.is_empty() {
+        let note = gongjian_domain::ids::free_text(note, 200, false).map_err(|m| StoreError::field("note", m))?;
+        if to == RegStatus::Rejected && note.is_none() {
             return Err(StoreError::field("note", "请说明未通过的原因，报到人会看到"));
         }
         let mut tx = self.begin_write().await?;
@@ -332,7 +329,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        history(&mut tx, id, to.key(), actor, Some(note).filter(|n| !n.is_empty())).await?;
+        history(&mut tx, id, to.key(), actor, note).await?;
         append(
             &mut tx,
             &AuditEvent::by(actor, "registration.status", format!("registration:{id}"), client).with_detail(format!(

@@ -4,7 +4,7 @@
 use gongjian_domain::Validation;
 use gongjian_domain::access::{Actor, Right};
 use gongjian_domain::dates::{day_text, parse_day, parse_past_day};
-use gongjian_domain::ids::normalize_cell;
+use gongjian_domain::ids::free_text;
 use gongjian_domain::tree::Level;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -89,12 +89,10 @@ impl Store {
         {
             v.push("ended_on", "结束日期不能早于开始日期");
         }
-        let agreement = normalize_cell(&input.agreement);
-        if agreement.chars().count() > 2000 {
-            v.push("agreement", "协议内容最多 2000 个字符");
-        }
+        let agreement = v.check("agreement", free_text(&input.agreement, 2000, true));
         v.clone().into_result()?;
-        let (Some(org_id), Some(community_id), Some(start), Some(end)) = (input.org_id, input.community_id, start, end)
+        let (Some(org_id), Some(community_id), Some(start), Some(end), Some(agreement)) =
+            (input.org_id, input.community_id, start, end, agreement)
         else {
             return Err(v.into());
         };
@@ -118,7 +116,7 @@ impl Store {
         .bind(community_id)
         .bind(day_text(start))
         .bind(end.map(day_text))
-        .bind(Some(agreement).filter(|a| !a.is_empty()))
+        .bind(agreement)
         .bind(now_text())
         .fetch_one(&mut *tx)
         .await?;

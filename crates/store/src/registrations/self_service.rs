@@ -61,11 +61,15 @@ pub struct RegistrationPlace {
 impl Store {
     /// The community with `code` and its grids, for an account that may register itself there.
     pub async fn registration_place(&self, actor: &Actor, code: &str) -> StoreResult<RegistrationPlace> {
+        let code = normalize_cell(code);
+        if code.len() != 12 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(StoreError::NotFound);
+        }
         let row: Option<(i64, String, String, String, i64, String)> = sqlx::query_as(
             "SELECT c.id, c.code, c.name, c.path, c.level, COALESCE(s.name, '') FROM nodes c \
              LEFT JOIN nodes s ON s.id = c.parent_id WHERE c.code = $1 AND c.status = 'active'",
         )
-        .bind(normalize_cell(code))
+        .bind(&code)
         .fetch_optional(&self.pool)
         .await?;
         let Some((id, code, name, path, level, street)) = row else {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::support::{Http, PASSWORD, Reply, TestApp, build_tree, for_each_engine};
 
 /// The hostile values, each with a label for messages.
-fn values() -> Vec<(&'static str, String)> {
+pub(crate) fn values() -> Vec<(&'static str, String)> {
     vec![
         ("SQL", "x'); DROP TABLE nodes; -- ' OR 1=1".to_string()),
         ("script", "<script>alert(1)</script>".to_string()),
@@ -19,7 +19,7 @@ fn values() -> Vec<(&'static str, String)> {
 }
 
 /// As askama writes text into HTML.
-fn escaped(s: &str) -> String {
+pub(crate) fn escaped(s: &str) -> String {
     let mut out = String::new();
     for c in s.chars() {
         match c {
@@ -35,14 +35,14 @@ fn escaped(s: &str) -> String {
 }
 
 /// `path?key=value`, encoded.
-fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
+pub(crate) fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
     let url = reqwest::Url::parse_with_params(&format!("http://h{path}"), pairs).expect("URL");
     format!("{}?{}", url.path(), url.query().unwrap_or(""))
 }
 
 /// Checks a page for a value: shown escaped, never as raw markup.
 #[track_caller]
-fn assert_shown_escaped(page: &Reply, what: &str, v: &str) {
+pub(crate) fn assert_shown_escaped(page: &Reply, what: &str, v: &str) {
     assert!(
         page.text.contains(&escaped(v)),
         "{what}: {} does not show the stored value",
@@ -52,7 +52,7 @@ fn assert_shown_escaped(page: &Reply, what: &str, v: &str) {
 }
 
 #[track_caller]
-fn assert_raw_markup_absent(page: &Reply, what: &str, v: &str) {
+pub(crate) fn assert_raw_markup_absent(page: &Reply, what: &str, v: &str) {
     if v.contains('<') {
         assert!(!page.text.contains(v), "{what}: {} has the raw markup", page.request);
     }
@@ -60,7 +60,7 @@ fn assert_raw_markup_absent(page: &Reply, what: &str, v: &str) {
 
 /// A JSON API answer: stored (2xx, returned as given) or a 422 that names one of `fields`.
 #[track_caller]
-fn api_outcome(r: &Reply, what: &str, fields: &[&str]) -> bool {
+pub(crate) fn api_outcome(r: &Reply, what: &str, fields: &[&str]) -> bool {
     if (200..300).contains(&r.status) {
         return true;
     }
@@ -75,7 +75,7 @@ fn api_outcome(r: &Reply, what: &str, fields: &[&str]) -> bool {
 
 /// A console form answer: stored (a redirect) or refused with a 4xx page that says why.
 #[track_caller]
-fn form_outcome(r: &Reply, what: &str, v: &str) -> bool {
+pub(crate) fn form_outcome(r: &Reply, what: &str, v: &str) -> bool {
     if (300..400).contains(&r.status) || r.status == 200 {
         return true;
     }
