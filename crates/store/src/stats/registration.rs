@@ -79,7 +79,7 @@ impl Store {
                     "SELECT COUNT(DISTINCT d.person_id) FROM deployments d JOIN nodes n ON n.id = d.node_id WHERE d.started_on <= ",
                 );
                 sql.bind(day.clone());
-                if let Some(from) = period.from_text() {
+                if let Some(from) = period.start_text() {
                     sql.push(" AND (d.ended_on IS NULL OR d.ended_on >= ")
                         .bind(from)
                         .push(")");
