@@ -234,6 +234,11 @@ async fn load_demo(store: &Store, city: DemoCity, scale: Scale) -> Result<()> {
         report.posts,
         report.seconds
     ));
+    let r = report.registration;
+    say(&format!(
+        "双报到: {} 个驻区单位, {} 名党员, {} 名在职党员报到, {} 名干部选派或下沉",
+        r.units, r.members, r.registrations, r.deployments
+    ));
     Ok(())
 }
 

@@ -373,6 +373,15 @@ impl CreditCode {
         &self.0
     }
 
+    /// The code made of 17 characters of the alphabet and their check character.
+    pub fn with_check(first17: &str) -> Option<CreditCode> {
+        let upper = first17.to_ascii_uppercase();
+        if upper.chars().count() != 17 {
+            return None;
+        }
+        credit_check_char(&upper).map(|c| CreditCode(format!("{upper}{c}")))
+    }
+
     /// 登记管理部门 from character 1; "未知" for codes outside the domain rules.
     pub fn authority_zh(&self) -> &'static str {
         match self.0.as_bytes()[0] {

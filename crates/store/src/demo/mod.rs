@@ -15,6 +15,9 @@ use crate::sql::Sql;
 use crate::tree::STATUS_ACTIVE;
 
 mod people;
+mod registration;
+
+pub use registration::RegistrationCounts;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DemoCity {
@@ -111,6 +114,8 @@ pub struct DemoReport {
     pub party_orgs: usize,
     pub residents: usize,
     pub posts: usize,
+    /// Units, members, registrations and deployments of double registration.
+    pub registration: RegistrationCounts,
     pub seconds: f64,
 }
 
@@ -562,6 +567,10 @@ impl Store {
         let (residents, posts) = self.load_demo_people(report.city_id, scale, progress).await?;
         report.residents = residents;
         report.posts = posts;
+        let reg = self.load_demo_registration(report.city_id, scale, progress).await?;
+        report.party_orgs += reg.agency_orgs;
+        report.posts += reg.part_time_posts;
+        report.registration = reg;
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
     }

@@ -19,6 +19,39 @@ async fn demo_cities_load_with_exact_counts() {
         let orgs = db.scalar("SELECT COUNT(*) FROM party_orgs").await;
         eq!(orgs, r.party_orgs as i64);
 
+        // Double registration: two members per community registered, one cadre sent down per
+        // community, 75 seconded secretaries, 586 part-time members, each community paired with
+        // one of the 52 agencies (12 of the city, 8 in each district) — and the metrics agree.
+        let reg = r.registration;
+        eq!(
+            (reg.registrations, reg.members, reg.deployments),
+            (1618, 1618, 809 + 75)
+        );
+        eq!(reg.units, 52 + 809);
+        let metric = async |id: &str| {
+            s.metric(me, id, "440600000000", &gongjian_store::stats::Period::default())
+                .await
+                .unwrap()
+        };
+        let active = db
+            .scalar("SELECT COUNT(*) FROM registrations WHERE status = 'active'")
+            .await;
+        check!(active > 1500);
+        eq!(metric("people.in_service_reported").await.value, Some(active as f64));
+        eq!(metric("people.agency_secretaries").await.value, Some(75.0));
+        eq!(metric("org.big_committee.part_time_members").await.value, Some(586.0));
+        eq!(metric("people.org_pairings").await.value, Some(52.0));
+        eq!(metric("people.cadres_deployed").await.value, Some(884.0));
+        eq!(metric("people.party_members").await.value, Some(1618.0));
+        eq!(metric("letters.thanks_sent").await.value, Some(809.0));
+        let one_shoulder = metric("org.community.one_shoulder").await;
+        eq!(
+            (one_shoulder.numerator, one_shoulder.denominator),
+            (Some(809), Some(809))
+        );
+        eq!(metric("org.community.reserve_cadres").await.min, Some(2));
+        check!(metric("org.street.instructors_min").await.min >= Some(5));
+
         let again = load(DemoCity::Foshan).await;
         refused(again, "city", "演示城市“佛山市”已经存在");
         eq!(db.scalar("SELECT COUNT(*) FROM nodes").await, nodes);
