@@ -375,7 +375,7 @@ impl Store {
                 let (unit, org, _) = &agencies[seed % agency_count];
                 first_employer.get_or_insert(*unit);
                 // One in ten joined this year and is still probationary (预备党员).
-                let full = seed % 10 != 0;
+                let full = !seed.is_multiple_of(10);
                 let joined = if full { day(seed, 1985) } else { day(seed, 2026) };
                 let full_on = full.then(|| {
                     chrono::NaiveDate::parse_from_str(&joined, "%Y-%m-%d")
