@@ -18,11 +18,12 @@ use serde::Deserialize;
 use crate::auth::CurrentUser;
 use crate::error::PageError;
 use crate::ui::Chrome;
-use crate::{AppState, Route, get, post};
+use crate::{AppState, Route, export, get, post};
 
 pub fn routes() -> Vec<Route> {
     vec![
         get("/tree/{id}/posts/new", new_page),
+        get("/tree/{id}/posts/export", export_posts),
         post("/tree/{id}/posts/new", create),
         post("/posts/{id}/end", end),
     ]
@@ -144,4 +145,30 @@ async fn end(
         Err(StoreError::Invalid(v)) => Err(PageError::BadRequest(v.to_string())),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The current posts at a node and in its party organisations, as on the node's page.
+async fn export_posts(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let node = state.store.node(&user.actor, id).await?;
+    let cells: Vec<Vec<String>> = state
+        .store
+        .posts_at(&user.actor, id)
+        .await?
+        .iter()
+        .map(|p| {
+            vec![
+                p.kind_label().to_string(),
+                p.person_name.clone(),
+                p.place.clone(),
+                p.grade.clone().unwrap_or_default(),
+                p.started_on.clone(),
+            ]
+        })
+        .collect();
+    let bytes = export::workbook("任职", &["职务", "姓名", "所在", "等级", "任职日期"], &[], &cells)?;
+    Ok(export::download(&format!("posts-{}.xlsx", node.code), bytes))
 }

@@ -19,14 +19,16 @@ use serde::Deserialize;
 use crate::auth::{ApiUser, Client, CurrentUser};
 use crate::error::{ApiResult, PageError};
 use crate::ui::Chrome;
-use crate::{AppState, Route, get, post};
+use crate::{AppState, Route, export, get, post};
 
 pub fn routes() -> Vec<Route> {
     vec![
         get("/tree/{id}/pairings", pairings_page),
+        get("/tree/{id}/pairings/export", export_pairings),
         post("/tree/{id}/pairings", create_pairing),
         post("/pairings/{id}/end", end_pairing),
         get("/tree/{id}/deployments", deployments_page),
+        get("/tree/{id}/deployments/export", export_deployments),
         post("/tree/{id}/deployments", create_deployment),
         get("/api/v1/nodes/{id}/pairings", api_pairings),
         post("/api/v1/pairings", api_create_pairing),
@@ -156,6 +158,64 @@ async fn end_pairing(
         .end_pairing(&user.actor, id, &values.ended_on, &user.client)
         .await?;
     Ok(Redirect::to(&format!("/tree/{}/pairings", p.community_id)))
+}
+
+async fn export_pairings(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let node = state.store.node(&user.actor, id).await?;
+    let cells: Vec<Vec<String>> = state
+        .store
+        .pairings_under(&user.actor, id)
+        .await?
+        .into_iter()
+        .map(|p| {
+            vec![
+                p.org_name,
+                p.community_name,
+                p.started_on,
+                p.ended_on.unwrap_or_default(),
+                p.agreement.unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let bytes = export::workbook(
+        "结对共建",
+        &["党组织", "社区", "开始日期", "结束日期", "共建协议"],
+        &[],
+        &cells,
+    )?;
+    Ok(export::download(&format!("pairings-{}.xlsx", node.code), bytes))
+}
+
+async fn export_deployments(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let node = state.store.node(&user.actor, id).await?;
+    let cells: Vec<Vec<String>> = state
+        .store
+        .deployments_under(&user.actor, id)
+        .await?
+        .into_iter()
+        .map(|d| {
+            vec![
+                d.person_name.clone(),
+                d.kind_label().to_string(),
+                d.from_unit.clone().unwrap_or_default(),
+                d.node_name.clone(),
+                d.started_on.clone(),
+                d.ended_on.clone().unwrap_or_default(),
+                d.note.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let headers = ["姓名", "方式", "派出单位", "服务地点", "开始日期", "结束日期", "备注"];
+    let bytes = export::workbook("干部下基层", &headers, &[], &cells)?;
+    Ok(export::download(&format!("deployments-{}.xlsx", node.code), bytes))
 }
 
 #[derive(Template, WebTemplate)]
