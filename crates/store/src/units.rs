@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::audit::{AuditEvent, append};
-use crate::db::Store;
+use crate::db::{Store, Tx};
 use crate::error::{StoreError, StoreResult};
 use crate::people::MOBILE_FIELD;
 use crate::sql::Sql;
@@ -67,7 +67,75 @@ pub struct UnitFilter {
     pub kind: String,
 }
 
+/// Writes a unit; the caller has checked it.
+pub(crate) async fn insert_unit(tx: &mut Tx, d: &UnitDraft, now: &str) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO units (name, credit_code, credit_code_warning, kind, node_id, address, status, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $7) RETURNING id",
+    )
+    .bind(d.name.as_str().to_string())
+    .bind(d.credit_code.as_ref().map(|c| c.as_str().to_string()))
+    .bind(d.warning.map(|w| w.to_string()))
+    .bind(d.kind.key())
+    .bind(d.node_id)
+    .bind(d.address.clone())
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+/// Overwrites a unit's attributes; the caller has checked them.
+pub(crate) async fn write_unit(tx: &mut Tx, id: i64, d: &UnitDraft, now: &str) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE units SET name = $1, credit_code = $2, credit_code_warning = $3, kind = $4, node_id = $5, \
+         address = $6, updated_at = $7 WHERE id = $8",
+    )
+    .bind(d.name.as_str().to_string())
+    .bind(d.credit_code.as_ref().map(|c| c.as_str().to_string()))
+    .bind(d.warning.map(|w| w.to_string()))
+    .bind(d.kind.key())
+    .bind(d.node_id)
+    .bind(d.address.clone())
+    .bind(now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 impl Store {
+    /// Writes a liaison contact, its mobile number encrypted, hashed and masked.
+    pub(crate) async fn insert_contact(
+        &self,
+        tx: &mut Tx,
+        unit_id: i64,
+        d: &ContactDraft,
+        now: &str,
+    ) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO unit_contacts (unit_id, name, title, mobile_enc, mobile_hash, mobile_masked, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(unit_id)
+        .bind(d.name.as_str().to_string())
+        .bind(d.title.clone())
+        .bind(
+            d.mobile
+                .as_ref()
+                .map(|m| self.keys.encrypt(MOBILE_FIELD, m.as_str()))
+                .transpose()?,
+        )
+        .bind(
+            d.mobile
+                .as_ref()
+                .map(|m| self.keys.lookup_hash(MOBILE_FIELD, m.as_str())),
+        )
+        .bind(d.mobile.as_ref().map(|m| m.masked()))
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await?)
+    }
+
     async fn unit_form_checks(&self, actor: &Actor, form: &UnitForm) -> (Validation, Result<UnitDraft, Validation>) {
         let draft = UnitDraft::try_from(form);
         let mut v = draft.as_ref().err().cloned().unwrap_or_default();
@@ -89,22 +157,10 @@ impl Store {
         let (v, draft) = self.unit_form_checks(actor, form).await;
         v.clone().into_result()?;
         let Ok(d) = draft else { return Err(v.into()) };
-        let now = now_text();
         let mut tx = self.begin_write().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO units (name, credit_code, credit_code_warning, kind, node_id, address, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $7) RETURNING id",
-        )
-        .bind(d.name.as_str().to_string())
-        .bind(d.credit_code.as_ref().map(|c| c.as_str().to_string()))
-        .bind(d.warning.map(|w| w.to_string()))
-        .bind(d.kind.key())
-        .bind(d.node_id)
-        .bind(d.address.clone())
-        .bind(&now)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| crate::tree::map_unique(e.into(), "credit_code", "该统一社会信用代码已登记，请查找已有单位"))?;
+        let id = insert_unit(&mut tx, &d, &now_text())
+            .await
+            .map_err(|e| crate::tree::map_unique(e, "credit_code", "该统一社会信用代码已登记，请查找已有单位"))?;
         append(
             &mut tx,
             &AuditEvent::by(actor, "unit.create", format!("unit:{id}"), client).with_detail(d.kind.key().to_string()),
@@ -122,25 +178,16 @@ impl Store {
         v.clone().into_result()?;
         let Ok(d) = draft else { return Err(v.into()) };
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "UPDATE units SET name = $1, credit_code = $2, credit_code_warning = $3, kind = $4, node_id = $5, \
-             address = $6, updated_at = $7 WHERE id = $8",
-        )
-        .bind(d.name.as_str().to_string())
-        .bind(d.credit_code.as_ref().map(|c| c.as_str().to_string()))
-        .bind(d.warning.map(|w| w.to_string()))
-        .bind(d.kind.key())
-        .bind(d.node_id)
-        .bind(d.address.clone())
-        .bind(now_text())
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| crate::tree::map_unique(e.into(), "credit_code", "该统一社会信用代码已登记，请查找已有单位"))?;
+        write_unit(&mut tx, id, &d, &now_text())
+            .await
+            .map_err(|e| crate::tree::map_unique(e, "credit_code", "该统一社会信用代码已登记，请查找已有单位"))?;
         append(
             &mut tx,
-            &AuditEvent::by(actor, "unit.update", format!("unit:{id}"), client)
-                .with_detail(format!("{} -> {}", old.name, d.name.as_str())),
+            &AuditEvent::by(actor, "unit.update", format!("unit:{id}"), client).with_detail(format!(
+                "{} -> {}",
+                old.name,
+                d.name.as_str()
+            )),
         )
         .await?;
         tx.commit().await?;
@@ -233,24 +280,18 @@ impl Store {
     }
 
     /// Adds a liaison contact to a unit.
-    pub async fn add_contact(&self, actor: &Actor, unit_id: i64, form: &ContactForm, client: &str) -> StoreResult<Contact> {
+    pub async fn add_contact(
+        &self,
+        actor: &Actor,
+        unit_id: i64,
+        form: &ContactForm,
+        client: &str,
+    ) -> StoreResult<Contact> {
         let unit = self.unit(actor, unit_id).await?;
         scope::require(actor, Right::ManagePeople, &unit.node_path)?;
         let d = ContactDraft::try_from(form)?;
         let mut tx = self.begin_write().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO unit_contacts (unit_id, name, title, mobile_enc, mobile_hash, mobile_masked, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-        )
-        .bind(unit_id)
-        .bind(d.name.as_str().to_string())
-        .bind(d.title.clone())
-        .bind(d.mobile.as_ref().map(|m| self.keys.encrypt(MOBILE_FIELD, m.as_str())).transpose()?)
-        .bind(d.mobile.as_ref().map(|m| self.keys.lookup_hash(MOBILE_FIELD, m.as_str())))
-        .bind(d.mobile.as_ref().map(|m| m.masked()))
-        .bind(now_text())
-        .fetch_one(&mut *tx)
-        .await?;
+        let id = self.insert_contact(&mut tx, unit_id, &d, &now_text()).await?;
         append(
             &mut tx,
             &AuditEvent::by(actor, "unit.contact.add", format!("unit:{unit_id}"), client)
@@ -270,12 +311,13 @@ impl Store {
         let unit = self.unit(actor, unit_id).await?;
         scope::require(actor, Right::ManagePeople, &unit.node_path)?;
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query("UPDATE unit_contacts SET ended_at = $1 WHERE id = $2 AND unit_id = $3 AND ended_at IS NULL")
-            .bind(now_text())
-            .bind(contact_id)
-            .bind(unit_id)
-            .execute(&mut *tx)
-            .await?;
+        let done =
+            sqlx::query("UPDATE unit_contacts SET ended_at = $1 WHERE id = $2 AND unit_id = $3 AND ended_at IS NULL")
+                .bind(now_text())
+                .bind(contact_id)
+                .bind(unit_id)
+                .execute(&mut *tx)
+                .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -309,7 +351,13 @@ impl Store {
     }
 
     /// A contact's full mobile number, for a permitted role; audited.
-    pub async fn reveal_contact(&self, actor: &Actor, unit_id: i64, contact_id: i64, client: &str) -> StoreResult<Option<String>> {
+    pub async fn reveal_contact(
+        &self,
+        actor: &Actor,
+        unit_id: i64,
+        contact_id: i64,
+        client: &str,
+    ) -> StoreResult<Option<String>> {
         let unit = self.unit(actor, unit_id).await?;
         scope::require(actor, Right::RevealPersonal, &unit.node_path)?;
         let stored: Option<Option<String>> =
@@ -318,7 +366,9 @@ impl Store {
                 .bind(unit_id)
                 .fetch_optional(&self.pool)
                 .await?;
-        let Some(stored) = stored else { return Err(StoreError::NotFound) };
+        let Some(stored) = stored else {
+            return Err(StoreError::NotFound);
+        };
         let value = stored.map(|s| self.keys.decrypt(MOBILE_FIELD, &s)).transpose()?;
         let mut tx = self.begin_write().await?;
         append(
