@@ -684,3 +684,76 @@ async fn post_files_appoint_once_and_keep_one_secretary() {
     })
     .await;
 }
+
+/// The database as stored: the SQLite file and its write-ahead log, or a `pg_dump` of the
+/// story's own PostgreSQL database.
+async fn raw_database(db: &Db) -> String {
+    if let Some(dir) = &db._dir {
+        let mut bytes = Vec::new();
+        for f in ["t.db", "t.db-wal"] {
+            bytes.extend(std::fs::read(dir.path().join(f)).unwrap_or_default());
+        }
+        return String::from_utf8_lossy(&bytes).into_owned();
+    }
+    let (url, name) = db.pg.clone().expect("a PostgreSQL database");
+    let out = std::process::Command::new("pg_dump")
+        .arg("--dbname")
+        .arg(with_database(&url, &name))
+        .output()
+        .expect("run pg_dump");
+    assert!(
+        out.status.success(),
+        "pg_dump: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("a UTF-8 dump")
+}
+
+#[tokio::test]
+async fn the_database_holds_no_plaintext_imported_number() {
+    for_each_engine(async |db| {
+        let t = build_tree(db).await;
+        let staff = scoped(Role::StreetStaff, &t["a"]);
+        let mut numbers = Vec::new();
+        let mut rows = Vec::new();
+        for i in 0..20 {
+            let id = id_with_check(&format!("4406041990010{:04}", 1000 + i));
+            let mobile = format!("1391234{:04}", 5000 + i);
+            rows.push(vec![c(&format!("居民{i}")), c(&id), c(&mobile), c(&t["a1g1a"].code)]);
+            numbers.extend([id, mobile]);
+        }
+        let people = workbook("居民", &["姓名", "身份证号", "手机号码", "网格编码"], &rows);
+        let r = import(db, &staff, ImportKind::Residents, "居民.xlsx", &people, true, false).await;
+        eq!(r.inserted, 20);
+        let mut rows = Vec::new();
+        for i in 0..3 {
+            let mobile = format!("1375678{:04}", 100 + i);
+            rows.push(vec![
+                c(&format!("某单位{i}")),
+                c("民营企业"),
+                c("升平社区"),
+                c("联系人"),
+                c(&mobile),
+            ]);
+            numbers.push(mobile);
+        }
+        let header = ["单位名称", "单位类型", "所在社区/街道", "联系人", "联系电话"];
+        let units = workbook("单位", &header, &rows);
+        let r = import(db, &staff, ImportKind::Units, "单位.xlsx", &units, true, false).await;
+        eq!(r.inserted, 3);
+        db.store.close().await;
+        let text = raw_database(db).await;
+        for n in &numbers {
+            assert!(
+                !text.contains(n.as_str()),
+                "[{}] plaintext {n} found in the database",
+                ENGINE.get()
+            );
+        }
+        // The masked forms are there: the scan reads the stored rows.
+        for masked in ["440604********", "139****5000", "137****0100"] {
+            assert!(text.contains(masked), "[{}] no {masked} in the database", ENGINE.get());
+        }
+    })
+    .await;
+}
