@@ -9,6 +9,7 @@
 //! - `hostile`: hostile text in every text field of every form and API.
 //! - `journeys`: user journeys in the browser, per engine: account management, API tokens,
 //!   the audit administrator, residents registered by hand and imported from a spreadsheet.
+//! - `imports`: a party members' import over HTTP and in the browser, per engine.
 //!
 //! Stories marked "per engine" run on SQLite and, when `GONGJIAN_TEST_DATABASE_URL` is set
 //! (e.g. `postgres://postgres@127.0.0.1:5432/test`), also on PostgreSQL in a database of their
@@ -35,3 +36,6 @@ mod hostile;
 
 #[path = "web/journeys.rs"]
 mod journeys;
+
+#[path = "web/imports.rs"]
+mod imports;
