@@ -316,7 +316,7 @@ async fn run_import(store: &Store, kind: gongjian_store::imports::ImportKind, ar
         report.inserted,
         report.updated,
         report.unchanged,
-        report.rejected.len(),
+        report.rejected_rows(),
         report.warnings.len(),
         if report.committed {
             ""

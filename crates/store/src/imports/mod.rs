@@ -67,6 +67,16 @@ pub struct ImportReport {
     pub committed: bool,
 }
 
+impl ImportReport {
+    /// How many rows were refused (a row may have several issues).
+    pub fn rejected_rows(&self) -> usize {
+        let mut rows: Vec<usize> = self.rejected.iter().map(|i| i.row).collect();
+        rows.sort_unstable();
+        rows.dedup();
+        rows.len()
+    }
+}
+
 /// What is imported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -237,7 +247,7 @@ impl Job<'_> {
             r.inserted,
             r.updated,
             r.unchanged,
-            r.rejected.len(),
+            r.rejected_rows(),
             r.warnings.len()
         );
         let object = format!("file:{}", self.filename.chars().take(100).collect::<String>());

@@ -182,7 +182,6 @@ impl Store {
                 new.push(a);
             }
         }
-        job.report.rejected.sort_by_key(|i| i.row);
         job.report.inserted = new.len();
         if !job.commit() {
             return Ok(());

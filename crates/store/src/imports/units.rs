@@ -224,7 +224,6 @@ impl Store {
                 Some(r) => updates.push((v, r)),
             }
         }
-        job.report.rejected.sort_by_key(|i| i.row);
         job.report.inserted = inserts.len();
         job.report.updated = updates.len();
         if !job.commit() {
