@@ -353,6 +353,36 @@ mod tests {
         let none = actor(vec![]);
         assert_eq!(none.scope(Right::ReadTree), Scope::Paths(vec![]));
     }
+
+    #[test]
+    fn within_narrows_every_grant_to_the_subtree() {
+        let a = actor(vec![
+            Grant {
+                role: Role::SystemAdmin,
+                reach: Reach::All,
+            },
+            Grant {
+                role: Role::CommunityStaff,
+                reach: Reach::Subtree {
+                    node_id: 9,
+                    path: "/1/3/9/".into(),
+                },
+            },
+            Grant {
+                role: Role::StreetStaff,
+                reach: Reach::Subtree {
+                    node_id: 7,
+                    path: "/1/2/5/7/".into(),
+                },
+            },
+        ]);
+        let n = a.within(5, "/1/2/5/");
+        assert_eq!(n.grants.len(), 2);
+        assert_eq!(n.scope(Right::ManagePeople), Scope::Paths(vec!["/1/2/5/".into()]));
+        assert!(!n.scope(Right::ReadTree).contains_path("/1/3/9/"));
+        assert!(n.scope(Right::RevealPersonal).contains_path("/1/2/5/7/8/"));
+        assert!(!n.scope(Right::RevealPersonal).contains_path("/1/2/5/6/"));
+    }
 }
 
 /// Password rules: at least 10 characters, three of the four character classes (lower case,
@@ -422,35 +452,5 @@ mod password_tests {
         assert!(check_password("admin", "xxAdmin-2026x").is_err());
         assert!(check_password("admin", "abcdefgh12").is_err());
         assert!(check_password("admin", "abcdefgh1!").is_ok());
-    }
-
-    #[test]
-    fn within_narrows_every_grant_to_the_subtree() {
-        let a = actor(vec![
-            Grant {
-                role: Role::SystemAdmin,
-                reach: Reach::All,
-            },
-            Grant {
-                role: Role::CommunityStaff,
-                reach: Reach::Subtree {
-                    node_id: 9,
-                    path: "/1/3/9/".into(),
-                },
-            },
-            Grant {
-                role: Role::StreetStaff,
-                reach: Reach::Subtree {
-                    node_id: 7,
-                    path: "/1/2/5/7/".into(),
-                },
-            },
-        ]);
-        let n = a.within(5, "/1/2/5/");
-        assert_eq!(n.grants.len(), 2);
-        assert_eq!(n.scope(Right::ManagePeople), Scope::Paths(vec!["/1/2/5/".into()]));
-        assert!(!n.scope(Right::ReadTree).contains_path("/1/3/9/"));
-        assert!(n.scope(Right::RevealPersonal).contains_path("/1/2/5/7/8/"));
-        assert!(!n.scope(Right::RevealPersonal).contains_path("/1/2/5/6/"));
     }
 }
