@@ -67,40 +67,30 @@ pub struct UnitFilter {
     pub kind: String,
 }
 
-/// Writes a unit; the caller has checked it.
-pub(crate) async fn insert_unit(tx: &mut Tx, d: &UnitDraft, now: &str) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar(
-        "INSERT INTO units (name, credit_code, credit_code_warning, kind, node_id, address, status, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $7) RETURNING id",
-    )
-    .bind(d.name.as_str().to_string())
-    .bind(d.credit_code.as_ref().map(|c| c.as_str().to_string()))
-    .bind(d.warning.map(|w| w.to_string()))
-    .bind(d.kind.key())
-    .bind(d.node_id)
-    .bind(d.address.clone())
-    .bind(now)
-    .fetch_one(&mut **tx)
-    .await?)
-}
-
-/// Overwrites a unit's attributes; the caller has checked them.
-pub(crate) async fn write_unit(tx: &mut Tx, id: i64, d: &UnitDraft, now: &str) -> StoreResult<()> {
-    sqlx::query(
-        "UPDATE units SET name = $1, credit_code = $2, credit_code_warning = $3, kind = $4, node_id = $5, \
-         address = $6, updated_at = $7 WHERE id = $8",
-    )
-    .bind(d.name.as_str().to_string())
-    .bind(d.credit_code.as_ref().map(|c| c.as_str().to_string()))
-    .bind(d.warning.map(|w| w.to_string()))
-    .bind(d.kind.key())
-    .bind(d.node_id)
-    .bind(d.address.clone())
-    .bind(now)
-    .bind(id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+/// Writes a new unit (`existing` none) or overwrites one; the caller has checked it.
+pub(crate) async fn save_unit(tx: &mut Tx, existing: Option<i64>, d: &UnitDraft, now: &str) -> StoreResult<i64> {
+    let sql = match existing {
+        None => {
+            "INSERT INTO units (name, credit_code, credit_code_warning, kind, node_id, address, status, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $7) RETURNING id"
+        }
+        Some(_) => {
+            "UPDATE units SET name = $1, credit_code = $2, credit_code_warning = $3, kind = $4, node_id = $5, \
+             address = $6, updated_at = $7 WHERE id = $8 RETURNING id"
+        }
+    };
+    let mut q = sqlx::query_scalar(sql)
+        .bind(d.name.as_str().to_string())
+        .bind(d.credit_code.as_ref().map(|c| c.as_str().to_string()))
+        .bind(d.warning.map(|w| w.to_string()))
+        .bind(d.kind.key())
+        .bind(d.node_id)
+        .bind(d.address.clone())
+        .bind(now);
+    if let Some(id) = existing {
+        q = q.bind(id);
+    }
+    Ok(q.fetch_one(&mut **tx).await?)
 }
 
 impl Store {
@@ -112,6 +102,7 @@ impl Store {
         d: &ContactDraft,
         now: &str,
     ) -> StoreResult<i64> {
+        let mobile = self.seal_mobile(d.mobile.as_ref())?;
         Ok(sqlx::query_scalar(
             "INSERT INTO unit_contacts (unit_id, name, title, mobile_enc, mobile_hash, mobile_masked, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
@@ -119,18 +110,9 @@ impl Store {
         .bind(unit_id)
         .bind(d.name.as_str().to_string())
         .bind(d.title.clone())
-        .bind(
-            d.mobile
-                .as_ref()
-                .map(|m| self.keys.encrypt(MOBILE_FIELD, m.as_str()))
-                .transpose()?,
-        )
-        .bind(
-            d.mobile
-                .as_ref()
-                .map(|m| self.keys.lookup_hash(MOBILE_FIELD, m.as_str())),
-        )
-        .bind(d.mobile.as_ref().map(|m| m.masked()))
+        .bind(mobile.enc)
+        .bind(mobile.hash)
+        .bind(mobile.masked)
         .bind(now)
         .fetch_one(&mut **tx)
         .await?)
@@ -158,7 +140,7 @@ impl Store {
         v.clone().into_result()?;
         let Ok(d) = draft else { return Err(v.into()) };
         let mut tx = self.begin_write().await?;
-        let id = insert_unit(&mut tx, &d, &now_text())
+        let id = save_unit(&mut tx, None, &d, &now_text())
             .await
             .map_err(|e| crate::tree::map_unique(e, "credit_code", "该统一社会信用代码已登记，请查找已有单位"))?;
         append(
@@ -178,7 +160,7 @@ impl Store {
         v.clone().into_result()?;
         let Ok(d) = draft else { return Err(v.into()) };
         let mut tx = self.begin_write().await?;
-        write_unit(&mut tx, id, &d, &now_text())
+        save_unit(&mut tx, Some(id), &d, &now_text())
             .await
             .map_err(|e| crate::tree::map_unique(e, "credit_code", "该统一社会信用代码已登记，请查找已有单位"))?;
         append(

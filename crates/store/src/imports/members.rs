@@ -11,7 +11,7 @@ use gongjian_domain::members::{MemberDraft, MemberForm};
 
 use super::Job;
 use super::lookup::{distinct, single};
-use super::sheet::{Col, Sheet, Spec};
+use super::sheet::{Col, ID_NAMES, Sheet, Spec};
 use crate::db::Store;
 use crate::error::StoreResult;
 use crate::members::{MemberTransfer, insert_member, record_transfer};
@@ -21,7 +21,7 @@ use crate::sql::Sql;
 pub(super) const SPECS: &[Spec] = &[
     Spec {
         col: Col::IdNumber,
-        names: &["身份证号", "身份证号码", "公民身份号码", "证件号码", "身份证"],
+        names: ID_NAMES,
         required: true,
     },
     Spec {

@@ -12,7 +12,7 @@ use gongjian_domain::posts::PostKind;
 
 use super::Job;
 use super::lookup::{distinct, single};
-use super::sheet::{Col, Row, Sheet, Spec};
+use super::sheet::{Col, ID_NAMES, Row, Sheet, Spec};
 use crate::db::Store;
 use crate::error::StoreResult;
 use crate::now_text;
@@ -22,7 +22,7 @@ use crate::sql::Sql;
 pub(super) const SPECS: &[Spec] = &[
     Spec {
         col: Col::IdNumber,
-        names: &["身份证号", "身份证号码", "公民身份号码", "证件号码", "身份证"],
+        names: ID_NAMES,
         required: true,
     },
     Spec {

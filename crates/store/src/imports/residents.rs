@@ -8,10 +8,10 @@ use gongjian_domain::people::{ResidentDraft, ResidentForm};
 use gongjian_domain::tree::Level;
 
 use super::Job;
-use super::sheet::{Col, Sheet, Spec};
+use super::sheet::{Col, ID_NAMES, Sheet, Spec};
 use crate::db::Store;
 use crate::error::StoreResult;
-use crate::people::{ID_FIELD, MOBILE_FIELD};
+use crate::people::{ID_FIELD, sex_key};
 use crate::sql::Sql;
 use crate::{now_text, scope};
 
@@ -28,7 +28,7 @@ pub(super) const SPECS: &[Spec] = &[
     },
     Spec {
         col: Col::IdNumber,
-        names: &["身份证号", "身份证号码", "公民身份号码", "证件号码", "身份证"],
+        names: ID_NAMES,
         required: false,
     },
     Spec {
@@ -173,14 +173,15 @@ impl Store {
                     .and_then(|h| existing.get(h))
                     .copied()
                     .unwrap_or_default();
+                let mobile = self.seal_mobile(d.mobile.as_ref())?;
                 sqlx::query(
                     "UPDATE persons SET name = $1, mobile_enc = $2, mobile_hash = $3, mobile_masked = $4, home_node_id = $5, \
                      household = $6, registered_elsewhere = $7, updated_at = $8 WHERE id = $9",
                 )
                 .bind(d.name.as_str().to_string())
-                .bind(d.mobile.as_ref().map(|m| self.keys.encrypt(MOBILE_FIELD, m.as_str())).transpose()?)
-                .bind(d.mobile.as_ref().map(|m| self.keys.lookup_hash(MOBILE_FIELD, m.as_str())))
-                .bind(d.mobile.as_ref().map(|m| m.masked()))
+                .bind(mobile.enc)
+                .bind(mobile.hash)
+                .bind(mobile.masked)
                 .bind(d.home_node_id)
                 .bind(d.household.clone())
                 .bind(i64::from(d.registered_elsewhere))
@@ -207,29 +208,25 @@ impl Store {
     fn push_resident(&self, sql: &mut Sql, c: &Candidate, now: &str) -> StoreResult<()> {
         let d = &c.draft;
         let id = d.id_number.as_ref();
-        let mobile = d.mobile.as_ref();
+        let (sid, mobile) = (self.seal_id(id)?, self.seal_mobile(d.mobile.as_ref())?);
         sql.push("(")
             .bind(d.name.as_str().to_string())
             .push(", ")
-            .bind(id.map(|n| self.keys.encrypt(ID_FIELD, n.as_str())).transpose()?)
+            .bind(sid.enc)
             .push(", ")
-            .bind(c.id_hash.clone())
+            .bind(sid.hash)
             .push(", ")
-            .bind(id.map(|n| n.masked()))
+            .bind(sid.masked)
             .push(", ")
             .bind(id.map(|n| n.birth_date().format("%Y-%m-%d").to_string()))
             .push(", ")
             .bind(id.map(|n| sex_key(n).to_string()))
             .push(", ")
-            .bind(
-                mobile
-                    .map(|m| self.keys.encrypt(MOBILE_FIELD, m.as_str()))
-                    .transpose()?,
-            )
+            .bind(mobile.enc)
             .push(", ")
-            .bind(mobile.map(|m| self.keys.lookup_hash(MOBILE_FIELD, m.as_str())))
+            .bind(mobile.hash)
             .push(", ")
-            .bind(mobile.map(|m| m.masked()))
+            .bind(mobile.masked)
             .push(", ")
             .bind(d.home_node_id)
             .push(", ")
@@ -256,12 +253,5 @@ impl Store {
             .await?
             .into_iter()
             .collect())
-    }
-}
-
-fn sex_key(n: &gongjian_domain::ids::IdNumber) -> &'static str {
-    match n.sex() {
-        gongjian_domain::ids::Sex::Male => "male",
-        gongjian_domain::ids::Sex::Female => "female",
     }
 }

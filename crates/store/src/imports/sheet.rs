@@ -43,6 +43,9 @@ pub(crate) struct Spec {
     pub required: bool,
 }
 
+/// The names an ID-number column goes by.
+pub(crate) const ID_NAMES: &[&str] = &["身份证号", "身份证号码", "公民身份号码", "证件号码", "身份证"];
+
 /// A recognised column: which, where, and its header as given.
 struct Found {
     col: Col,

@@ -18,7 +18,7 @@ use crate::error::StoreResult;
 use crate::now_text;
 use crate::people::MOBILE_FIELD;
 use crate::sql::Sql;
-use crate::units::{insert_unit, write_unit};
+use crate::units::save_unit;
 
 pub(super) const SPECS: &[Spec] = &[
     Spec {
@@ -233,7 +233,7 @@ impl Store {
         let total = (inserts.len() + updates.len()) as u64;
         let mut tx = self.begin_write().await?;
         for (i, v) in inserts.iter().enumerate() {
-            let id = insert_unit(&mut tx, &v.unit, &now).await?;
+            let id = save_unit(&mut tx, None, &v.unit, &now).await?;
             if let Some(c) = &v.contact {
                 self.insert_contact(&mut tx, id, c, &now).await?;
             }
@@ -243,7 +243,7 @@ impl Store {
         }
         for (v, r) in &updates {
             if !r.same_as(&v.unit) {
-                write_unit(&mut tx, r.id, &v.unit, &now).await?;
+                save_unit(&mut tx, Some(r.id), &v.unit, &now).await?;
             }
             if let Some(c) = v.contact.as_ref().filter(|_| !has_contact(r.id, &v.contact)) {
                 self.insert_contact(&mut tx, r.id, c, &now).await?;
