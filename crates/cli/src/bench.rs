@@ -239,17 +239,17 @@ async fn import_residents(store: &Store) -> Result<Vec<Sample>> {
     let bytes = book.save_to_buffer()?;
     let none = |_: &str, _: u64, _: u64| {};
     let options = gongjian_store::imports::ImportOptions {
-        on_duplicate: gongjian_store::imports::OnDuplicate::Skip,
         commit: true,
+        ..Default::default()
     };
     let t = Instant::now();
     let first = store
-        .import_residents(&dept, "bench.xlsx", &bytes, options, "bench", &none)
+        .import(&dept, "bench.xlsx", &bytes, options, "bench", &none)
         .await?;
     let first_time = t.elapsed();
     let t = Instant::now();
     let second = store
-        .import_residents(&dept, "bench.xlsx", &bytes, options, "bench", &none)
+        .import(&dept, "bench.xlsx", &bytes, options, "bench", &none)
         .await?;
     let second_time = t.elapsed();
     crate::say(&format!(

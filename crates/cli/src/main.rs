@@ -119,21 +119,46 @@ enum TokenCommand {
 #[derive(Subcommand)]
 enum ImportCommand {
     /// Residents: columns 姓名, 网格编码 and optionally 身份证号, 手机号码, 门牌, 户籍.
-    Residents {
-        file: PathBuf,
-        /// The account whose rights and scope the import uses (it is audited under this name).
-        #[arg(long)]
-        user: String,
-        /// Update residents already registered (by ID number) instead of leaving them as they are.
-        #[arg(long)]
-        update: bool,
-        /// Check every row and report, without writing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Write the refused rows to this .xlsx file.
-        #[arg(long)]
-        rejected: Option<PathBuf>,
-    },
+    Residents(ImportArgs),
+    /// Party members: 身份证号 (a registered resident), 所在党组织, and 党员类别, 入党日期, 转正日期.
+    Members(ImportArgs),
+    /// Units in the area: 单位名称, 所在社区/街道, and 统一社会信用代码, 单位类型, 地址, 联系人, 职务, 联系电话.
+    Units(ImportArgs),
+    /// Posts: 身份证号 (a registered resident), 职务, 任职单位, and 等级, 任职日期.
+    Posts(ImportArgs),
+}
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    file: PathBuf,
+    /// The account whose rights and scope the import uses (it is audited under this name).
+    #[arg(long)]
+    user: String,
+    /// The node (by code) the import is done at: every row must lie in its subtree.
+    #[arg(long)]
+    node: String,
+    /// Update records already there (same ID number, same credit code) instead of leaving
+    /// them as they are.
+    #[arg(long)]
+    update: bool,
+    /// Check every row and report, without writing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Write the refused rows to this .xlsx file.
+    #[arg(long)]
+    rejected: Option<PathBuf>,
+}
+
+impl ImportCommand {
+    fn split(self) -> (gongjian_store::imports::ImportKind, ImportArgs) {
+        use gongjian_store::imports::ImportKind;
+        match self {
+            ImportCommand::Residents(a) => (ImportKind::Residents, a),
+            ImportCommand::Members(a) => (ImportKind::Members, a),
+            ImportCommand::Units(a) => (ImportKind::Units, a),
+            ImportCommand::Posts(a) => (ImportKind::Posts, a),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -242,6 +267,87 @@ async fn load_demo(store: &Store, city: DemoCity, scale: Scale) -> Result<()> {
     Ok(())
 }
 
+/// An import from the command line: progress on standard error, the outcome on standard output.
+async fn run_import(store: &Store, kind: gongjian_store::imports::ImportKind, args: ImportArgs) -> Result<()> {
+    use gongjian_store::imports::{ImportOptions, OnDuplicate};
+    let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let actor = store.actor_by_name(&args.user).await?;
+    let node = store
+        .node_by_code(&actor, &args.node)
+        .await
+        .with_context(|| format!("node {} not found in the scope of {}", args.node, args.user))?;
+    let options = ImportOptions {
+        kind,
+        on_duplicate: if args.update {
+            OnDuplicate::Update
+        } else {
+            OnDuplicate::Skip
+        },
+        commit: !args.dry_run,
+        at: Some(node.id),
+    };
+    let bar = ProgressBar::new(1);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:6} [{bar:40}] {pos}/{len} rows ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    // On a terminal a bar; otherwise (a log, a pipe) a line per stage and per 5,000 rows.
+    let plain = !std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let last = std::sync::Mutex::new((String::new(), 0u64));
+    let progress = |stage: &str, done: u64, total: u64| {
+        if !plain {
+            bar.set_length(total.max(1));
+            bar.set_position(done);
+            bar.set_message(stage.to_string());
+        } else if let Ok(mut last) = last.lock()
+            && (last.0 != stage || done >= last.1 + 5000 || (done == total && last.1 != done))
+        {
+            eprintln!("{stage} {done}/{total}");
+            *last = (stage.to_string(), done);
+        }
+    };
+    let name = args
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let report = store.import(&actor, &name, &bytes, options, "cli", &progress).await;
+    bar.finish_and_clear();
+    let report = report?;
+    say(&format!(
+        "{} data rows (header on row {}): {} new, {} updated, {} unchanged, {} refused, {} warnings{}",
+        report.data_rows,
+        report.header_row,
+        report.inserted,
+        report.updated,
+        report.unchanged,
+        report.rejected_rows(),
+        report.warnings.len(),
+        if report.committed {
+            ""
+        } else {
+            " — dry run, nothing written"
+        }
+    ));
+    for (label, issues) in [("row", &report.rejected), ("warning, row", &report.warnings)] {
+        for issue in issues.iter().take(20) {
+            say(&format!(
+                "  {label} {} [{}] “{}”: {}",
+                issue.row, issue.column, issue.value, issue.reason
+            ));
+        }
+        if issues.len() > 20 {
+            say(&format!("  … and {} more", issues.len() - 20));
+        }
+    }
+    if let Some(path) = args.rejected {
+        let book = gongjian_store::imports::rejected_workbook(&report)?;
+        std::fs::write(&path, book).with_context(|| format!("cannot write {}", path.display()))?;
+        say(&format!("refused rows written to {}", path.display()));
+    }
+    Ok(())
+}
+
 async fn demo_present(store: &Store, city: DemoCity) -> Result<bool> {
     let admin = gongjian_domain::access::Actor {
         user_id: 0,
@@ -331,74 +437,10 @@ async fn main() -> Result<()> {
             let token = store.create_token_for(&user, &input).await?;
             say(&token);
         }
-        Command::Import {
-            command:
-                ImportCommand::Residents {
-                    file,
-                    user,
-                    update,
-                    dry_run,
-                    rejected,
-                },
-        } => {
+        Command::Import { command } => {
+            let (kind, args) = command.split();
             let store = open(&config).await?;
-            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let actor = store.actor_by_name(&user).await?;
-            let options = gongjian_store::imports::ImportOptions {
-                on_duplicate: if update {
-                    gongjian_store::imports::OnDuplicate::Update
-                } else {
-                    gongjian_store::imports::OnDuplicate::Skip
-                },
-                commit: !dry_run,
-            };
-            let bar = ProgressBar::new(1);
-            bar.set_style(
-                ProgressStyle::with_template("{msg:6} [{bar:40}] {pos}/{len} ({elapsed})")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
-            let progress = |stage: &str, done: u64, total: u64| {
-                bar.set_length(total.max(1));
-                bar.set_position(done);
-                bar.set_message(stage.to_string());
-            };
-            let name = file
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default();
-            let report = store
-                .import_residents(&actor, &name, &bytes, options, "cli", &progress)
-                .await;
-            bar.finish_and_clear();
-            let report = report?;
-            say(&format!(
-                "{} data rows (header on row {}): {} new, {} updated, {} unchanged, {} refused{}",
-                report.data_rows,
-                report.header_row,
-                report.inserted,
-                report.updated,
-                report.unchanged,
-                report.rejected.len(),
-                if report.committed {
-                    ""
-                } else {
-                    " — dry run, nothing written"
-                }
-            ));
-            for issue in report.rejected.iter().take(20) {
-                say(&format!(
-                    "  row {} [{}] “{}”: {}",
-                    issue.row, issue.column, issue.value, issue.reason
-                ));
-            }
-            if report.rejected.len() > 20 {
-                say(&format!("  … and {} more", report.rejected.len() - 20));
-            }
-            if let Some(path) = rejected {
-                let book = gongjian_store::imports::rejected_workbook(&report.rejected)?;
-                std::fs::write(&path, book).with_context(|| format!("cannot write {}", path.display()))?;
-                say(&format!("refused rows written to {}", path.display()));
-            }
+            run_import(&store, kind, args).await?;
         }
         Command::Key {
             command: KeyCommand::Rotate,

@@ -132,3 +132,150 @@ fn the_small_demo_loads_with_the_seed_grid_counts() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("已经存在"));
 }
+
+/// An 18-character ID number: `body` (17 digits) and its check character.
+fn id_number(body: &str) -> String {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = body
+        .chars()
+        .zip(WEIGHTS)
+        .map(|(c, w)| c.to_digit(10).unwrap() * w)
+        .sum();
+    format!("{body}{}", b"10X98765432"[(sum % 11) as usize] as char)
+}
+
+/// The ID number of the `i`-th resident of the import story (born in 1980, up to 10,800).
+fn resident_id(i: usize) -> String {
+    id_number(&format!("4406041980{:02}01{:03}", 1 + i / 900, 100 + i % 900))
+}
+
+#[tokio::test]
+async fn import_reads_residents_then_members_with_progress_and_changes_nothing_twice() {
+    use gongjian_domain::access::{Actor, Grant, Reach, Role};
+    use gongjian_store::party::PartyOrgInput;
+    use gongjian_store::tree::NodeInput;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let o = gongjian(data, &["user", "add", "zhang", "--role", "org_department"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // A street with a community and a grid, and the community's party branch.
+    let url = format!("sqlite://{}", data.join("gongjian.db").display());
+    let keys = gongjian_store::crypto::Keyring::load_or_create(data).unwrap();
+    let store = gongjian_store::Store::connect(&url).await.unwrap().with_keyring(keys);
+    let admin = Actor {
+        user_id: 0,
+        username: "admin".into(),
+        grants: vec![Grant {
+            role: Role::SystemAdmin,
+            reach: Reach::All,
+        }],
+    };
+    let mut parent = None;
+    let mut nodes = Vec::new();
+    for (code, name, kind) in [
+        ("440600000000", "佛山市", None),
+        ("440604000000", "禅城区", None),
+        ("440604001000", "祖庙街道", None),
+        ("440604001001", "升平社区", None),
+        ("", "锦绣小区", Some("estate")),
+    ] {
+        let input = NodeInput {
+            parent_id: parent,
+            code: Some(code.to_string()).filter(|c| !c.is_empty()),
+            name: name.into(),
+            kind: kind.map(str::to_string),
+            ..NodeInput::default()
+        };
+        let node = store.create_node(&admin, &input).await.unwrap();
+        parent = Some(node.id);
+        nodes.push(node);
+    }
+    let committee = PartyOrgInput {
+        kind: "committee".into(),
+        category: "community".into(),
+        name: "升平社区党委".into(),
+        territory_node_id: Some(nodes[3].id),
+        ..Default::default()
+    };
+    let committee = store.create_party_org(&admin, &committee).await.unwrap();
+    let branch = PartyOrgInput {
+        parent_id: Some(committee.id),
+        kind: "branch".into(),
+        category: "estate".into(),
+        name: "锦绣小区党支部".into(),
+        territory_node_id: Some(nodes[4].id),
+        ..Default::default()
+    };
+    store.create_party_org(&admin, &branch).await.unwrap();
+    store.close().await;
+    let grid = &nodes[4].code;
+
+    // 6,000 residents from a CSV file: progress on standard error, the outcome on standard output.
+    let mut csv = String::from("姓名,身份证号,网格编码\n");
+    for i in 0..5100 {
+        csv.push_str(&format!("居民{i},{},{grid}\n", resident_id(i)));
+    }
+    csv.push_str(&format!("坏行,123,{grid}\n"));
+    let file = data.join("居民.csv");
+    std::fs::write(&file, &csv).unwrap();
+    let f = file.to_str().unwrap();
+    let args = ["import", "residents", f, "--user", "zhang", "--node", "440604001000"];
+    let o = gongjian(data, &args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (out, err) = (stdout(&o), String::from_utf8_lossy(&o.stderr).to_string());
+    assert!(
+        out.contains("5101 data rows (header on row 1): 5100 new, 0 updated, 0 unchanged, 1 refused"),
+        "{out}"
+    );
+    assert!(out.contains("row 5102 [身份证号] “123”"), "{out}");
+    for line in ["校验 0/5101", "校验 5000/5101", "写入 5100/5100", "完成 5101/5101"] {
+        assert!(err.lines().any(|l| l == line), "no “{line}” in {err}");
+    }
+    let again = stdout(&gongjian(data, &args));
+    assert!(again.contains("0 new, 0 updated, 5100 unchanged, 1 refused"), "{again}");
+    // Members: the first three residents join the branch; the refused rows go to a workbook.
+    let mut members = String::from("\u{feff}姓名,身份证号,所在党支部,党员类别,入党日期\n");
+    for i in 0..3 {
+        let id = resident_id(i);
+        members.push_str(&format!("居民{i},{id},锦绣小区党支部,正式,2001-07-01\n"));
+    }
+    members.push_str(&format!(
+        "居民9,{},不存在党支部,正式,2001-07-01\n",
+        id_number("44060419800801999")
+    ));
+    let file = data.join("党员.csv");
+    std::fs::write(&file, members).unwrap();
+    let rejected = data.join("refused.xlsx");
+    let f = file.to_str().unwrap();
+    let r = rejected.to_str().unwrap();
+    let args = [
+        "import",
+        "members",
+        f,
+        "--user",
+        "zhang",
+        "--node",
+        "440604001001",
+        "--rejected",
+        r,
+    ];
+    let o = gongjian(data, &args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        stdout(&o).contains("4 data rows (header on row 1): 3 new, 0 updated, 0 unchanged, 1 refused"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(rejected.exists());
+    let o = gongjian(data, &[&args[..7], &["--update"]].concat());
+    assert!(
+        stdout(&o).contains("0 new, 0 updated, 3 unchanged, 1 refused"),
+        "{}",
+        stdout(&o)
+    );
+    let wrong = gongjian(
+        data,
+        &["import", "members", f, "--user", "zhang", "--node", "999999999999"],
+    );
+    assert!(!wrong.status.success());
+}

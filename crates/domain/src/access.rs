@@ -259,6 +259,36 @@ impl Actor {
         })
     }
 
+    /// The same actor with every grant narrowed to the subtree at `path` (rooted at node
+    /// `node_id`): a grant above it reaches only that subtree, a grant inside it stays as it is,
+    /// a grant elsewhere is dropped. Used where work is done "at" a node, such as an import.
+    pub fn within(&self, node_id: i64, path: &str) -> Actor {
+        let grants = self
+            .grants
+            .iter()
+            .filter_map(|g| {
+                let reach = match &g.reach {
+                    Reach::All => Reach::Subtree {
+                        node_id,
+                        path: path.to_string(),
+                    },
+                    Reach::Subtree { path: own, .. } if path.starts_with(own.as_str()) => Reach::Subtree {
+                        node_id,
+                        path: path.to_string(),
+                    },
+                    Reach::Subtree { path: own, .. } if own.starts_with(path) => g.reach.clone(),
+                    Reach::Subtree { .. } => return None,
+                };
+                Some(Grant { role: g.role, reach })
+            })
+            .collect();
+        Actor {
+            user_id: self.user_id,
+            username: self.username.clone(),
+            grants,
+        }
+    }
+
     /// The actor's role keys, comma-separated (for the audit log).
     pub fn role_keys(&self) -> String {
         let mut keys: Vec<&str> = self.grants.iter().map(|g| g.role.key()).collect();
@@ -322,6 +352,36 @@ mod tests {
         assert_eq!(a.scope(Right::ManageTree), Scope::Everything);
         let none = actor(vec![]);
         assert_eq!(none.scope(Right::ReadTree), Scope::Paths(vec![]));
+    }
+
+    #[test]
+    fn within_narrows_every_grant_to_the_subtree() {
+        let a = actor(vec![
+            Grant {
+                role: Role::SystemAdmin,
+                reach: Reach::All,
+            },
+            Grant {
+                role: Role::CommunityStaff,
+                reach: Reach::Subtree {
+                    node_id: 9,
+                    path: "/1/3/9/".into(),
+                },
+            },
+            Grant {
+                role: Role::StreetStaff,
+                reach: Reach::Subtree {
+                    node_id: 7,
+                    path: "/1/2/5/7/".into(),
+                },
+            },
+        ]);
+        let n = a.within(5, "/1/2/5/");
+        assert_eq!(n.grants.len(), 2);
+        assert_eq!(n.scope(Right::ManagePeople), Scope::Paths(vec!["/1/2/5/".into()]));
+        assert!(!n.scope(Right::ReadTree).contains_path("/1/3/9/"));
+        assert!(n.scope(Right::RevealPersonal).contains_path("/1/2/5/7/8/"));
+        assert!(!n.scope(Right::RevealPersonal).contains_path("/1/2/5/6/"));
     }
 }
 

@@ -72,6 +72,28 @@ impl PostKind {
         PostKind::ALL.into_iter().find(|k| k.key() == s)
     }
 
+    /// From a key, its Chinese label, or a usual variant of it (as a spreadsheet has it).
+    pub fn parse(raw: &str) -> Option<PostKind> {
+        let s = crate::ids::normalize_cell(raw);
+        let s = match s.as_str() {
+            "党建指导员" | "党建工作指导员" => "instructor",
+            "党组织书记" | "支部书记" | "党委书记" | "党支部书记" | "党总支书记" => "secretary",
+            "社工" | "专职社区工作者" => "community_worker",
+            "网格长" | "专职网格员" => "grid_worker",
+            other => other,
+        };
+        PostKind::ALL.into_iter().find(|k| k.key() == s || k.label_zh() == s)
+    }
+
+    /// A grade as typed (社区工作者的等级, e.g. 一级): at most 20 characters.
+    pub fn parse_grade(raw: &str) -> Result<Option<String>, &'static str> {
+        let g = crate::ids::normalize_cell(raw);
+        if g.chars().count() > 20 || g.chars().any(char::is_control) {
+            return Err("等级最多 20 个字符");
+        }
+        Ok(Some(g).filter(|g| !g.is_empty()))
+    }
+
     pub fn label_zh(self) -> &'static str {
         match self {
             PostKind::Secretary => "书记",
@@ -144,5 +166,11 @@ mod tests {
         }
         assert!(PostKind::Secretary.is_single());
         assert_eq!(PostKind::Instructor.node_levels(), &[Level::Street]);
+        assert_eq!(PostKind::parse(" 居委会主任 "), Some(PostKind::RcDirector));
+        assert_eq!(PostKind::parse("党支部书记"), Some(PostKind::Secretary));
+        assert_eq!(PostKind::parse("grid_worker"), Some(PostKind::GridWorker));
+        assert_eq!(PostKind::parse("主任"), None);
+        assert_eq!(PostKind::parse_grade("一级"), Ok(Some("一级".into())));
+        assert!(PostKind::parse_grade(&"级".repeat(21)).is_err());
     }
 }

@@ -2,6 +2,7 @@
 //! transfers between organisations with their history. A membership is kept where the
 //! organisation's territory lies: only those who manage people there may change it.
 
+use chrono::NaiveDate;
 use gongjian_domain::Validation;
 use gongjian_domain::access::{Actor, Right};
 use gongjian_domain::dates::{day_text, parse_past_day};
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::audit::{AuditEvent, append};
-use crate::db::Store;
+use crate::db::{Store, Tx};
 use crate::error::{StoreError, StoreResult};
 use crate::sql::Sql;
 use crate::{Page, now_text, scope};
@@ -77,6 +78,67 @@ pub struct MemberFilter {
     pub status: String,
 }
 
+/// Writes a membership and its first transfer row (the registration); the caller has checked it.
+pub(crate) async fn insert_member(tx: &mut Tx, d: &MemberDraft, actor_id: i64, now: &str) -> StoreResult<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO party_members (person_id, org_id, status, joined_on, full_on, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+    )
+    .bind(d.person_id)
+    .bind(d.org_id)
+    .bind(d.status.key())
+    .bind(day_text(d.joined_on))
+    .bind(d.full_on.map(day_text))
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO member_transfers (member_id, from_org_id, to_org_id, transferred_on, note, actor_id, created_at) \
+         VALUES ($1, NULL, $2, $3, '登记', $4, $5)",
+    )
+    .bind(id)
+    .bind(d.org_id)
+    .bind(day_text(d.joined_on))
+    .bind(actor_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// A move of a membership from one organisation to another.
+pub(crate) struct MemberTransfer {
+    pub member_id: i64,
+    pub from_org_id: i64,
+    pub to_org_id: i64,
+    pub on: NaiveDate,
+    pub note: Option<String>,
+}
+
+/// Moves a membership and keeps the transfer in `member_transfers`; the caller has checked it.
+pub(crate) async fn record_transfer(tx: &mut Tx, t: &MemberTransfer, actor_id: i64, now: &str) -> StoreResult<()> {
+    sqlx::query("UPDATE party_members SET org_id = $1, updated_at = $2 WHERE id = $3")
+        .bind(t.to_org_id)
+        .bind(now)
+        .bind(t.member_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO member_transfers (member_id, from_org_id, to_org_id, transferred_on, note, actor_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(t.member_id)
+    .bind(t.from_org_id)
+    .bind(t.to_org_id)
+    .bind(day_text(t.on))
+    .bind(t.note.clone())
+    .bind(actor_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 impl Store {
     /// Records a person's membership of a party organisation.
     pub async fn add_member(&self, actor: &Actor, form: &MemberForm, client: &str) -> StoreResult<Member> {
@@ -99,32 +161,10 @@ impl Store {
         }
         v.clone().into_result()?;
         let Ok(d) = draft else { return Err(v.into()) };
-        let now = now_text();
         let mut tx = self.begin_write().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO party_members (person_id, org_id, status, joined_on, full_on, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
-        )
-        .bind(d.person_id)
-        .bind(d.org_id)
-        .bind(d.status.key())
-        .bind(day_text(d.joined_on))
-        .bind(d.full_on.map(day_text))
-        .bind(&now)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| crate::tree::map_unique(e.into(), "person_id", "此人已登记为党员，如需变更请办理组织关系转接"))?;
-        sqlx::query(
-            "INSERT INTO member_transfers (member_id, from_org_id, to_org_id, transferred_on, note, actor_id, created_at) \
-             VALUES ($1, NULL, $2, $3, '登记', $4, $5)",
-        )
-        .bind(id)
-        .bind(d.org_id)
-        .bind(day_text(d.joined_on))
-        .bind(actor.user_id)
-        .bind(&now)
-        .execute(&mut *tx)
-        .await?;
+        let id = insert_member(&mut tx, &d, actor.user_id, &now_text())
+            .await
+            .map_err(|e| crate::tree::map_unique(e, "person_id", "此人已登记为党员，如需变更请办理组织关系转接"))?;
         append(
             &mut tx,
             &AuditEvent::by(actor, "member.add", format!("member:{id}"), client)
@@ -188,27 +228,15 @@ impl Store {
         let (Some(on), Some(to), Some(note)) = (on, input.to_org_id, note) else {
             return Err(v.into());
         };
-        let now = now_text();
         let mut tx = self.begin_write().await?;
-        sqlx::query("UPDATE party_members SET org_id = $1, updated_at = $2 WHERE id = $3")
-            .bind(to)
-            .bind(&now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO member_transfers (member_id, from_org_id, to_org_id, transferred_on, note, actor_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(id)
-        .bind(m.org_id)
-        .bind(to)
-        .bind(day_text(on))
-        .bind(note)
-        .bind(actor.user_id)
-        .bind(&now)
-        .execute(&mut *tx)
-        .await?;
+        let transfer = MemberTransfer {
+            member_id: id,
+            from_org_id: m.org_id,
+            to_org_id: to,
+            on,
+            note,
+        };
+        record_transfer(&mut tx, &transfer, actor.user_id, &now_text()).await?;
         append(
             &mut tx,
             &AuditEvent::by(actor, "member.transfer", format!("member:{id}"), client)

@@ -18,6 +18,42 @@ use crate::{Page, now_text};
 pub const ID_FIELD: &str = "id_number";
 pub const MOBILE_FIELD: &str = "mobile";
 
+/// A personal number as it is stored: ciphertext, keyed look-up hash and masked copy — never
+/// the number itself.
+pub(crate) struct Sealed {
+    pub enc: Option<String>,
+    pub hash: Option<String>,
+    pub masked: Option<String>,
+}
+
+impl Store {
+    /// A mobile number as stored (residents' and unit contacts' alike).
+    pub(crate) fn seal_mobile(&self, m: Option<&gongjian_domain::ids::Mobile>) -> StoreResult<Sealed> {
+        Ok(Sealed {
+            enc: m.map(|m| self.keys.encrypt(MOBILE_FIELD, m.as_str())).transpose()?,
+            hash: m.map(|m| self.keys.lookup_hash(MOBILE_FIELD, m.as_str())),
+            masked: m.map(|m| m.masked()),
+        })
+    }
+
+    /// An ID number as stored.
+    pub(crate) fn seal_id(&self, n: Option<&gongjian_domain::ids::IdNumber>) -> StoreResult<Sealed> {
+        Ok(Sealed {
+            enc: n.map(|n| self.keys.encrypt(ID_FIELD, n.as_str())).transpose()?,
+            hash: n.map(|n| self.keys.lookup_hash(ID_FIELD, n.as_str())),
+            masked: n.map(|n| n.masked()),
+        })
+    }
+}
+
+/// `male` or `female`, from an ID number.
+pub(crate) fn sex_key(n: &gongjian_domain::ids::IdNumber) -> &'static str {
+    match n.sex() {
+        gongjian_domain::ids::Sex::Male => "male",
+        gongjian_domain::ids::Sex::Female => "female",
+    }
+}
+
 /// A resident as listed and shown: numbers masked.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Person {
@@ -130,6 +166,10 @@ impl Store {
         v.clone().into_result()?;
         let Ok(d) = draft else { return Err(v.into()) };
         let now = now_text();
+        let (sid, mobile) = (
+            self.seal_id(d.id_number.as_ref())?,
+            self.seal_mobile(d.mobile.as_ref())?,
+        );
         let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO persons (name, id_number_enc, id_number_hash, id_number_masked, birth_date, sex, mobile_enc, \
@@ -137,20 +177,14 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'active', $13, $13) RETURNING id",
         )
         .bind(d.name.as_str().to_string())
-        .bind(d.id_number.as_ref().map(|n| self.keys.encrypt(ID_FIELD, n.as_str())).transpose()?)
+        .bind(sid.enc)
         .bind(id_hash)
-        .bind(d.id_number.as_ref().map(|n| n.masked()))
+        .bind(sid.masked)
         .bind(d.id_number.as_ref().map(|n| n.birth_date().format("%Y-%m-%d").to_string()))
-        .bind(d.id_number.as_ref().map(|n| {
-            match n.sex() {
-                gongjian_domain::ids::Sex::Male => "male",
-                gongjian_domain::ids::Sex::Female => "female",
-            }
-            .to_string()
-        }))
-        .bind(d.mobile.as_ref().map(|m| self.keys.encrypt(MOBILE_FIELD, m.as_str())).transpose()?)
-        .bind(d.mobile.as_ref().map(|m| self.keys.lookup_hash(MOBILE_FIELD, m.as_str())))
-        .bind(d.mobile.as_ref().map(|m| m.masked()))
+        .bind(d.id_number.as_ref().map(|n| sex_key(n).to_string()))
+        .bind(mobile.enc)
+        .bind(mobile.hash)
+        .bind(mobile.masked)
         .bind(d.home_node_id)
         .bind(d.household.clone())
         .bind(i64::from(d.registered_elsewhere))

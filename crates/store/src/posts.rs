@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::audit::{AuditEvent, append};
-use crate::db::Store;
+use crate::db::{Store, Tx};
 use crate::error::{StoreError, StoreResult};
 use crate::{now_text, scope};
 
@@ -79,6 +79,59 @@ fn parse_date(v: &mut Validation, field: &str, raw: Option<&str>) -> Option<Naiv
     }
 }
 
+/// Where a post is held: a node for node posts, an organisation for party posts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct PostPlace {
+    pub kind: PostKind,
+    pub node_id: Option<i64>,
+    pub org_id: Option<i64>,
+}
+
+/// Who holds a single-holder post (书记, 居委会主任) at a place now, if anyone.
+pub(crate) async fn current_holder(tx: &mut Tx, place: &PostPlace) -> StoreResult<Option<String>> {
+    if !place.kind.is_single() {
+        return Ok(None);
+    }
+    Ok(sqlx::query_scalar(
+        "SELECT pe.name FROM posts p JOIN persons pe ON pe.id = p.person_id WHERE p.kind = $1 \
+         AND p.ended_on IS NULL AND (p.node_id = $2 OR p.org_id = $3)",
+    )
+    .bind(place.kind.key())
+    .bind(place.node_id.unwrap_or(-1))
+    .bind(place.org_id.unwrap_or(-1))
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
+/// The refusal when a single-holder post is taken.
+pub(crate) fn held_by(kind: PostKind, name: &str) -> String {
+    format!("{}现由{}担任，请先结束其任期", kind.label_zh(), name)
+}
+
+/// Writes an appointment; the caller has checked it.
+pub(crate) async fn insert_post(
+    tx: &mut Tx,
+    person_id: i64,
+    place: &PostPlace,
+    grade: Option<String>,
+    started: NaiveDate,
+    now: &str,
+) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO posts (person_id, kind, node_id, org_id, grade, started_on, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(person_id)
+    .bind(place.kind.key())
+    .bind(place.node_id)
+    .bind(place.org_id)
+    .bind(grade)
+    .bind(started.format("%Y-%m-%d").to_string())
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
 impl Store {
     /// Appoints a person to a post. The place must be one the actor manages; the person must
     /// be one the actor can see.
@@ -96,18 +149,9 @@ impl Store {
         if person.is_none() {
             v.push("person_id", "请选择担任职务的人员（须先登记为居民）");
         }
-        let grade = input
-            .grade
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string);
-        if grade
-            .as_ref()
-            .is_some_and(|g| g.chars().count() > 20 || g.contains('\0'))
-        {
-            v.push("grade", "等级最多 20 个字符");
-        }
+        let grade = v
+            .check("grade", PostKind::parse_grade(input.grade.as_deref().unwrap_or("")))
+            .flatten();
         // Where the post is held, and the path that decides who may appoint.
         let mut place_path = None;
         if let Some(k) = kind {
@@ -154,37 +198,11 @@ impl Store {
             (input.node_id, None)
         };
         let mut tx = self.begin_write().await?;
-        if kind.is_single() {
-            let held: Option<String> = sqlx::query_scalar(
-                "SELECT pe.name FROM posts p JOIN persons pe ON pe.id = p.person_id WHERE p.kind = $1 \
-                 AND p.ended_on IS NULL AND (p.node_id = $2 OR p.org_id = $3)",
-            )
-            .bind(kind.key())
-            .bind(node_id.unwrap_or(-1))
-            .bind(org_id.unwrap_or(-1))
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(name) = held {
-                return Err(StoreError::field(
-                    "kind",
-                    format!("{}现由{}担任，请先结束其任期", kind.label_zh(), name),
-                ));
-            }
+        let place = PostPlace { kind, node_id, org_id };
+        if let Some(name) = current_holder(&mut tx, &place).await? {
+            return Err(StoreError::field("kind", held_by(kind, &name)));
         }
-        let now = now_text();
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO posts (person_id, kind, node_id, org_id, grade, started_on, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-        )
-        .bind(person.id)
-        .bind(kind.key())
-        .bind(node_id)
-        .bind(org_id)
-        .bind(grade)
-        .bind(started.format("%Y-%m-%d").to_string())
-        .bind(&now)
-        .fetch_one(&mut *tx)
-        .await?;
+        let id = insert_post(&mut tx, person.id, &place, grade, started, &now_text()).await?;
         append(
             &mut tx,
             &AuditEvent::by(actor, "post.assign", format!("post:{id}"), client).with_detail(format!(

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::audit::{AuditEvent, append};
-use crate::db::Store;
+use crate::db::{Store, Tx};
 use crate::error::{StoreError, StoreResult};
 use crate::people::MOBILE_FIELD;
 use crate::sql::Sql;
@@ -67,7 +67,57 @@ pub struct UnitFilter {
     pub kind: String,
 }
 
+/// Writes a new unit (`existing` none) or overwrites one; the caller has checked it.
+pub(crate) async fn save_unit(tx: &mut Tx, existing: Option<i64>, d: &UnitDraft, now: &str) -> StoreResult<i64> {
+    let sql = match existing {
+        None => {
+            "INSERT INTO units (name, credit_code, credit_code_warning, kind, node_id, address, status, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $7) RETURNING id"
+        }
+        Some(_) => {
+            "UPDATE units SET name = $1, credit_code = $2, credit_code_warning = $3, kind = $4, node_id = $5, \
+             address = $6, updated_at = $7 WHERE id = $8 RETURNING id"
+        }
+    };
+    let mut q = sqlx::query_scalar(sql)
+        .bind(d.name.as_str().to_string())
+        .bind(d.credit_code.as_ref().map(|c| c.as_str().to_string()))
+        .bind(d.warning.map(|w| w.to_string()))
+        .bind(d.kind.key())
+        .bind(d.node_id)
+        .bind(d.address.clone())
+        .bind(now);
+    if let Some(id) = existing {
+        q = q.bind(id);
+    }
+    Ok(q.fetch_one(&mut **tx).await?)
+}
+
 impl Store {
+    /// Writes a liaison contact, its mobile number encrypted, hashed and masked.
+    pub(crate) async fn insert_contact(
+        &self,
+        tx: &mut Tx,
+        unit_id: i64,
+        d: &ContactDraft,
+        now: &str,
+    ) -> StoreResult<i64> {
+        let mobile = self.seal_mobile(d.mobile.as_ref())?;
+        Ok(sqlx::query_scalar(
+            "INSERT INTO unit_contacts (unit_id, name, title, mobile_enc, mobile_hash, mobile_masked, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(unit_id)
+        .bind(d.name.as_str().to_string())
+        .bind(d.title.clone())
+        .bind(mobile.enc)
+        .bind(mobile.hash)
+        .bind(mobile.masked)
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await?)
+    }
+
     async fn unit_form_checks(&self, actor: &Actor, form: &UnitForm) -> (Validation, Result<UnitDraft, Validation>) {
         let draft = UnitDraft::try_from(form);
         let mut v = draft.as_ref().err().cloned().unwrap_or_default();
@@ -89,22 +139,10 @@ impl Store {
         let (v, draft) = self.unit_form_checks(actor, form).await;
         v.clone().into_result()?;
         let Ok(d) = draft else { return Err(v.into()) };
-        let now = now_text();
         let mut tx = self.begin_write().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO units (name, credit_code, credit_code_warning, kind, node_id, address, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $7) RETURNING id",
-        )
-        .bind(d.name.as_str().to_string())
-        .bind(d.credit_code.as_ref().map(|c| c.as_str().to_string()))
-        .bind(d.warning.map(|w| w.to_string()))
-        .bind(d.kind.key())
-        .bind(d.node_id)
-        .bind(d.address.clone())
-        .bind(&now)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| crate::tree::map_unique(e.into(), "credit_code", "该统一社会信用代码已登记，请查找已有单位"))?;
+        let id = save_unit(&mut tx, None, &d, &now_text())
+            .await
+            .map_err(|e| crate::tree::map_unique(e, "credit_code", "该统一社会信用代码已登记，请查找已有单位"))?;
         append(
             &mut tx,
             &AuditEvent::by(actor, "unit.create", format!("unit:{id}"), client).with_detail(d.kind.key().to_string()),
@@ -122,21 +160,9 @@ impl Store {
         v.clone().into_result()?;
         let Ok(d) = draft else { return Err(v.into()) };
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "UPDATE units SET name = $1, credit_code = $2, credit_code_warning = $3, kind = $4, node_id = $5, \
-             address = $6, updated_at = $7 WHERE id = $8",
-        )
-        .bind(d.name.as_str().to_string())
-        .bind(d.credit_code.as_ref().map(|c| c.as_str().to_string()))
-        .bind(d.warning.map(|w| w.to_string()))
-        .bind(d.kind.key())
-        .bind(d.node_id)
-        .bind(d.address.clone())
-        .bind(now_text())
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| crate::tree::map_unique(e.into(), "credit_code", "该统一社会信用代码已登记，请查找已有单位"))?;
+        save_unit(&mut tx, Some(id), &d, &now_text())
+            .await
+            .map_err(|e| crate::tree::map_unique(e, "credit_code", "该统一社会信用代码已登记，请查找已有单位"))?;
         append(
             &mut tx,
             &AuditEvent::by(actor, "unit.update", format!("unit:{id}"), client).with_detail(format!(
@@ -260,28 +286,7 @@ impl Store {
         scope::require(actor, Right::ManagePeople, &unit.node_path)?;
         let d = ContactDraft::try_from(form)?;
         let mut tx = self.begin_write().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO unit_contacts (unit_id, name, title, mobile_enc, mobile_hash, mobile_masked, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-        )
-        .bind(unit_id)
-        .bind(d.name.as_str().to_string())
-        .bind(d.title.clone())
-        .bind(
-            d.mobile
-                .as_ref()
-                .map(|m| self.keys.encrypt(MOBILE_FIELD, m.as_str()))
-                .transpose()?,
-        )
-        .bind(
-            d.mobile
-                .as_ref()
-                .map(|m| self.keys.lookup_hash(MOBILE_FIELD, m.as_str())),
-        )
-        .bind(d.mobile.as_ref().map(|m| m.masked()))
-        .bind(now_text())
-        .fetch_one(&mut *tx)
-        .await?;
+        let id = self.insert_contact(&mut tx, unit_id, &d, &now_text()).await?;
         append(
             &mut tx,
             &AuditEvent::by(actor, "unit.contact.add", format!("unit:{unit_id}"), client)

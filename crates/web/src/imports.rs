@@ -1,14 +1,15 @@
-//! Spreadsheet imports in the browser: upload → preview with every row checked → download of
-//! the refused rows → commit of the valid rows in one transaction.
+//! Spreadsheet imports in the browser — residents, party members, units and posts: upload
+//! (with its progress) → preview with every row checked → download of the refused rows →
+//! commit of the valid rows in one transaction, leaving or updating what is already recorded.
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gongjian_store::StoreError;
-use gongjian_store::imports::{ImportOptions, ImportReport, OnDuplicate, RowIssue, rejected_workbook};
+use gongjian_store::imports::{ImportKind, ImportOptions, ImportReport, OnDuplicate, RowIssue, rejected_workbook};
 use gongjian_store::tree::Node;
 use serde::Deserialize;
 
@@ -19,15 +20,14 @@ use crate::{AppState, Route, get, post};
 
 pub fn routes() -> Vec<Route> {
     vec![
-        get("/tree/{id}/residents/import", upload_page),
-        post("/tree/{id}/residents/import", upload),
+        get("/tree/{id}/import", upload_page),
+        post("/tree/{id}/import", upload),
         post("/imports/{id}/commit", commit),
         get("/imports/{id}/rejected.xlsx", rejected),
     ]
 }
 
-const KIND: &str = "residents";
-/// Refused rows shown on the page; all of them are in the download.
+/// Refused rows (and warnings) shown on the page; all of them are in the download.
 const SHOWN: usize = 200;
 
 #[derive(Template, WebTemplate)]
@@ -35,20 +35,41 @@ const SHOWN: usize = 200;
 struct UploadPage {
     chrome: Chrome,
     node: Node,
+    kind: ImportKind,
+    kinds: [ImportKind; 4],
     error: Option<String>,
+}
+
+impl UploadPage {
+    fn new(user: &CurrentUser, node: Node, kind: ImportKind, error: Option<String>) -> UploadPage {
+        UploadPage {
+            chrome: user.chrome("tree"),
+            node,
+            kind,
+            kinds: ImportKind::ALL,
+            error,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct KindQuery {
+    #[serde(default)]
+    kind: String,
+}
+
+fn kind_of(key: &str) -> ImportKind {
+    ImportKind::from_key(key).unwrap_or(ImportKind::Residents)
 }
 
 async fn upload_page(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<i64>,
+    Query(q): Query<KindQuery>,
 ) -> Result<UploadPage, PageError> {
     let node = state.store.node(&user.actor, id).await?;
-    Ok(UploadPage {
-        chrome: user.chrome("tree"),
-        node,
-        error: None,
-    })
+    Ok(UploadPage::new(&user, node, kind_of(&q.kind), None))
 }
 
 #[derive(Template, WebTemplate)]
@@ -57,24 +78,49 @@ struct ReportPage {
     chrome: Chrome,
     node_id: i64,
     import_id: i64,
+    kind: ImportKind,
     filename: String,
     report: ImportReport,
     shown: Vec<RowIssue>,
+    warnings: Vec<RowIssue>,
 }
 
 impl ReportPage {
     fn new(chrome: Chrome, node_id: i64, import_id: i64, filename: String, report: ImportReport) -> ReportPage {
         let shown = report.rejected.iter().take(SHOWN).cloned().collect();
+        let warnings = report.warnings.iter().take(SHOWN).cloned().collect();
         ReportPage {
             chrome,
             node_id,
             import_id,
+            kind: kind_of(&report.kind),
             filename,
             report,
             shown,
+            warnings,
+        }
+    }
+
+    /// Where to look at the imported records afterwards.
+    fn records_href(&self) -> String {
+        match self.kind {
+            ImportKind::Residents => format!("/tree/{}/residents", self.node_id),
+            _ => format!("/tree/{}", self.node_id),
         }
     }
 }
+
+/// Checks every row of an upload without writing (the preview).
+fn preview(kind: ImportKind, node_id: i64) -> ImportOptions {
+    ImportOptions {
+        kind,
+        on_duplicate: OnDuplicate::Skip,
+        commit: false,
+        at: Some(node_id),
+    }
+}
+
+fn silent(_: &str, _: u64, _: u64) {}
 
 async fn upload(
     State(state): State<AppState>,
@@ -84,45 +130,42 @@ async fn upload(
 ) -> Result<Response, PageError> {
     let node = state.store.node(&user.actor, id).await?;
     let mut file: Option<(String, Vec<u8>)> = None;
+    let mut kind = ImportKind::Residents;
     while let Ok(Some(field)) = multipart.next_field().await {
-        if field.name() == Some("file") {
-            let name = field.file_name().unwrap_or("upload.xlsx").to_string();
-            let bytes = field
-                .bytes()
-                .await
-                .map_err(|e| PageError::BadRequest(format!("上传中断：{e}")))?;
-            file = Some((name, bytes.to_vec()));
+        match field.name() {
+            Some("file") => {
+                let name = field.file_name().unwrap_or("upload.xlsx").to_string();
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|e| PageError::BadRequest(format!("上传中断：{e}")))?;
+                file = Some((name, bytes.to_vec()));
+            }
+            Some("kind") => kind = kind_of(field.text().await.unwrap_or_default().trim()),
+            _ => {}
         }
     }
     let refuse = |message: String| {
-        (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            UploadPage {
-                chrome: user.chrome("tree"),
-                node: node.clone(),
-                error: Some(message),
-            },
-        )
-            .into_response()
+        let page = UploadPage::new(&user, node.clone(), kind, Some(message));
+        (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
     };
     let Some((filename, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
         return Ok(refuse("请选择要导入的文件".into()));
     };
-    let options = ImportOptions {
-        on_duplicate: OnDuplicate::Skip,
-        commit: false,
-    };
-    let none = |_: &str, _: u64, _: u64| {};
+    let options = preview(kind, node.id);
     let report = match state
         .store
-        .import_residents(&user.actor, &filename, &bytes, options, &user.client, &none)
+        .import(&user.actor, &filename, &bytes, options, &user.client, &silent)
         .await
     {
         Ok(r) => r,
         Err(StoreError::Invalid(v)) => return Ok(refuse(v.to_string())),
         Err(e) => return Err(e.into()),
     };
-    let import_id = state.store.stash_import(&user.actor, KIND, &filename, &bytes).await?;
+    let import_id = state
+        .store
+        .stash_import(&user.actor, &filename, &bytes, &report)
+        .await?;
     Ok(ReportPage::new(user.chrome("tree"), node.id, import_id, filename, report).into_response())
 }
 
@@ -140,26 +183,25 @@ async fn commit(
     Path(id): Path<i64>,
     Form(form): Form<CommitForm>,
 ) -> Result<Response, PageError> {
-    let (filename, payload, _) = state.store.stashed_import(&user.actor, id).await?;
-    let Some(bytes) = payload else {
+    let stashed = state.store.stashed_import(&user.actor, id).await?;
+    let Some(bytes) = stashed.payload else {
         return Err(PageError::BadRequest("该文件已导入，不能重复提交".into()));
     };
-    let on_duplicate = if form.on_duplicate == "update" {
-        OnDuplicate::Update
-    } else {
-        OnDuplicate::Skip
-    };
     let options = ImportOptions {
-        on_duplicate,
+        on_duplicate: if form.on_duplicate == "update" {
+            OnDuplicate::Update
+        } else {
+            OnDuplicate::Skip
+        },
         commit: true,
+        ..preview(stashed.kind, form.node_id)
     };
-    let none = |_: &str, _: u64, _: u64| {};
     let report = state
         .store
-        .import_residents(&user.actor, &filename, &bytes, options, &user.client, &none)
+        .import(&user.actor, &stashed.filename, &bytes, options, &user.client, &silent)
         .await?;
     state.store.finish_import(&user.actor, id, &report).await?;
-    Ok(ReportPage::new(user.chrome("tree"), form.node_id, id, filename, report).into_response())
+    Ok(ReportPage::new(user.chrome("tree"), form.node_id, id, stashed.filename, report).into_response())
 }
 
 /// The refused rows of an upload as a workbook: row, column, value as given, reason.
@@ -168,26 +210,9 @@ async fn rejected(
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    let (filename, payload, stored) = state.store.stashed_import(&user.actor, id).await?;
-    let report: ImportReport = match (stored, payload) {
-        (Some(json), _) => {
-            serde_json::from_str(&json).map_err(|e| PageError::BadRequest(format!("报告无法读取：{e}")))?
-        }
-        (None, Some(bytes)) => {
-            let options = ImportOptions {
-                on_duplicate: OnDuplicate::Skip,
-                commit: false,
-            };
-            let none = |_: &str, _: u64, _: u64| {};
-            state
-                .store
-                .import_residents(&user.actor, &filename, &bytes, options, &user.client, &none)
-                .await?
-        }
-        (None, None) => return Err(PageError::NotFound),
-    };
-    let bytes =
-        rejected_workbook(&report.rejected).map_err(|e| PageError::Store(StoreError::Config(format!("xlsx: {e}"))))?;
+    let stashed = state.store.stashed_import(&user.actor, id).await?;
+    let report = stashed.report.ok_or(PageError::NotFound)?;
+    let bytes = rejected_workbook(&report).map_err(|e| PageError::Store(StoreError::Config(format!("xlsx: {e}"))))?;
     Ok((
         [
             (

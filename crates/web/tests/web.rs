@@ -11,6 +11,7 @@
 //!   and the drill-down from the city to a community in the browser.
 //! - `journeys`: user journeys in the browser, per engine: account management, API tokens,
 //!   the audit administrator, residents registered by hand and imported from a spreadsheet.
+//! - `imports`: a party members' import over HTTP and in the browser, per engine.
 //!
 //! Stories marked "per engine" run on SQLite and, when `GONGJIAN_TEST_DATABASE_URL` is set
 //! (e.g. `postgres://postgres@127.0.0.1:5432/test`), also on PostgreSQL in a database of their
@@ -45,3 +46,6 @@ mod registration;
 
 #[path = "web/hostile_people.rs"]
 mod hostile_people;
+
+#[path = "web/imports.rs"]
+mod imports;

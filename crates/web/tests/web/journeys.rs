@@ -677,7 +677,7 @@ async fn residents(app: &TestApp) {
         assert_eq!(text_where(&c, "#data-rows", |_| true).await, "7");
         assert_eq!(text_where(&c, "#inserted", |_| true).await, "5");
         assert_eq!(text_where(&c, "#existing", |_| true).await, "0");
-        let header_row = text_where(&c, "main p.muted", |_| true).await;
+        let header_row = text_where(&c, "#header-row", |_| true).await;
         assert_eq!(header_row, "表头在第 2 行。");
         let shown = table_rows(&c, "#rejected").await;
         assert_eq!(shown.len(), 2, "{shown:?}");
@@ -746,11 +746,11 @@ async fn residents(app: &TestApp) {
         .await
         .expect("the audit log")
         .items;
-    let upload_route = "POST /tree/{id}/residents/import";
+    let upload_route = "POST /tree/{id}/import";
     assert!(
         entries
             .iter()
-            .any(|e| e.action == upload_route && e.object == format!("/tree/{community}/residents/import")),
+            .any(|e| e.action == upload_route && e.object == format!("/tree/{community}/import")),
         "{entries:?}"
     );
     assert!(

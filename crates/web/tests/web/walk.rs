@@ -251,7 +251,7 @@ fn aimed(method: &Method, template: &str, t: &Target, x: &Target, street_b: i64)
             )
         }
         ("POST", "/api/v1/people/{id}/reveal") => probe.json = Some(json!({"field": "mobile"})),
-        ("POST", "/tree/{id}/residents/import") => {
+        ("POST", "/tree/{id}/import") => {
             probe.upload = Some(("walk.xlsx".into(), b"PK\x03\x04 not really a workbook".to_vec()))
         }
         ("POST", "/imports/{id}/commit") => {
@@ -575,10 +575,14 @@ async fn walk_story(app: &TestApp) {
         let actor = app.store.actor(user).await.expect("actor");
         app.store.tokens(&actor).await.expect("tokens")[0].id
     };
+    let preview = gongjian_store::imports::ImportReport {
+        kind: "residents".into(),
+        ..Default::default()
+    };
     let stash = async |user: i64, filename: &str| -> i64 {
         let actor = app.store.actor(user).await.expect("actor");
         app.store
-            .stash_import(&actor, "residents", filename, b"not a workbook")
+            .stash_import(&actor, filename, b"not a workbook", &preview)
             .await
             .expect("stash an upload")
     };
