@@ -216,6 +216,56 @@ async fn api_story(app: &TestApp) {
         .expect(200)
         .json();
     assert_eq!(deps.as_array().map(|a| a.len()), Some(1));
+    // Every list exports what the page shows, numbers masked.
+    let c = id(&t.community);
+    for (path, sheet, first) in [
+        (format!("/tree/{c}/pairings/export"), "结对共建", "禅城区民政局机关党委"),
+        (format!("/tree/{c}/deployments/export"), "干部下基层", "在职甲"),
+        (format!("/tree/{c}/registrations/export"), "在职党员报到", "在职甲"),
+        (format!("/tree/{c}/units/export"), "驻区单位", "某科技公司"),
+    ] {
+        let (status, headers, bytes) = staff.get_bytes(&path).await;
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(headers["content-type"], crate::journeys::XLSX, "{path}");
+        let rows = xlsx_rows(bytes, sheet);
+        assert_eq!(rows[1][0], first, "{path}: {rows:?}");
+        assert!(
+            !rows.iter().flatten().any(|x| x == &idn || x == "13812345678"),
+            "{path} holds a full number"
+        );
+    }
+    // The organisation department reads people but may not reveal numbers: its exports hold the
+    // masked forms only, and a reveal is refused.
+    manager
+        .post_json(
+            &format!("/api/v1/people/{}/reveal", id(&p)),
+            &json!({"field": "id_number"}),
+        )
+        .await
+        .problem(403);
+    for (path, sheet) in [
+        (format!("/tree/{c}/residents/export"), "居民"),
+        (format!("/tree/{c}/registrations/export"), "在职党员报到"),
+        (format!("/tree/{}/members/export", id(&t.street_a)), "党员"),
+    ] {
+        let (status, _, bytes) = manager.get_bytes(&path).await;
+        assert_eq!(status, 200, "{path}");
+        let cells: Vec<String> = xlsx_rows(bytes, sheet).into_iter().flatten().collect();
+        assert!(
+            cells.iter().any(|c| c == "138****5678"),
+            "{path}: the masked mobile is there: {cells:?}"
+        );
+        assert!(
+            cells
+                .iter()
+                .any(|c| c == &format!("{}********{}", &idn[..6], &idn[14..])),
+            "{path}: {cells:?}"
+        );
+        assert!(
+            !cells.iter().any(|c| c.contains(&idn) || c.contains("13812345678")),
+            "{path} holds a full number"
+        );
+    }
     let m2 = manager
         .post_json(
             &format!("/api/v1/members/{}/transfer", id(&m)),
