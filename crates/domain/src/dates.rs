@@ -82,6 +82,26 @@ fn ymd(s: &str) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
 }
 
+/// A span as a form gives it: a start that has come (field `started_on`) and an optional end
+/// (`ended_on`) not before it. Problems go into `v`; `None` where a field was refused.
+pub fn parse_span(
+    v: &mut crate::Validation,
+    started: &str,
+    ended: &str,
+) -> (Option<NaiveDate>, Option<Option<NaiveDate>>) {
+    let start = v.check("started_on", parse_past_day(started));
+    let end = match ended.trim() {
+        "" => Some(None),
+        raw => v.check("ended_on", parse_day(raw)).map(Some),
+    };
+    if let (Some(s), Some(Some(e))) = (start, end)
+        && e < s
+    {
+        v.push("ended_on", "结束日期不能早于开始日期");
+    }
+    (start, end)
+}
+
 /// The stored form, `YYYY-MM-DD`.
 pub fn day_text(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()

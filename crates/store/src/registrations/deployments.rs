@@ -3,7 +3,7 @@
 
 use gongjian_domain::Validation;
 use gongjian_domain::access::{Actor, Right};
-use gongjian_domain::dates::{day_text, parse_day, parse_past_day};
+use gongjian_domain::dates::{day_text, parse_span};
 use gongjian_domain::ids::free_text;
 use gongjian_domain::registration::DeploymentKind;
 use gongjian_domain::tree::Level;
@@ -113,16 +113,7 @@ impl Store {
         } else if kind == Some(DeploymentKind::Secondment) {
             v.push("post_id", "选派任职须选择所任职务（请先任命）");
         }
-        let start = v.check("started_on", parse_past_day(&input.started_on));
-        let end = match input.ended_on.trim() {
-            "" => Some(None),
-            raw => v.check("ended_on", parse_day(raw)).map(Some),
-        };
-        if let (Some(s), Some(Some(e))) = (start, end)
-            && e < s
-        {
-            v.push("ended_on", "结束日期不能早于开始日期");
-        }
+        let (start, end) = parse_span(&mut v, &input.started_on, &input.ended_on);
         let note = v.check("note", free_text(&input.note, 200, false));
         v.clone().into_result()?;
         let (Some(kind), Some(person), Some(node_id), Some(start), Some(end), Some(note)) =

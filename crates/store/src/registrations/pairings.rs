@@ -3,7 +3,7 @@
 
 use gongjian_domain::Validation;
 use gongjian_domain::access::{Actor, Right};
-use gongjian_domain::dates::{day_text, parse_day, parse_past_day};
+use gongjian_domain::dates::{day_text, parse_day, parse_span};
 use gongjian_domain::ids::free_text;
 use gongjian_domain::tree::Level;
 use serde::{Deserialize, Serialize};
@@ -79,16 +79,7 @@ impl Store {
                 }
             }
         }
-        let start = v.check("started_on", parse_past_day(&input.started_on));
-        let end = match input.ended_on.trim() {
-            "" => Some(None),
-            raw => v.check("ended_on", parse_day(raw)).map(Some),
-        };
-        if let (Some(s), Some(Some(e))) = (start, end)
-            && e < s
-        {
-            v.push("ended_on", "结束日期不能早于开始日期");
-        }
+        let (start, end) = parse_span(&mut v, &input.started_on, &input.ended_on);
         let agreement = v.check("agreement", free_text(&input.agreement, 2000, true));
         v.clone().into_result()?;
         let (Some(org_id), Some(community_id), Some(start), Some(end), Some(agreement)) =
