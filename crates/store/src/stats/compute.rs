@@ -116,26 +116,33 @@ impl Store {
         sql.push(" AND ");
         scope::push_subtree(&mut sql, q.place, &node.path);
         let total = self.count_pair(&sql).await?;
+        Ok((total, self.per_child(q, node, kids).await?))
+    }
+
+    /// The count for each of `kids` (children of `node`, in their order), in one statement: a
+    /// join of each child with the index range of its own subtree.
+    async fn per_child(&self, q: &Count<'_>, node: &Node, kids: &[Node]) -> StoreResult<Vec<(i64, i64)>> {
         let mut per = vec![(0, 0); kids.len()];
-        if !kids.is_empty() {
-            let mut sql = Sql::new(&format!(
-                "SELECT c.id, {} FROM nodes c, {} WHERE c.parent_id = ",
-                q.select, q.from
-            ));
-            sql.bind(node.id).push(&format!(
-                " AND c.status = 'active' AND {p} >= c.path AND {p} < substr(c.path, 1, length(c.path) - 1) || '0' AND ",
-                p = q.place
-            ));
-            (q.conds)(&mut sql);
-            sql.push(" GROUP BY c.id");
-            let rows: Vec<(i64, i64, i64)> = sql.query_as().fetch_all(&self.pool).await?;
-            for (id, a, b) in rows {
-                if let Some(i) = kids.iter().position(|k| k.id == id) {
-                    per[i] = (a, b);
-                }
+        if kids.is_empty() {
+            return Ok(per);
+        }
+        let mut sql = Sql::new(&format!(
+            "SELECT c.id, {} FROM nodes c, {} WHERE c.parent_id = ",
+            q.select, q.from
+        ));
+        sql.bind(node.id).push(&format!(
+            " AND c.status = 'active' AND {p} >= c.path AND {p} < substr(c.path, 1, length(c.path) - 1) || '0' AND ",
+            p = q.place
+        ));
+        (q.conds)(&mut sql);
+        sql.push(" GROUP BY c.id");
+        let rows: Vec<(i64, i64, i64)> = sql.query_as().fetch_all(&self.pool).await?;
+        for (id, a, b) in rows {
+            if let Some(i) = kids.iter().position(|k| k.id == id) {
+                per[i] = (a, b);
             }
         }
-        Ok((total, per))
+        Ok(per)
     }
 
     /// Per-unit counts of posts of `kind` held on the as-of day at active nodes of `level`
@@ -297,13 +304,43 @@ impl Store {
                     v
                 };
                 let (total, away, at) = self.residents(node).await?;
-                let whole = shaped(out, (total, away), at);
+                let exact = Count {
+                    select: "COUNT(*), CAST(COALESCE(SUM(p.registered_elsewhere), 0) AS BIGINT)",
+                    from: "persons p JOIN nodes h ON h.id = p.home_node_id",
+                    place: "h.path",
+                    conds: Box::new(|sql: &mut Sql| {
+                        sql.push("p.status = 'active'");
+                    }),
+                };
                 let mut per = Vec::new();
-                for (v, kid) in each.into_iter().zip(kids) {
-                    let (total, away, at) = self.residents(kid).await?;
-                    per.push(shaped(v, (total, away), at));
+                match &at {
+                    // Counted exactly: so is every child, in one statement.
+                    None => {
+                        let counts = self.per_child(&exact, node, kids).await?;
+                        per.extend(each.into_iter().zip(counts).map(|(v, n)| shaped(v, n, None)));
+                    }
+                    // From the roll-up: children large enough read it too, the others count.
+                    Some(time) => {
+                        let rolled = Count {
+                            select: "CAST(COALESCE(SUM(r.residents), 0) AS BIGINT), CAST(COALESCE(SUM(r.elsewhere), 0) AS BIGINT)",
+                            from: "resident_rollup r JOIN nodes h ON h.id = r.node_id",
+                            place: "h.path",
+                            conds: Box::new(|sql: &mut Sql| {
+                                sql.push("1 = 1");
+                            }),
+                        };
+                        let counts = self.per_child(&rolled, node, kids).await?;
+                        for ((v, kid), n) in each.into_iter().zip(kids).zip(counts) {
+                            if n.0 >= super::ROLLUP_THRESHOLD {
+                                per.push(shaped(v, n, Some(time.clone())));
+                            } else {
+                                let (total, away, at) = self.residents(kid).await?;
+                                per.push(shaped(v, (total, away), at));
+                            }
+                        }
+                    }
                 }
-                (whole, per)
+                (shaped(out, (total, away), at), per)
             }
             "org.street.instructors_min" | "org.community.reserve_cadres" => {
                 let (level, kind) = if def.id == "org.street.instructors_min" {

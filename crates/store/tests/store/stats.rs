@@ -420,6 +420,14 @@ async fn residents_of_a_large_subtree_come_from_the_roll_up() {
             residents("440600000000").await,
             (Some(n as f64), Some(n / 2), Some(at.clone()))
         );
+        // The district holds them all: it reads the roll-up too; its streets are counted.
+        let v = s
+            .metric(&a, "people.residents", "440604000000", &Period::default())
+            .await
+            .expect("district");
+        eq!(v.rolled_up_at, Some(at.clone()));
+        let per: Vec<Option<f64>> = v.breakdown.iter().map(|c| c.value).collect();
+        eq!(per, vec![Some(n as f64), Some(0.0)]);
         let form = ResidentForm {
             name: "新来的".into(),
             home_node_id: Some(t["a1g1a"].id),
