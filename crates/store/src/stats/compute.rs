@@ -319,7 +319,7 @@ impl Store {
                         let counts = self.per_child(&exact, node, kids).await?;
                         per.extend(each.into_iter().zip(counts).map(|(v, n)| shaped(v, n, None)));
                     }
-                    // From the roll-up: children large enough read it too, the others count.
+                    // From the roll-up: so are the children, which then add up to the node.
                     Some(time) => {
                         let rolled = Count {
                             select: "CAST(COALESCE(SUM(r.residents), 0) AS BIGINT), CAST(COALESCE(SUM(r.elsewhere), 0) AS BIGINT)",
@@ -330,14 +330,11 @@ impl Store {
                             }),
                         };
                         let counts = self.per_child(&rolled, node, kids).await?;
-                        for ((v, kid), n) in each.into_iter().zip(kids).zip(counts) {
-                            if n.0 >= super::ROLLUP_THRESHOLD {
-                                per.push(shaped(v, n, Some(time.clone())));
-                            } else {
-                                let (total, away, at) = self.residents(kid).await?;
-                                per.push(shaped(v, (total, away), at));
-                            }
-                        }
+                        per.extend(
+                            each.into_iter()
+                                .zip(counts)
+                                .map(|(v, n)| shaped(v, n, Some(time.clone()))),
+                        );
                     }
                 }
                 (shaped(out, (total, away), at), per)

@@ -420,7 +420,7 @@ async fn residents_of_a_large_subtree_come_from_the_roll_up() {
             residents("440600000000").await,
             (Some(n as f64), Some(n / 2), Some(at.clone()))
         );
-        // The district holds them all: it reads the roll-up too; its streets are counted.
+        // The district holds them all: it reads the roll-up, and so do its streets, which add up.
         let v = s
             .metric(&a, "people.residents", "440604000000", &Period::default())
             .await
