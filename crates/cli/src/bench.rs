@@ -1,5 +1,7 @@
-//! `gongjian bench`: times the platform's hot paths on a full-scale demo city and prints
-//! medians and 95th percentiles next to the engine's own baseline measured in the same run.
+//! `gongjian bench`: times the platform's hot paths on the Foshan demo city (small or full
+//! scale) and prints medians and 95th percentiles next to the engine's own baseline measured in
+//! the same run: subtree counts, every available metric at four levels, the dashboards and list
+//! pages rendered through the application's router, login, import and search.
 
 use std::time::{Duration, Instant};
 
@@ -46,8 +48,18 @@ fn ms(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64() * 1000.0)
 }
 
-/// Runs the benchmark on `store`, loading the full Foshan demo when it is not there.
-pub async fn run(store: &Store, runs: usize) -> Result<Vec<Sample>> {
+/// What to run.
+pub struct Options {
+    pub runs: usize,
+    /// The demo scale built when the database holds no Foshan yet.
+    pub scale: Scale,
+    /// Leave out the 100,000-row import (which adds residents to a database that is kept).
+    pub skip_import: bool,
+}
+
+/// Runs the benchmark on `store`, loading the Foshan demo when it is not there.
+pub async fn run(store: &Store, options: &Options) -> Result<Vec<Sample>> {
+    let runs = options.runs;
     let admin = Actor {
         user_id: 0,
         username: "bench".into(),
@@ -57,8 +69,16 @@ pub async fn run(store: &Store, runs: usize) -> Result<Vec<Sample>> {
         }],
     };
     if store.node_by_code(&admin, "440600000000").await.is_err() {
-        store.load_demo(DemoCity::Foshan, Scale::Small, &|_, _, _| {}).await?;
+        let scale = if options.scale == Scale::Full { "full" } else { "small" };
+        crate::say(&format!("building the Foshan demo ({scale} scale)"));
+        store.load_demo(DemoCity::Foshan, options.scale, &|_, _, _| {}).await?;
+    } else {
+        crate::say("reusing the Foshan demo already in the database");
     }
+    let residents: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM persons WHERE status = 'active'")
+        .fetch_one(store.pool())
+        .await?;
+    crate::say(&format!("scale: {residents} residents"));
     let city = store
         .node_by_code(&admin, "440600000000")
         .await
@@ -147,7 +167,21 @@ pub async fn run(store: &Store, runs: usize) -> Result<Vec<Sample>> {
         })
         .await?,
     ));
-    samples.extend(import_residents(store).await?);
+    let t = Instant::now();
+    store.refresh_rollups().await?;
+    samples.push(once("residents roll-up refreshed", t.elapsed()));
+    let district = store.node_by_code(&admin, "440604000000").await.context("禅城区")?;
+    let nodes = [
+        ("city", &city),
+        ("district", &district),
+        ("street", &street),
+        ("community", &community),
+    ];
+    samples.extend(crate::bench_pages::metrics(store, &admin, &nodes, runs.min(100)).await?);
+    samples.extend(crate::bench_pages::pages(store, &city, &street, &community, runs.min(100)).await?);
+    if !options.skip_import {
+        samples.extend(import_residents(store).await?);
+    }
     samples.push(summarise(
         "search nodes by name (\"社区\", first 50)",
         time(runs, || async {
@@ -156,6 +190,27 @@ pub async fn run(store: &Store, runs: usize) -> Result<Vec<Sample>> {
         .await?,
     ));
     Ok(samples)
+}
+
+fn once(name: &str, d: Duration) -> Sample {
+    Sample {
+        name: format!("{name} (once)"),
+        median: d,
+        p95: d,
+        runs: 1,
+    }
+}
+
+pub(crate) fn summary(name: &str, times: Vec<Duration>) -> Sample {
+    summarise(name, times)
+}
+
+pub(crate) async fn timed<F, Fut, T>(runs: usize, f: F) -> Result<Vec<Duration>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    time(runs, f).await
 }
 
 pub fn print(engine: &str, samples: &[Sample]) {

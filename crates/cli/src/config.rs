@@ -15,6 +15,8 @@ pub struct Config {
     pub secure_cookies: bool,
     pub session_idle_minutes: i64,
     pub session_absolute_minutes: i64,
+    /// Minutes between refreshes of the statistics roll-ups (0: never, on this node).
+    pub stats_rollup_minutes: u64,
     pub log: String,
 }
 
@@ -27,6 +29,7 @@ impl Default for Config {
             secure_cookies: false,
             session_idle_minutes: 30,
             session_absolute_minutes: 720,
+            stats_rollup_minutes: 10,
             log: "info,sqlx=warn,tower_http=warn".into(),
         }
     }
@@ -51,6 +54,10 @@ secure_cookies = false
 # Sessions end after this many idle minutes, and after this many minutes in any case.
 session_idle_minutes = 30
 session_absolute_minutes = 720
+
+# Minutes between refreshes of the statistics roll-ups (the residents count of a city or a
+# district at large scale, shown with its time). 0 turns the refresh off on this node.
+stats_rollup_minutes = 10
 
 # Log filter (tracing EnvFilter syntax); RUST_LOG overrides it.
 log = "info,sqlx=warn,tower_http=warn"
@@ -83,6 +90,7 @@ mod tests {
         assert_eq!(parsed.listen, d.listen);
         assert_eq!(parsed.data_dir, d.data_dir);
         assert_eq!(parsed.session_idle_minutes, d.session_idle_minutes);
+        assert_eq!(parsed.stats_rollup_minutes, d.stats_rollup_minutes);
         assert_eq!(parsed.log, d.log);
     }
 }

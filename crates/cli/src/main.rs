@@ -1,6 +1,7 @@
 //! The `gongjian` binary: a thin shell over the store and web crates.
 
 mod bench;
+mod bench_pages;
 mod config;
 
 use std::io::Write;
@@ -88,12 +89,22 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// Time the hot paths on the full-scale Foshan demo (built in a temporary directory
-    /// unless --database-url or --data-dir names an existing database).
+    /// Time the hot paths on the Foshan demo: in a scratch database built for the run, unless
+    /// --database-url or --data-dir names an existing database, or --reuse keeps one.
     Bench {
-        /// Timed runs per operation.
+        /// Timed runs per operation (metrics and pages: at most 100).
         #[arg(long, default_value_t = 200)]
         runs: usize,
+        /// Demo scale built when the database holds no Foshan yet: small or full.
+        #[arg(long, default_value = "small")]
+        scale: String,
+        /// Keep the scratch database in the temporary directory (gongjian-bench-foshan-SCALE)
+        /// and reuse it on the next run instead of building the demo again.
+        #[arg(long)]
+        reuse: bool,
+        /// Leave out the 100,000-row import benchmark (which adds residents to the database).
+        #[arg(long)]
+        skip_import: bool,
     },
 }
 
@@ -246,6 +257,7 @@ async fn load_demo(store: &Store, city: DemoCity, scale: Scale) -> Result<()> {
     let report = store.load_demo(city, scale, &progress).await;
     bar.finish_and_clear();
     let report = report?;
+    store.refresh_rollups().await?;
     say(&format!(
         "演示城市 {}: {} 区, {} 街道(镇), {} 社区(一级网格), {} 二级网格, {} 三级网格, {} 党组织, {} 居民, {} 个岗位 — {:.1} s",
         report.city_name,
@@ -348,6 +360,19 @@ async fn run_import(store: &Store, kind: gongjian_store::imports::ImportKind, ar
     Ok(())
 }
 
+/// Refreshes the statistics roll-ups now and every `minutes` after; a failure is logged and
+/// retried at the next turn.
+async fn refresh_rollups(store: Store, minutes: u64) {
+    let mut tick = tokio::time::interval(Duration::from_secs(minutes * 60));
+    loop {
+        tick.tick().await;
+        match store.refresh_rollups().await {
+            Ok(at) => tracing::info!(%at, "statistics roll-ups refreshed"),
+            Err(e) => tracing::warn!(error = %e, "statistics roll-ups not refreshed"),
+        }
+    }
+}
+
 async fn demo_present(store: &Store, city: DemoCity) -> Result<bool> {
     let admin = gongjian_domain::access::Actor {
         user_id: 0,
@@ -400,21 +425,38 @@ async fn main() -> Result<()> {
 
     match cli.command {
         Command::DefaultConfig => say(config::ANNOTATED_DEFAULTS),
-        Command::Bench { runs } => {
-            let scratch = (config.database_url.is_none() && !config.data_dir.join("gongjian.db").exists())
-                .then(|| std::env::temp_dir().join(format!("gongjian-bench-{}", std::process::id())));
+        Command::Bench {
+            runs,
+            scale,
+            reuse,
+            skip_import,
+        } => {
+            let options = bench::Options {
+                runs: runs.max(5),
+                scale: parse_scale(&scale)?,
+                skip_import,
+            };
+            let given = config.database_url.is_some() || config.data_dir.join("gongjian.db").exists();
+            let scratch = (!given).then(|| {
+                let name = if reuse {
+                    format!("gongjian-bench-foshan-{scale}")
+                } else {
+                    format!("gongjian-bench-{}", std::process::id())
+                };
+                std::env::temp_dir().join(name)
+            });
             let store = match &scratch {
                 Some(dir) => {
-                    say(&format!("building the full-scale Foshan demo in {}", dir.display()));
+                    say(&format!("bench database in {}", dir.display()));
                     let store = Store::open_data_dir(dir).await?;
                     store.migrate().await?;
                     store
                 }
                 None => open(&config).await?,
             };
-            let samples = bench::run(&store, runs.max(5)).await;
+            let samples = bench::run(&store, &options).await;
             store.close().await;
-            if let Some(dir) = scratch {
+            if let Some(dir) = scratch.filter(|_| !reuse) {
                 std::fs::remove_dir_all(dir).ok();
             }
             bench::print(store.engine().name(), &samples?);
@@ -550,7 +592,12 @@ async fn main() -> Result<()> {
                 },
             };
             let state = gongjian_web::AppState::new(store.clone(), web_config);
+            let rollups = (config.stats_rollup_minutes > 0)
+                .then(|| tokio::spawn(refresh_rollups(store.clone(), config.stats_rollup_minutes)));
             gongjian_web::serve(listener, state, shutdown_signal()).await?;
+            if let Some(task) = rollups {
+                task.abort();
+            }
             tokio::time::timeout(Duration::from_secs(5), store.close()).await.ok();
         }
     }

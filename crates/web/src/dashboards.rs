@@ -272,13 +272,19 @@ pub async fn build(
     let levels = levels_below(&node);
     let mut headers: Vec<String> = vec!["名称".into(), "代码".into()];
     headers.extend(levels.iter().map(|(_, t)| t.to_string()));
-    let mut per_child: Vec<MetricValue> = Vec::new();
-    for id in CHILD_METRICS {
-        if let Some(v) = visible(store, actor, id, &node, period, true).await? {
-            headers.push(v.title.clone());
-            per_child.push(v);
+    // Every available metric once; those of the breakdown table with their breakdown.
+    let mut values = Vec::new();
+    for d in METRICS.iter().filter(|d| d.basis.is_some()) {
+        let breakdown = CHILD_METRICS.contains(&d.id);
+        if let Some(v) = visible(store, actor, d.id, &node, period, breakdown).await? {
+            values.push(v);
         }
     }
+    let per_child: Vec<&MetricValue> = CHILD_METRICS
+        .iter()
+        .filter_map(|id| values.iter().find(|v| v.id == *id))
+        .collect();
+    headers.extend(per_child.iter().map(|v| v.title.clone()));
     let rows = kids
         .iter()
         .map(|k| {
@@ -302,12 +308,6 @@ pub async fn build(
         rows,
     };
 
-    let mut values = Vec::new();
-    for d in METRICS.iter().filter(|d| d.basis.is_some()) {
-        if let Some(v) = visible(store, actor, d.id, &node, period, false).await? {
-            values.push(v);
-        }
-    }
     let rolled_up_at = values.iter().find_map(|v| v.rolled_up_at.clone());
     let value_of = |id: &str| values.iter().find(|v| v.id == id).and_then(|v| v.value);
     let mut kpis: Vec<Kpi> = levels

@@ -179,7 +179,7 @@ impl Period {
             Some(s) => v.check(
                 field,
                 NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-                    let shown: String = s.chars().take(20).collect();
+                    let shown: String = s.chars().filter(|c| !c.is_control()).take(20).collect();
                     format!("“{shown}”不是有效日期，格式为 2024-07-01")
                 }),
             ),
@@ -201,11 +201,11 @@ impl Period {
         self.to.unwrap_or_else(gongjian_domain::ids::today_shanghai)
     }
 
-    fn as_of_text(&self) -> String {
+    pub(super) fn as_of_text(&self) -> String {
         self.as_of().format("%Y-%m-%d").to_string()
     }
 
-    fn start_text(&self) -> Option<String> {
+    pub(super) fn start_text(&self) -> Option<String> {
         self.from.map(|d| d.format("%Y-%m-%d").to_string())
     }
 
@@ -400,24 +400,27 @@ impl Store {
             return Ok(out);
         }
         let target = self.metric_target(def.id).await?;
-        let mut out = self.compute(actor, def, node, period, target, out).await?;
+        let kids = if breakdown {
+            self.active_children(node).await?
+        } else {
+            Vec::new()
+        };
+        let (mut out, per) = self.compute(actor, def, node, period, target, out, &kids).await?;
         out.target = target;
-        if breakdown {
-            for child in self.active_children(node).await? {
-                let blank = MetricValue::new(def, &child, period);
-                let v = self.compute(actor, def, &child, period, target, blank).await?;
-                out.breakdown.push(ChildValue {
-                    node_id: child.id,
-                    code: child.code,
-                    name: child.name,
-                    value: v.value,
-                    numerator: v.numerator,
-                    denominator: v.denominator,
-                    min: v.min,
-                    mean: v.mean,
-                });
-            }
-        }
+        out.breakdown = kids
+            .into_iter()
+            .zip(per)
+            .map(|(child, v)| ChildValue {
+                node_id: child.id,
+                code: child.code,
+                name: child.name,
+                value: v.value,
+                numerator: v.numerator,
+                denominator: v.denominator,
+                min: v.min,
+                mean: v.mean,
+            })
+            .collect();
         Ok(out)
     }
 
@@ -437,7 +440,7 @@ impl Store {
         let mut out = Vec::new();
         for (month, p) in period.months(12) {
             let blank = MetricValue::new(def, node, &p);
-            let v = self.compute(actor, def, node, &p, target, blank).await?;
+            let (v, _) = self.compute(actor, def, node, &p, target, blank, &[]).await?;
             out.push(TrendPoint { month, value: v.value });
         }
         Ok(out)

@@ -1,15 +1,13 @@
 //! Metrics of party members and double registration (双报到): registrations, pairings,
-//! deployments, seconded secretaries, thank-you letters and part-time committee members.
-//! Each is one indexed subtree query run when asked.
+//! deployments, seconded secretaries, thank-you letters and part-time committee members. Each is
+//! a [`Count`] over rows placed in the tree, so the node and its children come from the same two
+//! statements as every other count.
 
-use super::{MetricDef, MetricValue, Period};
-use crate::db::Store;
-use crate::error::StoreResult;
-use crate::scope;
+use super::Period;
+use super::compute::Count;
 use crate::sql::Sql;
-use crate::tree::Node;
 
-/// The metrics computed here.
+/// The metrics defined here.
 pub(super) const IDS: [&str; 7] = [
     "org.big_committee.part_time_members",
     "people.in_service_reported",
@@ -20,8 +18,8 @@ pub(super) const IDS: [&str; 7] = [
     "letters.thanks_sent",
 ];
 
-/// Appends `(alias.started_on <= day AND (alias.ended_on IS NULL OR alias.ended_on > day))`:
-/// a record with a start and an optional end that covers `day` (ending on a day means gone by it).
+/// Appends `(started <= day AND (ended IS NULL OR ended > day))`: a record with a start and an
+/// optional end that covers `day` (ending on a day means gone by it).
 fn push_covers(sql: &mut Sql, started: &str, ended: &str, day: &str) {
     sql.push(&format!("({started} <= "))
         .bind(day)
@@ -30,103 +28,125 @@ fn push_covers(sql: &mut Sql, started: &str, ended: &str, day: &str) {
         .push("))");
 }
 
-impl Store {
-    pub(super) async fn registration_metric(
-        &self,
-        def: &MetricDef,
-        node: &Node,
-        period: &Period,
-        out: MetricValue,
-    ) -> StoreResult<MetricValue> {
-        let day = period.as_of_text();
-        let count =
-            async |sql: Sql| -> StoreResult<i64> { Ok(sql.query_as::<(i64,)>().fetch_one(&self.pool).await?.0) };
-        Ok(match def.id {
-            "org.big_committee.part_time_members" => {
-                // 兼职委员 of a street's 大工委 or a community's 大党委.
-                let mut sql = Sql::new(
-                    "SELECT COUNT(DISTINCT p.person_id) FROM posts p JOIN party_orgs o ON o.id = p.org_id \
-                     JOIN nodes t ON t.id = o.territory_node_id WHERE p.kind = 'part_time_member' \
-                     AND o.kind IN ('working_committee', 'committee') AND t.level IN (3, 4) AND ",
-                );
-                push_covers(&mut sql, "p.started_on", "p.ended_on", &day);
-                sql.push(" AND ");
-                scope::push_subtree(&mut sql, "t.path", &node.path);
-                out.count(count(sql).await?, "期末在任的街道大工委、社区大党委兼职委员（人）")
-            }
-            "people.in_service_reported" => {
-                let mut sql = Sql::new(
-                    "SELECT COUNT(DISTINCT r.person_id) FROM registrations r JOIN nodes c ON c.id = r.community_id \
-                     WHERE r.status IN ('active', 'ended') AND ",
-                );
-                push_covers(&mut sql, "r.registered_on", "r.ended_on", &day);
-                sql.push(" AND ");
-                scope::push_subtree(&mut sql, "c.path", &node.path);
-                out.count(count(sql).await?, "期末已在居住社区报到（社区已确认）的在职党员（人）")
-            }
-            "people.org_pairings" => {
-                let mut sql = Sql::new(
-                    "SELECT COUNT(DISTINCT p.org_id) FROM org_pairings p JOIN nodes c ON c.id = p.community_id WHERE ",
-                );
-                push_covers(&mut sql, "p.started_on", "p.ended_on", &day);
-                sql.push(" AND ");
-                scope::push_subtree(&mut sql, "c.path", &node.path);
-                out.count(count(sql).await?, "期末与节点下社区结对的党组织数")
-            }
-            "people.cadres_deployed" => {
-                // Serving at some time in the period: started by its end, not ended before its start.
-                let mut sql = Sql::new(
-                    "SELECT COUNT(DISTINCT d.person_id) FROM deployments d JOIN nodes n ON n.id = d.node_id WHERE d.started_on <= ",
-                );
-                sql.bind(day.clone());
-                if let Some(from) = period.start_text() {
-                    sql.push(" AND (d.ended_on IS NULL OR d.ended_on >= ")
-                        .bind(from)
-                        .push(")");
-                }
-                sql.push(" AND ");
-                scope::push_subtree(&mut sql, "n.path", &node.path);
-                out.count(count(sql).await?, "期间内在节点下街道、社区选派任职或下沉的干部（人）")
-            }
-            "people.agency_secretaries" => {
-                // Community secretaries in office on the day whose post came with a secondment
-                // from an agency.
-                let mut sql = Sql::new(
-                    "SELECT COUNT(DISTINCT p.person_id) FROM deployments d JOIN posts p ON p.id = d.post_id \
-                     JOIN units u ON u.id = d.from_unit_id JOIN nodes c ON c.id = d.node_id \
-                     WHERE d.kind = 'secondment' AND p.kind = 'secretary' AND u.kind = 'agency' AND c.level = 4 AND ",
-                );
-                push_covers(&mut sql, "p.started_on", "p.ended_on", &day);
-                sql.push(" AND ");
-                push_covers(&mut sql, "d.started_on", "d.ended_on", &day);
-                sql.push(" AND ");
-                scope::push_subtree(&mut sql, "c.path", &node.path);
-                out.count(count(sql).await?, "期末由机关选派担任社区书记的干部（人）")
-            }
-            "people.party_members" => {
-                let mut sql = Sql::new(
-                    "SELECT COUNT(*) FROM party_members m JOIN party_orgs o ON o.id = m.org_id \
-                     JOIN nodes t ON t.id = o.territory_node_id WHERE ",
-                );
-                scope::push_subtree(&mut sql, "t.path", &node.path);
-                out.count(count(sql).await?, "组织关系在节点下党组织的党员（人）")
-            }
-            _ => {
-                // letters.thanks_sent: letters issued by communities under the node in the period.
-                // Issue times are UTC instants; the period's days are Shanghai days (UTC+8), which
-                // begin at 16:00 UTC of the day before.
-                let start_of = |d: chrono::NaiveDate| format!("{}T16:00:00", d.pred_opt().unwrap_or(d));
-                let mut sql = Sql::new(
-                    "SELECT COUNT(*) FROM thanks_letters l JOIN nodes c ON c.id = l.community_id WHERE l.created_at < ",
-                );
-                sql.bind(start_of(period.as_of().succ_opt().unwrap_or(period.as_of())));
-                if let Some(from) = period.from {
-                    sql.push(" AND l.created_at >= ").bind(start_of(from));
-                }
-                sql.push(" AND ");
-                scope::push_subtree(&mut sql, "c.path", &node.path);
-                out.count(count(sql).await?, "期间内节点下社区向工作单位出具的感谢函（份）")
-            }
-        })
-    }
+/// The count behind metric `id` for `period`, with what it counts in words.
+pub(super) fn count(id: &str, period: &Period) -> Option<(Count<'static>, &'static str)> {
+    let day = period.as_of_text();
+    let from = period.start_text();
+    let q = |select: &'static str,
+             from_: &'static str,
+             place: &'static str,
+             conds: Box<dyn Fn(&mut Sql) + Send + Sync>| Count {
+        select,
+        from: from_,
+        place,
+        conds,
+    };
+    Some(match id {
+        "org.big_committee.part_time_members" => (
+            // 兼职委员 of a street's 大工委 or a community's 大党委.
+            q(
+                "COUNT(DISTINCT p.person_id), CAST(0 AS BIGINT)",
+                "posts p JOIN party_orgs o ON o.id = p.org_id JOIN nodes t ON t.id = o.territory_node_id",
+                "t.path",
+                Box::new(move |sql: &mut Sql| {
+                    sql.push(
+                        "p.kind = 'part_time_member' AND o.kind IN ('working_committee', 'committee') \
+                         AND t.level IN (3, 4) AND ",
+                    );
+                    push_covers(sql, "p.started_on", "p.ended_on", &day);
+                }),
+            ),
+            "期末在任的街道大工委、社区大党委兼职委员（人）",
+        ),
+        "people.in_service_reported" => (
+            q(
+                "COUNT(DISTINCT r.person_id), CAST(0 AS BIGINT)",
+                "registrations r JOIN nodes t ON t.id = r.community_id",
+                "t.path",
+                Box::new(move |sql: &mut Sql| {
+                    sql.push("r.status IN ('active', 'ended') AND ");
+                    push_covers(sql, "r.registered_on", "r.ended_on", &day);
+                }),
+            ),
+            "期末已在居住社区报到（社区已确认）的在职党员（人）",
+        ),
+        "people.org_pairings" => (
+            q(
+                "COUNT(DISTINCT g.org_id), CAST(0 AS BIGINT)",
+                "org_pairings g JOIN nodes t ON t.id = g.community_id",
+                "t.path",
+                Box::new(move |sql: &mut Sql| push_covers(sql, "g.started_on", "g.ended_on", &day)),
+            ),
+            "期末与节点下社区结对的党组织数",
+        ),
+        "people.cadres_deployed" => (
+            // Serving at some time in the period: started by its end, not ended before its start.
+            q(
+                "COUNT(DISTINCT d.person_id), CAST(0 AS BIGINT)",
+                "deployments d JOIN nodes t ON t.id = d.node_id",
+                "t.path",
+                Box::new(move |sql: &mut Sql| {
+                    sql.push("d.started_on <= ").bind(day.clone());
+                    if let Some(f) = &from {
+                        sql.push(" AND (d.ended_on IS NULL OR d.ended_on >= ")
+                            .bind(f.clone())
+                            .push(")");
+                    }
+                }),
+            ),
+            "期间内在节点下街道、社区选派任职或下沉的干部（人）",
+        ),
+        "people.agency_secretaries" => (
+            // Community secretaries in office on the day whose post came with a secondment from an
+            // agency.
+            q(
+                "COUNT(DISTINCT p.person_id), CAST(0 AS BIGINT)",
+                "deployments d JOIN posts p ON p.id = d.post_id JOIN units u ON u.id = d.from_unit_id \
+                 JOIN nodes t ON t.id = d.node_id",
+                "t.path",
+                Box::new(move |sql: &mut Sql| {
+                    sql.push(
+                        "d.kind = 'secondment' AND p.kind = 'secretary' AND u.kind = 'agency' AND t.level = 4 AND ",
+                    );
+                    push_covers(sql, "p.started_on", "p.ended_on", &day);
+                    sql.push(" AND ");
+                    push_covers(sql, "d.started_on", "d.ended_on", &day);
+                }),
+            ),
+            "期末由机关选派担任社区书记的干部（人）",
+        ),
+        "people.party_members" => (
+            q(
+                "COUNT(*), CAST(0 AS BIGINT)",
+                "party_members m JOIN party_orgs o ON o.id = m.org_id JOIN nodes t ON t.id = o.territory_node_id",
+                "t.path",
+                Box::new(|sql: &mut Sql| {
+                    sql.push("1 = 1");
+                }),
+            ),
+            "组织关系在节点下党组织的党员（人）",
+        ),
+        "letters.thanks_sent" => {
+            // Issue times are UTC instants; the period's days are Shanghai days (UTC+8), which
+            // begin at 16:00 UTC of the day before.
+            let start_of = |d: chrono::NaiveDate| format!("{}T16:00:00", d.pred_opt().unwrap_or(d));
+            let end = start_of(period.as_of().succ_opt().unwrap_or(period.as_of()));
+            let start = period.from.map(start_of);
+            (
+                q(
+                    "COUNT(*), CAST(0 AS BIGINT)",
+                    "thanks_letters l JOIN nodes t ON t.id = l.community_id",
+                    "t.path",
+                    Box::new(move |sql: &mut Sql| {
+                        sql.push("l.created_at < ").bind(end.clone());
+                        if let Some(s) = &start {
+                            sql.push(" AND l.created_at >= ").bind(s.clone());
+                        }
+                    }),
+                ),
+                "期间内节点下社区向工作单位出具的感谢函（份）",
+            )
+        }
+        _ => return None,
+    })
 }

@@ -4,8 +4,9 @@
 //!
 //! Residents are the one such figure today: 8.15 million rows under the city take ≈ 0.3 s to
 //! count, a sum over ≈ 11,000 per-grid rows a few milliseconds. The roll-up is read only for a
-//! subtree it says holds at least [`ROLLUP_THRESHOLD`] residents; smaller subtrees (a street,
-//! a community, every test fixture) are counted exactly, so their figures are always current.
+//! subtree it says holds at least [`ROLLUP_THRESHOLD`] residents (a city, a district, a street
+//! at full scale); smaller subtrees (a community, the test fixtures) are counted exactly, so
+//! their figures are always current. Counting 20,000 rows costs ≈ 5–10 ms.
 
 use crate::db::Store;
 use crate::error::StoreResult;
@@ -17,7 +18,7 @@ use crate::tree::Node;
 pub const RESIDENTS_ROLLUP: &str = "residents";
 
 /// Subtrees with at least this many rolled-up residents read the roll-up; smaller ones count.
-pub const ROLLUP_THRESHOLD: i64 = 200_000;
+pub const ROLLUP_THRESHOLD: i64 = 20_000;
 
 impl Store {
     /// Recomputes every roll-up and returns the time they hold (RFC 3339 UTC). The counting

@@ -554,6 +554,19 @@ async fn registration_metrics_have_known_answers() {
             m("people.in_service_reported", "440604002000", &until_yesterday).await,
             Some(1.0)
         );
+        // The breakdown by child nodes adds up: street a (p0 at a1) and street b (p3 at b1).
+        let by_street = s
+            .metric(&a, "people.in_service_reported", "440604000000", &until_yesterday)
+            .await
+            .unwrap();
+        let kids: Vec<(String, Option<f64>)> = by_street.breakdown.iter().map(|c| (c.code.clone(), c.value)).collect();
+        eq!(
+            kids,
+            vec![
+                ("440604001000".to_string(), Some(1.0)),
+                ("440604002000".to_string(), Some(1.0))
+            ]
+        );
 
         // Pairings: agency X with a1 and a2 (one organisation), agency Y with b1.
         for (org, c) in [(&agency_x, "a1"), (&agency_x, "a2"), (&agency_y, "b1")] {

@@ -140,7 +140,28 @@ async fn organisation_metrics_come_from_posts() {
 
         let one = m("org.community.one_shoulder", "440604000000").await;
         eq!((one.numerator, one.denominator), (Some(1), Some(3)));
+        let per_street = |v: &gongjian_store::stats::MetricValue| -> Vec<(String, Option<i64>, Option<i64>)> {
+            v.breakdown
+                .iter()
+                .map(|c| (c.code.clone(), c.numerator, c.denominator))
+                .collect()
+        };
+        eq!(
+            per_street(&one),
+            vec![
+                ("440604001000".to_string(), Some(1), Some(2)),
+                ("440604002000".to_string(), Some(0), Some(1))
+            ]
+        );
+        eq!(one.below.len(), 2);
         let cross = m("org.community.cross_appointment", "440604000000").await;
+        eq!(
+            per_street(&cross),
+            vec![
+                ("440604001000".to_string(), Some(2), Some(4)),
+                ("440604002000".to_string(), Some(0), Some(0))
+            ]
+        );
         // Members: a1 {chen, li} both in both committees; a2 {wang (party), zhao (rc)}.
         eq!((cross.numerator, cross.denominator), (Some(2), Some(4)));
         let reserve = m("org.community.reserve_cadres", "440604000000").await;
@@ -149,6 +170,8 @@ async fn organisation_metrics_come_from_posts() {
             reserve.below.iter().map(|b| b.code.as_str()).collect::<Vec<_>>(),
             vec!["440604001002", "440604002001"]
         );
+        let mins: Vec<(Option<i64>, Option<f64>)> = reserve.breakdown.iter().map(|c| (c.min, c.mean)).collect();
+        eq!(mins, vec![(Some(1), Some(1.5)), (Some(0), Some(0.0))]);
         let inst = m("org.street.instructors_min", "440604000000").await;
         eq!((inst.min, inst.below.len()), (Some(0), 1));
         eq!(inst.below[0].code.as_str(), "440604002000");
@@ -360,6 +383,67 @@ async fn periods_breakdowns_and_trends() {
         )
         .await;
         check!(!v.available && v.value.is_none() && v.breakdown.is_empty());
+    })
+    .await;
+}
+
+/// Above the roll-up threshold the residents figure reads the roll-up, with its time, until the
+/// next refresh; below it, the count is exact at once.
+#[tokio::test]
+async fn residents_of_a_large_subtree_come_from_the_roll_up() {
+    for_each_engine(async |db| {
+        let t = build_tree(db).await;
+        let s = &db.store;
+        let a = admin();
+        let n = gongjian_store::stats::ROLLUP_THRESHOLD;
+        sqlx::query(
+            "INSERT INTO persons (name, home_node_id, registered_elsewhere, status, created_at, updated_at) \
+             WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < $1) \
+             SELECT 'r', $2, n % 2, 'active', '2024-01-01T00:00:00.000000Z', '2024-01-01T00:00:00.000000Z' FROM s",
+        )
+        .bind(n)
+        .bind(t["a2g1a"].id)
+        .execute(s.pool())
+        .await
+        .expect("bulk residents");
+        let residents = async |code: &str| {
+            let v = s
+                .metric(&a, "people.residents", code, &Period::default())
+                .await
+                .expect("residents");
+            (v.value, v.numerator, v.rolled_up_at)
+        };
+        // Never rolled up: counted.
+        eq!(residents("440600000000").await, (Some(n as f64), Some(n / 2), None));
+        let at = s.refresh_rollups().await.expect("refresh");
+        eq!(
+            residents("440600000000").await,
+            (Some(n as f64), Some(n / 2), Some(at.clone()))
+        );
+        // The district holds them all: it reads the roll-up, and so do its streets, which add up.
+        let v = s
+            .metric(&a, "people.residents", "440604000000", &Period::default())
+            .await
+            .expect("district");
+        eq!(v.rolled_up_at, Some(at.clone()));
+        let per: Vec<Option<f64>> = v.breakdown.iter().map(|c| c.value).collect();
+        eq!(per, vec![Some(n as f64), Some(0.0)]);
+        let form = ResidentForm {
+            name: "新来的".into(),
+            home_node_id: Some(t["a1g1a"].id),
+            ..ResidentForm::default()
+        };
+        s.create_person(&scoped(Role::StreetStaff, &t["a"]), &form, "t")
+            .await
+            .expect("person");
+        // The city still shows the roll-up of its time; the community counts at once.
+        eq!(residents("440600000000").await, (Some(n as f64), Some(n / 2), Some(at)));
+        eq!(residents("440604001001").await, (Some(1.0), Some(0), None));
+        let at = s.refresh_rollups().await.expect("refresh");
+        eq!(
+            residents("440600000000").await,
+            (Some(n as f64 + 1.0), Some(n / 2), Some(at))
+        );
     })
     .await;
 }

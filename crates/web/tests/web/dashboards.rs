@@ -83,6 +83,32 @@ async fn metrics_for_a_period_with_their_breakdown() {
         .expect(422);
     assert_eq!(bad.error_fields(), vec!["from".to_string()]);
 
+    // Hostile dates are refused, never echoed raw.
+    for hostile in [
+        "<script>alert(1)</script>",
+        "x'); DROP TABLE nodes; --",
+        "坏\0日",
+        "２０２４－０１－０１",
+    ] {
+        let q = serde_urlencoded::to_string([("node", CITY), ("from", hostile)]).expect("query");
+        let r = manager
+            .get(&format!("/api/v1/stats/grid.count.l3?{q}"))
+            .await
+            .expect(422);
+        assert_eq!(r.error_fields(), vec!["from".to_string()], "{hostile}");
+        let city = app
+            .store
+            .node_by_code(&crate::support::overseer(), CITY)
+            .await
+            .expect("city");
+        let q = serde_urlencoded::to_string([("from", hostile), ("to", hostile)]).expect("query");
+        let page = manager
+            .get(&format!("/tree/{}/dashboard?{q}", city.id))
+            .await
+            .expect(422);
+        assert!(!page.text.contains("<script>alert"), "{hostile} shown raw");
+    }
+
     // The dashboard, its tables as workbooks, the big screen.
     let city = app
         .store
