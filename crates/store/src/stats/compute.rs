@@ -33,7 +33,7 @@ fn push_held(sql: &mut Sql, alias: &str, day: &str) {
 /// Appends `(post alias started within the period)`.
 fn push_started_in(sql: &mut Sql, alias: &str, period: &Period) {
     sql.push(&format!("({alias}.started_on <= ")).bind(period.as_of_text());
-    if let Some(from) = period.from_text() {
+    if let Some(from) = period.start_text() {
         sql.push(&format!(" AND {alias}.started_on >= ")).bind(from);
     }
     sql.push(")");

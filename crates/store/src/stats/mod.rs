@@ -204,7 +204,7 @@ impl Period {
         self.as_of().format("%Y-%m-%d").to_string()
     }
 
-    fn from_text(&self) -> Option<String> {
+    fn start_text(&self) -> Option<String> {
         self.from.map(|d| d.format("%Y-%m-%d").to_string())
     }
 
@@ -309,7 +309,7 @@ impl MetricValue {
             available: def.basis.is_some(),
             basis: def.basis,
             from: if def.basis == Some(Basis::Flow) {
-                period.from_text()
+                period.start_text()
             } else {
                 None
             },
