@@ -6,10 +6,10 @@
 
 mod pages;
 
+use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::Json;
 use gongjian_domain::points::{CreditSource, Points, RedemptionStatus};
 use gongjian_store::points::{
     ItemForm, LedgerLine, MyPoints, PointTx, RedeemInput, Redemption, Scheme, SchemeForm, ShopItem, Statement,
@@ -88,7 +88,10 @@ pub async fn api_create_scheme(
     Client(client): Client,
     Json(form): Json<SchemeForm>,
 ) -> ApiResult<(StatusCode, Json<Scheme>)> {
-    Ok((StatusCode::CREATED, Json(state.store.create_scheme(&actor, &form, &client).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.create_scheme(&actor, &form, &client).await?),
+    ))
 }
 
 /// A page of ledger lines (cursor pagination).
@@ -121,7 +124,9 @@ pub async fn api_ledger(
     Path(id): Path<i64>,
     Query(q): Query<CursorQuery>,
 ) -> ApiResult<Json<Page<LedgerLine>>> {
-    Ok(Json(state.store.ledger(&actor, id, q.cursor, q.limit.unwrap_or(100)).await?))
+    Ok(Json(
+        state.store.ledger(&actor, id, q.cursor, q.limit.unwrap_or(100)).await?,
+    ))
 }
 
 /// Points issued to a person from a source (confirmed hours, a completed order, an award).
@@ -156,7 +161,15 @@ pub async fn api_credit(
     let amount = points(input.amount)?;
     let tx = state
         .store
-        .credit_points(&actor, &input.source, input.person_id, input.scheme_id, amount, &key, &client)
+        .credit_points(
+            &actor,
+            &input.source,
+            input.person_id,
+            input.scheme_id,
+            amount,
+            &key,
+            &client,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(tx)))
 }
@@ -186,7 +199,15 @@ pub async fn api_deduct(
     let amount = points(input.amount)?;
     let tx = state
         .store
-        .deduct_points(&actor, input.person_id, input.scheme_id, amount, &input.item, &key, &client)
+        .deduct_points(
+            &actor,
+            input.person_id,
+            input.scheme_id,
+            amount,
+            &input.item,
+            &key,
+            &client,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(tx)))
 }
@@ -210,7 +231,10 @@ pub async fn api_transfer(
     Json(input): Json<TransferBody>,
 ) -> ApiResult<(StatusCode, Json<PointTx>)> {
     let key = key_of(header, &input.idempotency_key)?;
-    let tx = state.store.transfer_points(&actor, &input.transfer, &key, &client).await?;
+    let tx = state
+        .store
+        .transfer_points(&actor, &input.transfer, &key, &client)
+        .await?;
     Ok((StatusCode::CREATED, Json(tx)))
 }
 
@@ -229,7 +253,10 @@ pub async fn api_link(
     Client(client): Client,
     Json(input): Json<LinkInput>,
 ) -> ApiResult<StatusCode> {
-    state.store.link_person(&actor, input.user_id, input.person_id, &client).await?;
+    state
+        .store
+        .link_person(&actor, input.user_id, input.person_id, &client)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -292,7 +319,10 @@ pub async fn api_create_item(
     Path(id): Path<i64>,
     Json(form): Json<ItemForm>,
 ) -> ApiResult<(StatusCode, Json<ShopItem>)> {
-    Ok((StatusCode::CREATED, Json(state.store.create_item(&actor, id, &form, &client).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.create_item(&actor, id, &form, &client).await?),
+    ))
 }
 
 #[derive(Deserialize, Default, IntoParams)]

@@ -155,7 +155,17 @@ async fn ledger_export(
             ]
         })
         .collect();
-    let headers = ["交易号", "时间（UTC）", "类型", "账户", "所在", "积分", "来源", "事项", "说明"];
+    let headers = [
+        "交易号",
+        "时间（UTC）",
+        "类型",
+        "账户",
+        "所在",
+        "积分",
+        "来源",
+        "事项",
+        "说明",
+    ];
     let bytes = export::workbook("积分流水", &headers, &[0, 5], &cells)?;
     Ok(export::download(&format!("points-ledger-{}.xlsx", scheme.id), bytes))
 }
@@ -289,7 +299,17 @@ async fn statement_export(
         st.total_points.to_string(),
         String::new(),
     ]);
-    let headers = ["商品", "所在", "单价（积分）", "兑换单数", "待领取", "已领取", "已取消", "兑出积分", "现有库存"];
+    let headers = [
+        "商品",
+        "所在",
+        "单价（积分）",
+        "兑换单数",
+        "待领取",
+        "已领取",
+        "已取消",
+        "兑出积分",
+        "现有库存",
+    ];
     let bytes = export::workbook(&format!("{} 月结", st.month), &headers, &[2, 3, 4, 5, 6, 7, 8], &cells)?;
     Ok(export::download(&format!("shop-statement-{}-{}.xlsx", st.month, id), bytes).into_response())
 }
