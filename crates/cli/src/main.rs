@@ -1,6 +1,7 @@
 //! The `gongjian` binary: a thin shell over the store and web crates.
 
 mod bench;
+mod bench_points;
 mod config;
 
 use std::io::Write;
@@ -94,6 +95,16 @@ enum Command {
         /// Timed runs per operation.
         #[arg(long, default_value_t = 200)]
         runs: usize,
+        /// Only the points benchmark: sustained points transactions per second over HTTP
+        /// against the bare single-row insert rate of the engine, measured in the same run.
+        #[arg(long)]
+        points: bool,
+        /// Concurrent HTTP clients of the points benchmark.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Seconds each phase of the points benchmark runs.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
     },
 }
 
@@ -400,18 +411,36 @@ async fn main() -> Result<()> {
 
     match cli.command {
         Command::DefaultConfig => say(config::ANNOTATED_DEFAULTS),
-        Command::Bench { runs } => {
+        Command::Bench {
+            runs,
+            points,
+            clients,
+            seconds,
+        } => {
             let scratch = (config.database_url.is_none() && !config.data_dir.join("gongjian.db").exists())
                 .then(|| std::env::temp_dir().join(format!("gongjian-bench-{}", std::process::id())));
             let store = match &scratch {
                 Some(dir) => {
-                    say(&format!("building the full-scale Foshan demo in {}", dir.display()));
+                    if points {
+                        say(&format!("scratch database in {}", dir.display()));
+                    } else {
+                        say(&format!("building the full-scale Foshan demo in {}", dir.display()));
+                    }
                     let store = Store::open_data_dir(dir).await?;
                     store.migrate().await?;
                     store
                 }
                 None => open(&config).await?,
             };
+            if points {
+                let figures = bench_points::run(&store, clients.clamp(1, 1024), seconds.clamp(1, 600)).await;
+                store.close().await;
+                if let Some(dir) = scratch {
+                    std::fs::remove_dir_all(dir).ok();
+                }
+                bench_points::print(store.engine().name(), &figures?);
+                return Ok(());
+            }
             let samples = bench::run(&store, runs.max(5)).await;
             store.close().await;
             if let Some(dir) = scratch {
