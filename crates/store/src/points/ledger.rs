@@ -13,7 +13,7 @@ use gongjian_domain::points::{CreditSource, Points, check_idempotency_key};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Holder, holder_account, system_account};
+use super::{Holder, system_account};
 use crate::audit::{AuditEvent, append};
 use crate::db::{Store, Tx};
 use crate::error::{StoreError, StoreResult};
@@ -201,7 +201,10 @@ impl Store {
     ) -> StoreResult<PointTx> {
         let (scheme, h) = self.staff_write(actor, scheme_id, person_id).await?;
         let amount = amount.get();
-        let mut tx = self.begin_write().await?;
+        let account = self.account_of(scheme_id, &h).await?;
+        let issuance = self.system_account_of(scheme_id, "issuance").await?;
+        let capped = scheme.rules.storage_cap.is_some() || scheme.rules.cap_of(source.item()).is_some();
+        let (gate, mut tx) = self.begin_ledger_write().await?;
         let id = match open(
             &mut tx,
             actor,
@@ -218,12 +221,17 @@ impl Store {
         {
             Opened::Replay(id) => {
                 drop(tx);
+                drop(gate);
                 return self.point_tx(id).await;
             }
             Opened::New(id) => id,
         };
-        let account = holder_account(&mut tx, scheme_id, &h).await?;
-        let balance = self.lock_balance(&mut tx, account).await?;
+        // Caps are checked with the holder's row locked; without caps nothing needs reading.
+        let balance = if capped {
+            self.lock_balance(&mut tx, account).await?
+        } else {
+            0
+        };
         if let Some(cap) = scheme.rules.storage_cap
             && balance + amount > cap
         {
@@ -250,7 +258,6 @@ impl Store {
                 ));
             }
         }
-        let issuance = system_account(&mut tx, scheme_id, "issuance").await?;
         post(
             &mut tx,
             id,
@@ -278,6 +285,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        drop(gate);
         self.point_tx(id).await
     }
 
@@ -295,11 +303,12 @@ impl Store {
         client: &str,
     ) -> StoreResult<PointTx> {
         let (_, h) = self.staff_write(actor, scheme_id, person_id).await?;
+        let account = self.account_of(scheme_id, &h).await?;
         let item = gongjian_domain::ids::normalize_cell(item);
         if item.is_empty() || item.chars().count() > 40 {
             return Err(StoreError::field("item", "请填写扣分事项（最多 40 个字符）"));
         }
-        let mut tx = self.begin_write().await?;
+        let (gate, mut tx) = self.begin_ledger_write().await?;
         let id = match open(
             &mut tx,
             actor,
@@ -316,11 +325,11 @@ impl Store {
         {
             Opened::Replay(id) => {
                 drop(tx);
+                drop(gate);
                 return self.point_tx(id).await;
             }
             Opened::New(id) => id,
         };
-        let account = holder_account(&mut tx, scheme_id, &h).await?;
         let balance = self.lock_balance(&mut tx, account).await?;
         let take = amount.get().min(balance);
         if take == 0 {
@@ -351,6 +360,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        drop(gate);
         self.point_tx(id).await
     }
 
@@ -399,7 +409,9 @@ impl Store {
             .chars()
             .take(200)
             .collect();
-        let mut tx = self.begin_write().await?;
+        let a = self.account_of(scheme.id, &from).await?;
+        let b = self.account_of(scheme.id, &to).await?;
+        let (gate, mut tx) = self.begin_ledger_write().await?;
         let id = match open(
             &mut tx,
             actor,
@@ -416,12 +428,11 @@ impl Store {
         {
             Opened::Replay(id) => {
                 drop(tx);
+                drop(gate);
                 return self.point_tx(id).await;
             }
             Opened::New(id) => id,
         };
-        let a = holder_account(&mut tx, scheme.id, &from).await?;
-        let b = holder_account(&mut tx, scheme.id, &to).await?;
         // Both rows locked in id order, as `post` would take them.
         let (first, second) = if a < b { (a, b) } else { (b, a) };
         let x = self.lock_balance(&mut tx, first).await?;
@@ -456,6 +467,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        drop(gate);
         self.point_tx(id).await
     }
 
@@ -474,7 +486,7 @@ impl Store {
             return Err(StoreError::field("year", "本积分不按年清零"));
         }
         let key = format!("reset:{scheme_id}:{year}");
-        let mut tx = self.begin_write().await?;
+        let (gate, mut tx) = self.begin_ledger_write().await?;
         let id = match open(
             &mut tx,
             actor,
@@ -491,6 +503,7 @@ impl Store {
         {
             Opened::Replay(id) => {
                 drop(tx);
+                drop(gate);
                 return self.point_tx(id).await;
             }
             Opened::New(id) => id,
@@ -528,6 +541,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        drop(gate);
         self.point_tx(id).await
     }
 

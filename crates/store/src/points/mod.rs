@@ -152,7 +152,7 @@ impl Store {
         };
         scope::require(actor, Right::ManagePeople, &node.path)?;
         let now = now_text();
-        let mut tx = self.begin_write().await?;
+        let (gate, mut tx) = self.begin_ledger_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO point_schemes (node_id, name, kind, rules, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
@@ -182,6 +182,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        drop(gate);
         self.scheme_unchecked(id).await
     }
 
@@ -243,7 +244,7 @@ impl Store {
             .user(user_id)
             .await
             .map_err(|_| StoreError::field("user_id", "账号不存在"))?;
-        let mut tx = self.begin_write().await?;
+        let (gate, mut tx) = self.begin_ledger_write().await?;
         sqlx::query("UPDATE users SET person_id = $1, updated_at = $2 WHERE id = $3")
             .bind(person_id)
             .bind(now_text())
@@ -259,6 +260,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        drop(gate);
         Ok(())
     }
 
@@ -290,14 +292,16 @@ impl Store {
     pub(crate) async fn acting_holder(&self, actor: &Actor, person_id: Option<i64>) -> StoreResult<(Holder, bool)> {
         match person_id {
             Some(p) => {
-                let own = self.own_person(actor).await?;
-                if own.as_ref().is_some_and(|o| o.id == p) {
-                    return Ok((own.ok_or(StoreError::NotFound)?, false));
-                }
                 let h = self
                     .holder(p)
                     .await
                     .map_err(|_| StoreError::field("person_id", "居民不存在"))?;
+                if actor.scope(Right::ManagePeople).contains_path(&h.home_path) {
+                    return Ok((h, true));
+                }
+                if self.own_person(actor).await?.is_some_and(|o| o.id == p) {
+                    return Ok((h, false));
+                }
                 scope::require(actor, Right::ReadPeople, &h.home_path)
                     .map_err(|_| StoreError::field("person_id", "居民不存在"))?;
                 scope::require(actor, Right::ManagePeople, &h.home_path)?;
@@ -311,6 +315,37 @@ impl Store {
                 )),
             },
         }
+    }
+}
+
+impl Store {
+    /// The id of a person's account in a scheme, opened when missing. Accounts are never
+    /// removed nor moved, so writers look them up before their transaction starts.
+    pub(crate) async fn account_of(&self, scheme_id: i64, h: &Holder) -> StoreResult<i64> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM point_accounts WHERE scheme_id = $1 AND holder = $2")
+                .bind(scheme_id)
+                .bind(format!("person:{}", h.id))
+                .fetch_optional(&self.pool)
+                .await?;
+        if let Some(id) = found {
+            return Ok(id);
+        }
+        let (gate, mut tx) = self.begin_ledger_write().await?;
+        let id = holder_account(&mut tx, scheme_id, h).await?;
+        tx.commit().await?;
+        drop(gate);
+        Ok(id)
+    }
+
+    /// The id of a scheme's system account (see [`Store::account_of`]).
+    pub(crate) async fn system_account_of(&self, scheme_id: i64, name: &str) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT id FROM point_accounts WHERE scheme_id = $1 AND holder = $2")
+            .bind(scheme_id)
+            .bind(format!("system:{name}"))
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::Config(format!("scheme {scheme_id} has no {name} account")))
     }
 }
 

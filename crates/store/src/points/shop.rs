@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ledger::{Leg, Opened, Opening, open, post};
-use super::{holder_account, system_account};
 use crate::audit::{AuditEvent, append};
 use crate::db::Store;
 use crate::error::{StoreError, StoreResult};
@@ -135,7 +134,7 @@ impl Store {
             return Err(v.into());
         };
         let now = now_text();
-        let mut tx = self.begin_write().await?;
+        let (gate, mut tx) = self.begin_ledger_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO shop_items (node_id, scheme_id, name, price, stock, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
@@ -155,6 +154,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        drop(gate);
         self.shop_item(actor, id).await
     }
 
@@ -165,7 +165,7 @@ impl Store {
         if change == 0 || change.abs() > 1_000_000 {
             return Err(StoreError::field("change", "库存变动应为非零整数（最多 1000000）"));
         }
-        let mut tx = self.begin_write().await?;
+        let (gate, mut tx) = self.begin_ledger_write().await?;
         let done =
             sqlx::query("UPDATE shop_items SET stock = stock + $1, updated_at = $2 WHERE id = $3 AND stock + $1 >= 0")
                 .bind(change)
@@ -183,6 +183,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        drop(gate);
         self.shop_item(actor, item_id).await
     }
 
@@ -258,7 +259,9 @@ impl Store {
             }
         }
         let points = item.price * input.quantity;
-        let mut tx = self.begin_write().await?;
+        let account = self.account_of(scheme.id, &holder).await?;
+        let shop = self.system_account_of(scheme.id, "shop").await?;
+        let (gate, mut tx) = self.begin_ledger_write().await?;
         let tx_id = match open(
             &mut tx,
             actor,
@@ -275,6 +278,7 @@ impl Store {
         {
             Opened::Replay(id) => {
                 drop(tx);
+                drop(gate);
                 return self.redemption_by_tx(id).await;
             }
             Opened::New(id) => id,
@@ -291,8 +295,6 @@ impl Store {
         if taken.rows_affected() != 1 {
             return Err(StoreError::field("quantity", "库存不足"));
         }
-        let account = holder_account(&mut tx, scheme.id, &holder).await?;
-        let shop = system_account(&mut tx, scheme.id, "shop").await?;
         post(
             &mut tx,
             tx_id,
@@ -332,6 +334,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        drop(gate);
         self.redemption_unchecked(id).await
     }
 
@@ -339,7 +342,7 @@ impl Store {
     pub async fn pick_up(&self, actor: &Actor, id: i64, client: &str) -> StoreResult<Redemption> {
         let r = self.redemption(actor, id).await?;
         scope::require(actor, Right::ManagePeople, &r.node_path)?;
-        let mut tx = self.begin_write().await?;
+        let (gate, mut tx) = self.begin_ledger_write().await?;
         let done = sqlx::query(
             "UPDATE redemptions SET status = 'picked_up', closed_at = $1, closed_by = $2 WHERE id = $3 AND status = 'reserved'",
         )
@@ -357,6 +360,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        drop(gate);
         self.redemption_unchecked(id).await
     }
 
@@ -371,7 +375,9 @@ impl Store {
         let item = self.item_unchecked(r.item_id).await?;
         let holder = self.holder(r.person_id).await?;
         let key = format!("cancel:redemption:{id}");
-        let mut tx = self.begin_write().await?;
+        let account = self.account_of(item.scheme_id, &holder).await?;
+        let shop = self.system_account_of(item.scheme_id, "shop").await?;
+        let (gate, mut tx) = self.begin_ledger_write().await?;
         let tx_id = match open(
             &mut tx,
             actor,
@@ -390,6 +396,7 @@ impl Store {
             // Cancelled before (by anyone): the redemption's state says so.
             Ok(Opened::Replay(_)) | Err(StoreError::Invalid(_)) => {
                 drop(tx);
+                drop(gate);
                 return Err(self.refused_transition(id, RedemptionStatus::Cancelled).await);
             }
             Err(e) => return Err(e),
@@ -414,8 +421,6 @@ impl Store {
             .bind(r.item_id)
             .execute(&mut *tx)
             .await?;
-        let account = holder_account(&mut tx, item.scheme_id, &holder).await?;
-        let shop = system_account(&mut tx, item.scheme_id, "shop").await?;
         post(
             &mut tx,
             tx_id,
@@ -439,6 +444,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        drop(gate);
         self.redemption_unchecked(id).await
     }
 
