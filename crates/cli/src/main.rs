@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_pages;
+mod bench_points;
 mod config;
 
 use std::io::Write;
@@ -105,6 +106,16 @@ enum Command {
         /// Leave out the 100,000-row import benchmark (which adds residents to the database).
         #[arg(long)]
         skip_import: bool,
+        /// Only the points benchmark: sustained points transactions per second over HTTP
+        /// against the bare single-row insert rate of the engine, measured in the same run.
+        #[arg(long)]
+        points: bool,
+        /// Concurrent HTTP clients of the points benchmark.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Seconds each phase of the points benchmark runs.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
     },
 }
 
@@ -430,6 +441,9 @@ async fn main() -> Result<()> {
             scale,
             reuse,
             skip_import,
+            points,
+            clients,
+            seconds,
         } => {
             let options = bench::Options {
                 runs: runs.max(5),
@@ -438,7 +452,7 @@ async fn main() -> Result<()> {
             };
             let given = config.database_url.is_some() || config.data_dir.join("gongjian.db").exists();
             let scratch = (!given).then(|| {
-                let name = if reuse {
+                let name = if reuse && !points {
                     format!("gongjian-bench-foshan-{scale}")
                 } else {
                     format!("gongjian-bench-{}", std::process::id())
@@ -454,6 +468,15 @@ async fn main() -> Result<()> {
                 }
                 None => open(&config).await?,
             };
+            if points {
+                let figures = bench_points::run(&store, clients.clamp(1, 1024), seconds.clamp(1, 600)).await;
+                store.close().await;
+                if let Some(dir) = scratch {
+                    std::fs::remove_dir_all(dir).ok();
+                }
+                bench_points::print(store.engine().name(), &figures?);
+                return Ok(());
+            }
             let samples = bench::run(&store, &options).await;
             store.close().await;
             if let Some(dir) = scratch.filter(|_| !reuse) {

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod members;
 pub mod party;
 pub mod people;
+pub mod points;
 pub mod posts;
 pub mod registration;
 pub mod tree;

@@ -60,6 +60,8 @@ pub struct Store {
     pub(crate) pool: AnyPool,
     pub(crate) engine: Engine,
     pub(crate) keys: std::sync::Arc<crate::crypto::Keyring>,
+    /// On SQLite, ledger writers queue here before `BEGIN IMMEDIATE` (see [`Store::begin_ledger_write`]).
+    pub(crate) ledger_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
@@ -116,6 +118,7 @@ impl Store {
             pool,
             engine,
             keys: std::sync::Arc::new(crate::crypto::Keyring::ephemeral()?),
+            ledger_gate: std::sync::Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
@@ -158,6 +161,20 @@ impl Store {
     /// Starts a transaction that will write (see [`Engine::begin_write_sql`]).
     pub async fn begin_write(&self) -> StoreResult<Tx> {
         Ok(self.pool.begin_with(self.engine.begin_write_sql()).await?)
+    }
+
+    /// Starts a write transaction of the points ledger. On SQLite, where one writer holds the
+    /// database at a time anyway, the writers of this process first queue on an in-process gate:
+    /// waiting there wakes the next writer at once, where waiting in SQLite's busy handler
+    /// sleeps in steps of milliseconds. The gate only orders writers; correctness rests on the
+    /// transaction (the database's lock, the conditional updates), so writers of other processes
+    /// on the same file stay correct. PostgreSQL needs no gate.
+    pub async fn begin_ledger_write(&self) -> StoreResult<(Option<tokio::sync::OwnedMutexGuard<()>>, Tx)> {
+        let gate = match self.engine {
+            Engine::Sqlite => Some(self.ledger_gate.clone().lock_owned().await),
+            Engine::Postgres => None,
+        };
+        Ok((gate, self.begin_write().await?))
     }
 
     /// Answers when the database does.

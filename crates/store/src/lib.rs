@@ -16,6 +16,7 @@ pub mod imports;
 pub mod members;
 pub mod party;
 pub mod people;
+pub mod points;
 pub mod posts;
 pub mod registrations;
 pub mod scope;

@@ -780,3 +780,6 @@ mod demo;
 
 #[path = "store/registrations.rs"]
 mod registrations;
+
+#[path = "store/points.rs"]
+mod points;

@@ -31,6 +31,12 @@ use crate::AppState;
         crate::party::api_roots, crate::party::api_create, crate::party::api_get, crate::party::api_edit,
         crate::party::api_children, crate::party::api_move, crate::party::api_archive, crate::party::api_restore,
         crate::party::api_history, crate::party::api_at_node,
+        crate::points::api_schemes, crate::points::api_create_scheme, crate::points::api_ledger,
+        crate::points::api_credit, crate::points::api_deduct, crate::points::api_transfer, crate::points::api_link,
+        crate::points::api_me, crate::points::api_my_shop, crate::points::api_item, crate::points::api_restock,
+        crate::points::api_items_under, crate::points::api_create_item, crate::points::api_redemptions_under,
+        crate::points::api_statement, crate::points::api_redeem, crate::points::api_redemption,
+        crate::points::api_pick_up, crate::points::api_cancel,
     ),
     tags((name = "tree", description = "The governance tree (行政区划与网格)"),
          (name = "party", description = "The party-organisation tree (党组织)"),
@@ -39,6 +45,7 @@ use crate::AppState;
          (name = "stats", description = "Metrics of the seed reports, computed from records"),
          (name = "people", description = "Residents (居民) and party members; ID and phone numbers masked unless revealed"),
          (name = "units", description = "Units in the area (驻区单位) and their liaison contacts"),
+         (name = "points", description = "Points ledger (积分) and the points shop (积分超市); writes carry an Idempotency-Key"),
          (name = "registration", description = "Double registration (双报到): in-service members, pairings, cadres sent down, reports to employers"))
 )]
 pub struct ApiDoc;

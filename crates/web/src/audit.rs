@@ -40,6 +40,18 @@ const SELF_AUDITED: [&str; 7] = [
     "/admin/users",
 ];
 
+/// Routes whose successful writes the store records inside the writing transaction (points and
+/// the shop: one audit entry in the same transaction as the ledger entries); their refusals and
+/// failures are still recorded here.
+const AUDITED_WHEN_SUCCESSFUL: [&str; 4] = ["/api/v1/points", "/api/v1/shop", "/m/points", "/shop"];
+
+fn store_audits_success(method: &Method, route: &str) -> bool {
+    *method == Method::POST
+        && AUDITED_WHEN_SUCCESSFUL
+            .iter()
+            .any(|p| route.starts_with(&format!("{p}/")))
+}
+
 fn audited(method: &Method, route: &str) -> bool {
     if SELF_AUDITED
         .iter()
@@ -90,8 +102,12 @@ pub async fn audit_layer(State(state): State<AppState>, req: Request, next: Next
                 .collect::<String>()
         })
         .unwrap_or_default();
+    let store_audited = store_audits_success(&method, &route);
     let response = next.run(req).await;
     let status = response.status();
+    if store_audited && (status.is_success() || status.is_redirection()) {
+        return response;
+    }
     let result = if status.is_success() || status.is_redirection() {
         "success"
     } else if status.is_client_error() {

@@ -19,6 +19,7 @@ pub mod imports;
 pub mod members;
 pub mod party;
 pub mod people;
+pub mod points;
 pub mod posts;
 pub mod registrations;
 pub mod stats;
@@ -112,6 +113,7 @@ fn all_routes() -> Vec<Route> {
         registrations::routes(),
         imports::routes(),
         posts::routes(),
+        points::routes(),
         stats::routes(),
         dashboards::routes(),
         account::routes(),

@@ -49,3 +49,6 @@ mod hostile_people;
 
 #[path = "web/imports.rs"]
 mod imports;
+
+#[path = "web/points.rs"]
+mod points;

@@ -57,6 +57,12 @@ const OWN_OR_PUBLIC: &[(&str, &str)] = &[
     ("GET", "/m/registrations"),
     // The dashboard of the top of the caller's own scope.
     ("GET", "/dashboard"),
+    // The schemes the caller may see, and the caller's own points and shop.
+    ("GET", "/points"),
+    ("GET", "/api/v1/points/schemes"),
+    ("GET", "/api/v1/points/me"),
+    ("GET", "/api/v1/shop/items"),
+    ("GET", "/m/points"),
 ];
 
 const Y_NAME: &str = "隔壁社区";
@@ -90,6 +96,10 @@ struct Target {
     letter: i64,
     /// A pairing of the community with its party committee.
     pairing: i64,
+    /// A points scheme of the community, an item on its shelf, and the resident's redemption.
+    scheme: i64,
+    item: i64,
+    redemption: i64,
 }
 
 /// One request of the walk.
@@ -163,6 +173,15 @@ fn fill(template: &str, t: &Target) -> Result<String, String> {
             "{id}" if under("/registrations/") || under("/api/v1/registrations/") => t.registration.to_string(),
             "{id}" if under("/letters/") => t.letter.to_string(),
             "{id}" if under("/pairings/") => t.pairing.to_string(),
+            "{id}" if under("/points/schemes/") || under("/api/v1/points/schemes/") => t.scheme.to_string(),
+            "{id}" if under("/shop/items/") || under("/api/v1/shop/items/") => t.item.to_string(),
+            "{id}"
+                if under("/shop/redemptions/")
+                    || under("/api/v1/shop/redemptions/")
+                    || under("/m/points/redemptions/") =>
+            {
+                t.redemption.to_string()
+            }
             "{contact}" if under("/units/") => t.contact.to_string(),
             "{unit}" if under("/tree/") || under("/api/v1/nodes/") => t.unit.to_string(),
             "{metric}" if under("/api/v1/stats/") => format!("grid.count.l3?node={}", t.code),
@@ -338,6 +357,43 @@ fn aimed(method: &Method, template: &str, t: &Target, x: &Target, street_b: i64)
                 json!({"person_id": t.person, "kind": "deployment", "node_id": t.node, "started_on": "2026-01-01"}),
             )
         }
+        ("POST", "/api/v1/points/schemes") => {
+            probe.json = Some(json!({"name": "越权积分", "kind": "volunteer", "node_id": t.node}))
+        }
+        ("POST", "/api/v1/points/credits") => {
+            probe.json = Some(json!({"scheme_id": x.scheme, "person_id": t.person, "amount": 5,
+                "source": {"kind": "award", "item": "越权"}, "idempotency_key": "walk-credit-1"}))
+        }
+        ("POST", "/api/v1/points/deductions") => {
+            probe.json = Some(
+                json!({"scheme_id": x.scheme, "person_id": t.person, "amount": 5, "item": "越权",
+                "idempotency_key": "walk-deduct-1"}),
+            )
+        }
+        ("POST", "/api/v1/points/transfers") => {
+            probe.json = Some(json!({"scheme_id": t.scheme, "to_person_id": t.person, "amount": 1,
+                "idempotency_key": "walk-transfer-1"}))
+        }
+        ("POST", "/api/v1/points/links") => probe.json = Some(json!({"user_id": x.user, "person_id": t.person})),
+        ("POST", "/api/v1/shop/redemptions") => {
+            probe.json = Some(json!({"item_id": t.item, "person_id": t.person, "idempotency_key": "walk-redeem-1"}))
+        }
+        ("POST", "/m/points/redeem") => {
+            probe.form = form(&[("item_id", &t.item.to_string()), ("key", "walk-redeem-2")])
+        }
+        ("POST", "/tree/{id}/shop/items") => {
+            probe.form = form(&[
+                ("name", "越权商品"),
+                ("scheme_id", &t.scheme.to_string()),
+                ("price", "1"),
+                ("stock", "1"),
+            ])
+        }
+        ("POST", "/api/v1/nodes/{id}/shop/items") => {
+            probe.json = Some(json!({"name": "越权商品", "scheme_id": t.scheme, "price": 1, "stock": 1}))
+        }
+        ("POST", "/shop/items/{id}/stock") => probe.form = form(&[("change", "5")]),
+        ("POST", "/api/v1/shop/items/{id}/stock") => probe.json = Some(json!({"change": 5})),
         // Restores, revocations, password resets: the target is in the path alone.
         _ if api => probe.json = Some(json!({})),
         _ => probe.form = Some(Vec::new()),
@@ -482,6 +538,13 @@ async fn snapshot(app: &TestApp, y: &Target) -> Value {
         "claims": v(serde_json::to_value(s.registration_claims(&o, y.registration).await.expect("claims"))),
         "services": v(serde_json::to_value(s.registration_services(&o, y.registration).await.expect("services"))),
         "pairings": v(serde_json::to_value(s.pairings_under(&o, y.node).await.expect("pairings"))),
+        "shop": [
+            v(serde_json::to_value(s.shop_item(&o, y.item).await.expect("item"))),
+            v(serde_json::to_value(s.redemption(&o, y.redemption).await.expect("redemption"))),
+            v(serde_json::to_value(s.scheme(&o, y.scheme).await.expect("scheme"))),
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM point_transactions").fetch_one(s.pool()).await.expect("count"),
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE person_id IS NOT NULL").fetch_one(s.pool()).await.expect("count"),
+        ],
         "rows": [
             sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM party_members").fetch_one(s.pool()).await.expect("count"),
             sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM units").fetch_one(s.pool()).await.expect("count"),
@@ -659,7 +722,51 @@ async fn walk_story(app: &TestApp) {
         let pairing = s.create_pairing(&o, &pairing_input, "test").await.expect("pairing").id;
         [member, unit, contact, registration, letter.id, pairing]
     };
+    // A points scheme at the community, an item on its shelf, and a redemption of the resident.
+    let shop = async |person: i64, node: i64, name: &str| -> [i64; 3] {
+        let s = &app.store;
+        let o = overseer();
+        let form = gongjian_store::points::SchemeForm {
+            name: format!("{name}积分"),
+            kind: "volunteer".into(),
+            node_id: Some(node),
+            rules: None,
+        };
+        let scheme = s.create_scheme(&o, &form, "test").await.expect("scheme").id;
+        let item_form = gongjian_store::points::ItemForm {
+            name: format!("{name}大米"),
+            scheme_id: Some(scheme),
+            price: Some(5),
+            stock: Some(10),
+        };
+        let item = s.create_item(&o, node, &item_form, "test").await.expect("item").id;
+        let source = gongjian_domain::points::CreditSource::Hours { record_id: person };
+        let points = gongjian_domain::points::Points::new(20).expect("points");
+        s.credit_points(
+            &o,
+            &source,
+            person,
+            scheme,
+            points,
+            &format!("walk-hours-{person}"),
+            "test",
+        )
+        .await
+        .expect("credit");
+        let input = gongjian_store::points::RedeemInput {
+            item_id: item,
+            quantity: 1,
+            person_id: Some(person),
+        };
+        let redemption = s
+            .redeem(&o, &input, &format!("walk-redeem-{person}"), "test")
+            .await
+            .expect("redeem")
+            .id;
+        [scheme, item, redemption]
+    };
     let [member, unit, contact, registration, letter, pairing] = extras(y_person, id(&y), y_org, "紫荆物业公司").await;
+    let [scheme, item, redemption] = shop(y_person, id(&y), "紫荆").await;
     let target_y = Target {
         node: id(&y),
         code: Y_CODE.to_string(),
@@ -677,11 +784,15 @@ async fn walk_story(app: &TestApp) {
         registration,
         letter,
         pairing,
+        scheme,
+        item,
+        redemption,
     };
     let staff_user = app
         .add_user("staff.x", Role::CommunityStaff, Some(id(&t.community)), false)
         .await;
     let x_extras = extras(x_person, id(&t.community), x_org, "阳光物业公司").await;
+    let x_shop = shop(x_person, id(&t.community), "阳光").await;
     let target_x = Target {
         node: id(&t.community),
         code: COMMUNITY_CODE.to_string(),
@@ -699,6 +810,9 @@ async fn walk_story(app: &TestApp) {
         registration: x_extras[3],
         letter: x_extras[4],
         pairing: x_extras[5],
+        scheme: x_shop[0],
+        item: x_shop[1],
+        redemption: x_shop[2],
     };
     let street_b = id(&t.street_b);
     // Everything of Y that must never reach X's worker.
@@ -908,6 +1022,9 @@ fn an_unmapped_route_parameter_is_named() {
         registration: 13,
         letter: 14,
         pairing: 15,
+        scheme: 16,
+        item: 17,
+        redemption: 18,
     };
     let e = fill("/meetings/{id}/minutes", &t).expect_err("no mapping for meetings");
     assert!(e.contains("/meetings/{id}/minutes"), "{e}");

@@ -1,0 +1,613 @@
+//! Double entry. A transaction row is inserted first, under its unique idempotency key; a key
+//! seen before answers with the stored transaction and writes nothing. Then every account's
+//! balance moves with its entry in the same database transaction: holders' accounts first, then
+//! system accounts, each group in id order (one lock order for every kind of transaction, so
+//! PostgreSQL never deadlocks), and a holder's debit is the conditional
+//! `UPDATE … SET balance = balance + amount WHERE id = $ AND balance >= -amount`, whose row
+//! count says whether the holder had enough — on SQLite inside `BEGIN IMMEDIATE`, on PostgreSQL
+//! with the row locked by the update itself. Entries are never updated or deleted.
+
+use chrono::{Datelike, TimeZone};
+use gongjian_domain::access::{Actor, Right};
+use gongjian_domain::points::{CreditSource, Points, check_idempotency_key};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Holder, system_account};
+use crate::audit::{AuditEvent, append};
+use crate::db::{Store, Tx};
+use crate::error::{StoreError, StoreResult};
+use crate::sql::Sql;
+use crate::{now_text, scope};
+
+/// One stored transaction with its entries.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PointTx {
+    pub id: i64,
+    pub idempotency_key: String,
+    pub scheme_id: i64,
+    /// `credit`, `deduct`, `redeem`, `cancel`, `transfer`, `donate`, `reset`.
+    pub kind: String,
+    pub source: String,
+    pub item: String,
+    pub memo: String,
+    pub actor_id: Option<i64>,
+    pub created_at: String,
+    pub entries: Vec<Entry>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Entry {
+    pub account_id: i64,
+    /// `person:ID` or `system:issuance|shop|expiry`.
+    pub holder: String,
+    pub person_name: Option<String>,
+    pub amount: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct TxRow {
+    id: i64,
+    idempotency_key: String,
+    scheme_id: i64,
+    kind: String,
+    source: String,
+    item: String,
+    memo: String,
+    actor_id: Option<i64>,
+    created_at: String,
+}
+
+/// A holder giving points to another person (a relative, or a donation).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct TransferInput {
+    pub scheme_id: i64,
+    pub to_person_id: i64,
+    pub amount: i64,
+    /// A donation (to anyone in the scheme) rather than a transfer to a relative.
+    #[serde(default)]
+    pub donation: bool,
+    #[serde(default)]
+    pub memo: String,
+}
+
+/// What a transaction is, before its key is claimed.
+pub(crate) struct Opening<'a> {
+    pub key: &'a str,
+    pub scheme_id: i64,
+    pub kind: &'a str,
+    pub source: String,
+    pub item: String,
+    pub memo: String,
+}
+
+pub(crate) enum Opened {
+    New(i64),
+    /// The key was used before by the same actor for the same kind: the stored transaction.
+    Replay(i64),
+}
+
+/// One entry to post.
+pub(crate) struct Leg {
+    pub account: i64,
+    pub amount: i64,
+    /// A person's account, which may not go below zero.
+    pub holder: bool,
+}
+
+/// Claims the idempotency key by inserting the transaction row.
+pub(crate) async fn open(tx: &mut Tx, actor: &Actor, o: &Opening<'_>) -> StoreResult<Opened> {
+    check_idempotency_key(o.key).map_err(|m| StoreError::field("idempotency_key", m))?;
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO point_transactions (idempotency_key, scheme_id, kind, source, item, memo, actor_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+    )
+    .bind(o.key)
+    .bind(o.scheme_id)
+    .bind(o.kind)
+    .bind(&o.source)
+    .bind(&o.item)
+    .bind(&o.memo)
+    .bind(actor.user_id)
+    .bind(now_text())
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(id) = id {
+        return Ok(Opened::New(id));
+    }
+    let (id, kind, by): (i64, String, Option<i64>) =
+        sqlx::query_as("SELECT id, kind, actor_id FROM point_transactions WHERE idempotency_key = $1")
+            .bind(o.key)
+            .fetch_one(&mut **tx)
+            .await?;
+    if kind != o.kind || by != Some(actor.user_id) {
+        return Err(StoreError::field("idempotency_key", "该幂等键已用于另一请求"));
+    }
+    Ok(Opened::Replay(id))
+}
+
+/// Posts balanced entries and moves the balances (see the module's comment for the order).
+pub(crate) async fn post(tx: &mut Tx, tx_id: i64, mut legs: Vec<Leg>) -> StoreResult<()> {
+    if legs.iter().map(|l| l.amount).sum::<i64>() != 0 {
+        return Err(StoreError::Config(format!("transaction {tx_id} does not balance")));
+    }
+    legs.retain(|l| l.amount != 0);
+    legs.sort_by_key(|l| (!l.holder, l.account));
+    for l in &legs {
+        let done = if l.holder && l.amount < 0 {
+            sqlx::query("UPDATE point_accounts SET balance = balance + $1 WHERE id = $2 AND balance >= $3")
+                .bind(l.amount)
+                .bind(l.account)
+                .bind(-l.amount)
+                .execute(&mut **tx)
+                .await?
+        } else {
+            sqlx::query("UPDATE point_accounts SET balance = balance + $1 WHERE id = $2")
+                .bind(l.amount)
+                .bind(l.account)
+                .execute(&mut **tx)
+                .await?
+        };
+        if done.rows_affected() != 1 {
+            return Err(StoreError::field("points", "积分不足"));
+        }
+    }
+    let mut sql = Sql::new("INSERT INTO point_entries (transaction_id, account_id, amount) VALUES ");
+    for (i, l) in legs.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.push("(")
+            .bind(tx_id)
+            .push(", ")
+            .bind(l.account)
+            .push(", ")
+            .bind(l.amount)
+            .push(")");
+    }
+    sql.query().execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// The first instant of the current year in China (UTC+8), as stored text.
+fn year_start() -> String {
+    let Some(cn) = chrono::FixedOffset::east_opt(8 * 3600) else {
+        return now_text();
+    };
+    let now = chrono::Utc::now().with_timezone(&cn);
+    let start = cn
+        .with_ymd_and_hms(now.year(), 1, 1, 0, 0, 0)
+        .single()
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(chrono::Utc::now);
+    crate::time_text(start)
+}
+
+impl Store {
+    /// Issues points to a person: the only way points come into being. Hours, orders and awards
+    /// all come through here; `key` makes a repeated call (the same hours, the same order)
+    /// answer with the first transaction and write nothing. The scheme's storage cap and the
+    /// item's yearly cap are checked with the holder's account locked.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn credit_points(
+        &self,
+        actor: &Actor,
+        source: &CreditSource,
+        person_id: i64,
+        scheme_id: i64,
+        amount: Points,
+        key: &str,
+        client: &str,
+    ) -> StoreResult<PointTx> {
+        let (scheme, h) = self.staff_write(actor, scheme_id, person_id).await?;
+        let amount = amount.get();
+        let account = self.account_of(scheme_id, &h).await?;
+        let issuance = self.system_account_of(scheme_id, "issuance").await?;
+        let capped = scheme.rules.storage_cap.is_some() || scheme.rules.cap_of(source.item()).is_some();
+        let (gate, mut tx) = self.begin_ledger_write().await?;
+        let id = match open(
+            &mut tx,
+            actor,
+            &Opening {
+                key,
+                scheme_id,
+                kind: "credit",
+                source: source.reference(),
+                item: source.item().to_string(),
+                memo: String::new(),
+            },
+        )
+        .await?
+        {
+            Opened::Replay(id) => {
+                drop(tx);
+                drop(gate);
+                return self.point_tx(id).await;
+            }
+            Opened::New(id) => id,
+        };
+        // Caps are checked with the holder's row locked; without caps nothing needs reading.
+        let balance = if capped {
+            self.lock_balance(&mut tx, account).await?
+        } else {
+            0
+        };
+        if let Some(cap) = scheme.rules.storage_cap
+            && balance + amount > cap
+        {
+            return Err(StoreError::field(
+                "amount",
+                format!("超过存储上限 {cap}（现有 {balance}）"),
+            ));
+        }
+        if let Some(cap) = scheme.rules.cap_of(source.item()) {
+            let used: i64 = sqlx::query_scalar(
+                "SELECT CAST(COALESCE(SUM(e.amount), 0) AS BIGINT) FROM point_entries e \
+                 JOIN point_transactions t ON t.id = e.transaction_id \
+                 WHERE e.account_id = $1 AND t.kind = 'credit' AND t.item = $2 AND t.created_at >= $3",
+            )
+            .bind(account)
+            .bind(source.item())
+            .bind(year_start())
+            .fetch_one(&mut *tx)
+            .await?;
+            if used + amount > cap {
+                return Err(StoreError::field(
+                    "amount",
+                    format!("“{}”本年度封顶 {cap} 分，已得 {used} 分", source.item()),
+                ));
+            }
+        }
+        post(
+            &mut tx,
+            id,
+            vec![
+                Leg {
+                    account,
+                    amount,
+                    holder: true,
+                },
+                Leg {
+                    account: issuance,
+                    amount: -amount,
+                    holder: false,
+                },
+            ],
+        )
+        .await?;
+        append(
+            &mut tx,
+            &AuditEvent::by(actor, "points.credit", format!("point_tx:{id}"), client).with_detail(format!(
+                "person:{} +{amount} {}",
+                h.id,
+                source.reference()
+            )),
+        )
+        .await?;
+        tx.commit().await?;
+        drop(gate);
+        self.point_tx(id).await
+    }
+
+    /// Deducts points from a person (party-member points' 扣分). The balance stops at zero: a
+    /// deduction larger than the balance takes what there is.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn deduct_points(
+        &self,
+        actor: &Actor,
+        person_id: i64,
+        scheme_id: i64,
+        amount: Points,
+        item: &str,
+        key: &str,
+        client: &str,
+    ) -> StoreResult<PointTx> {
+        let (_, h) = self.staff_write(actor, scheme_id, person_id).await?;
+        let account = self.account_of(scheme_id, &h).await?;
+        let item = gongjian_domain::ids::normalize_cell(item);
+        if item.is_empty() || item.chars().count() > 40 {
+            return Err(StoreError::field("item", "请填写扣分事项（最多 40 个字符）"));
+        }
+        let (gate, mut tx) = self.begin_ledger_write().await?;
+        let id = match open(
+            &mut tx,
+            actor,
+            &Opening {
+                key,
+                scheme_id,
+                kind: "deduct",
+                source: String::new(),
+                item: item.clone(),
+                memo: String::new(),
+            },
+        )
+        .await?
+        {
+            Opened::Replay(id) => {
+                drop(tx);
+                drop(gate);
+                return self.point_tx(id).await;
+            }
+            Opened::New(id) => id,
+        };
+        let balance = self.lock_balance(&mut tx, account).await?;
+        let take = amount.get().min(balance);
+        if take == 0 {
+            return Err(StoreError::field("amount", "积分已为 0，不能再扣减"));
+        }
+        let issuance = system_account(&mut tx, scheme_id, "issuance").await?;
+        post(
+            &mut tx,
+            id,
+            vec![
+                Leg {
+                    account,
+                    amount: -take,
+                    holder: true,
+                },
+                Leg {
+                    account: issuance,
+                    amount: take,
+                    holder: false,
+                },
+            ],
+        )
+        .await?;
+        append(
+            &mut tx,
+            &AuditEvent::by(actor, "points.deduct", format!("point_tx:{id}"), client)
+                .with_detail(format!("person:{} -{take} {item}", h.id)),
+        )
+        .await?;
+        tx.commit().await?;
+        drop(gate);
+        self.point_tx(id).await
+    }
+
+    /// A holder gives points to a relative (same household) or donates them, as the scheme allows.
+    pub async fn transfer_points(
+        &self,
+        actor: &Actor,
+        input: &TransferInput,
+        key: &str,
+        client: &str,
+    ) -> StoreResult<PointTx> {
+        let from = self
+            .own_person(actor)
+            .await?
+            .ok_or_else(|| StoreError::field("person_id", "账号尚未关联居民信息，请联系社区工作人员"))?;
+        let scheme = self.scheme(actor, input.scheme_id).await?;
+        let amount = Points::new(input.amount)
+            .map_err(|m| StoreError::field("amount", m))?
+            .get();
+        let to = self
+            .holder(input.to_person_id)
+            .await
+            .map_err(|_| StoreError::field("to_person_id", "受让人不存在"))?;
+        if to.id == from.id || !to.home_path.starts_with(&scheme.node_path) || to.status != "active" {
+            return Err(StoreError::field("to_person_id", "受让人须为本积分范围内的其他居民"));
+        }
+        let kind = if input.donation {
+            if !scheme.rules.donation {
+                return Err(StoreError::field("donation", "本积分不允许捐赠"));
+            }
+            "donate"
+        } else {
+            let relatives = from
+                .household
+                .as_deref()
+                .is_some_and(|f| !f.is_empty() && Some(f) == to.household.as_deref());
+            if !scheme.rules.transfer_to_relatives {
+                return Err(StoreError::field("to_person_id", "本积分不允许转让"));
+            }
+            if !relatives {
+                return Err(StoreError::field("to_person_id", "只能转让给同户亲属"));
+            }
+            "transfer"
+        };
+        let memo: String = gongjian_domain::ids::normalize_cell(&input.memo)
+            .chars()
+            .take(200)
+            .collect();
+        let a = self.account_of(scheme.id, &from).await?;
+        let b = self.account_of(scheme.id, &to).await?;
+        let (gate, mut tx) = self.begin_ledger_write().await?;
+        let id = match open(
+            &mut tx,
+            actor,
+            &Opening {
+                key,
+                scheme_id: scheme.id,
+                kind,
+                source: format!("person:{}", to.id),
+                item: String::new(),
+                memo,
+            },
+        )
+        .await?
+        {
+            Opened::Replay(id) => {
+                drop(tx);
+                drop(gate);
+                return self.point_tx(id).await;
+            }
+            Opened::New(id) => id,
+        };
+        // Both rows locked in id order, as `post` would take them.
+        let (first, second) = if a < b { (a, b) } else { (b, a) };
+        let x = self.lock_balance(&mut tx, first).await?;
+        let y = self.lock_balance(&mut tx, second).await?;
+        let to_balance = if b == second { y } else { x };
+        if let Some(cap) = scheme.rules.storage_cap
+            && to_balance + amount > cap
+        {
+            return Err(StoreError::field("amount", format!("受让人将超过存储上限 {cap}")));
+        }
+        post(
+            &mut tx,
+            id,
+            vec![
+                Leg {
+                    account: a,
+                    amount: -amount,
+                    holder: true,
+                },
+                Leg {
+                    account: b,
+                    amount,
+                    holder: true,
+                },
+            ],
+        )
+        .await?;
+        append(
+            &mut tx,
+            &AuditEvent::by(actor, &format!("points.{kind}"), format!("point_tx:{id}"), client)
+                .with_detail(format!("person:{} -> person:{} {amount}", from.id, to.id)),
+        )
+        .await?;
+        tx.commit().await?;
+        drop(gate);
+        self.point_tx(id).await
+    }
+
+    /// Moves every holder's balance of a scheme with a yearly reset to its expiry account, once
+    /// per year (the key is the scheme and year).
+    pub async fn reset_points_year(
+        &self,
+        actor: &Actor,
+        scheme_id: i64,
+        year: i32,
+        client: &str,
+    ) -> StoreResult<PointTx> {
+        let scheme = self.scheme(actor, scheme_id).await?;
+        scope::require(actor, Right::ManagePeople, &scheme.node_path)?;
+        if !scheme.rules.yearly_reset {
+            return Err(StoreError::field("year", "本积分不按年清零"));
+        }
+        let key = format!("reset:{scheme_id}:{year}");
+        let (gate, mut tx) = self.begin_ledger_write().await?;
+        let id = match open(
+            &mut tx,
+            actor,
+            &Opening {
+                key: &key,
+                scheme_id,
+                kind: "reset",
+                source: String::new(),
+                item: year.to_string(),
+                memo: String::new(),
+            },
+        )
+        .await?
+        {
+            Opened::Replay(id) => {
+                drop(tx);
+                drop(gate);
+                return self.point_tx(id).await;
+            }
+            Opened::New(id) => id,
+        };
+        let rows: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT id, balance FROM point_accounts WHERE scheme_id = $1 AND person_id IS NOT NULL AND balance > 0 \
+             ORDER BY id{}",
+            self.engine.row_lock_suffix()
+        )))
+        .bind(scheme_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let total: i64 = rows.iter().map(|r| r.1).sum();
+        let expiry = system_account(&mut tx, scheme_id, "expiry").await?;
+        let mut legs: Vec<Leg> = rows
+            .iter()
+            .map(|(a, b)| Leg {
+                account: *a,
+                amount: -b,
+                holder: true,
+            })
+            .collect();
+        legs.push(Leg {
+            account: expiry,
+            amount: total,
+            holder: false,
+        });
+        post(&mut tx, id, legs).await?;
+        append(
+            &mut tx,
+            &AuditEvent::by(actor, "points.reset", format!("point_tx:{id}"), client).with_detail(format!(
+                "scheme:{scheme_id} year {year}: {} accounts, {total}",
+                rows.len()
+            )),
+        )
+        .await?;
+        tx.commit().await?;
+        drop(gate);
+        self.point_tx(id).await
+    }
+
+    /// Checks common to staff writes on a person's points: the scheme is active, the person is
+    /// an active resident in the scheme's area, and the actor manages that person's residents.
+    async fn staff_write(&self, actor: &Actor, scheme_id: i64, person_id: i64) -> StoreResult<(super::Scheme, Holder)> {
+        let scheme = self.scheme(actor, scheme_id).await?;
+        if scheme.status != "active" {
+            return Err(StoreError::field("scheme_id", "积分方案已停用"));
+        }
+        let h = self
+            .holder(person_id)
+            .await
+            .map_err(|_| StoreError::field("person_id", "居民不存在"))?;
+        scope::require(actor, Right::ReadPeople, &h.home_path)
+            .map_err(|_| StoreError::field("person_id", "居民不存在"))?;
+        scope::require(actor, Right::ManagePeople, &h.home_path)?;
+        if !h.home_path.starts_with(&scheme.node_path) {
+            return Err(StoreError::field("person_id", "该居民不在此积分的适用范围内"));
+        }
+        if h.status != "active" {
+            return Err(StoreError::field("person_id", "该居民尚未确认登记"));
+        }
+        Ok((scheme, h))
+    }
+
+    /// Reads an account's balance, locking the row on PostgreSQL until the transaction ends.
+    async fn lock_balance(&self, tx: &mut Tx, account: i64) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT balance FROM point_accounts WHERE id = $1{}",
+            self.engine.row_lock_suffix()
+        )))
+        .bind(account)
+        .fetch_one(&mut **tx)
+        .await?)
+    }
+
+    /// One transaction with its entries (no scope check: callers have checked).
+    pub(crate) async fn point_tx(&self, id: i64) -> StoreResult<PointTx> {
+        let t: TxRow = sqlx::query_as(
+            "SELECT id, idempotency_key, scheme_id, kind, source, item, memo, actor_id, created_at \
+             FROM point_transactions WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let entries: Vec<Entry> = sqlx::query_as(
+            "SELECT e.account_id, a.holder, p.name AS person_name, e.amount FROM point_entries e \
+             JOIN point_accounts a ON a.id = e.account_id LEFT JOIN persons p ON p.id = a.person_id \
+             WHERE e.transaction_id = $1 ORDER BY e.id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(PointTx {
+            id: t.id,
+            idempotency_key: t.idempotency_key,
+            scheme_id: t.scheme_id,
+            kind: t.kind,
+            source: t.source,
+            item: t.item,
+            memo: t.memo,
+            actor_id: t.actor_id,
+            created_at: t.created_at,
+            entries,
+        })
+    }
+}

@@ -1,0 +1,509 @@
+//! The points shop (积分超市): items with stock at a community or service centre's node;
+//! a redemption takes the points and the stock in one transaction (the stock by a conditional
+//! `UPDATE … WHERE stock >= quantity`, the points through the ledger), is picked up at the
+//! counter, or is cancelled, which returns both.
+
+use gongjian_domain::access::{Actor, Right};
+use gongjian_domain::points::RedemptionStatus;
+use gongjian_domain::tree::Name;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::ledger::{Leg, Opened, Opening, open, post};
+use crate::audit::{AuditEvent, append};
+use crate::db::Store;
+use crate::error::{StoreError, StoreResult};
+use crate::sql::Sql;
+use crate::{Page, now_text, scope};
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct ShopItem {
+    pub id: i64,
+    pub node_id: i64,
+    pub node_name: String,
+    #[serde(skip)]
+    pub node_path: String,
+    pub scheme_id: i64,
+    pub scheme_name: String,
+    pub name: String,
+    pub price: i64,
+    pub stock: i64,
+    pub status: String,
+    pub created_at: String,
+}
+
+const ITEM_SELECT: &str = "SELECT i.id, i.node_id, n.name AS node_name, n.path AS node_path, i.scheme_id, \
+     s.name AS scheme_name, i.name, i.price, i.stock, i.status, i.created_at FROM shop_items i \
+     JOIN nodes n ON n.id = i.node_id JOIN point_schemes s ON s.id = i.scheme_id";
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct ItemForm {
+    #[serde(default)]
+    pub name: String,
+    pub scheme_id: Option<i64>,
+    pub price: Option<i64>,
+    pub stock: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Redemption {
+    pub id: i64,
+    pub item_id: i64,
+    pub item_name: String,
+    pub person_id: i64,
+    pub person_name: String,
+    pub node_id: i64,
+    pub node_name: String,
+    #[serde(skip)]
+    pub node_path: String,
+    pub quantity: i64,
+    pub points: i64,
+    /// `reserved`, `picked_up` or `cancelled`.
+    pub status: String,
+    pub reserve_tx_id: i64,
+    pub cancel_tx_id: Option<i64>,
+    pub created_at: String,
+    pub closed_at: Option<String>,
+}
+
+impl Redemption {
+    pub fn status_label(&self) -> &'static str {
+        RedemptionStatus::from_key(&self.status)
+            .map(RedemptionStatus::label_zh)
+            .unwrap_or("")
+    }
+
+    pub fn is_reserved(&self) -> bool {
+        self.status == "reserved"
+    }
+}
+
+pub(crate) const REDEMPTION_SELECT: &str = "SELECT r.id, r.item_id, i.name AS item_name, r.person_id, \
+     p.name AS person_name, r.node_id, n.name AS node_name, n.path AS node_path, r.quantity, r.points, r.status, \
+     r.reserve_tx_id, r.cancel_tx_id, r.created_at, r.closed_at FROM redemptions r \
+     JOIN shop_items i ON i.id = r.item_id JOIN persons p ON p.id = r.person_id JOIN nodes n ON n.id = r.node_id";
+
+/// A redemption as asked for: the item, how many, and for whom (staff at the counter; a
+/// resident leaves it out and redeems for themselves).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct RedeemInput {
+    pub item_id: i64,
+    #[serde(default = "one")]
+    pub quantity: i64,
+    #[serde(default)]
+    pub person_id: Option<i64>,
+}
+
+fn one() -> i64 {
+    1
+}
+
+impl Store {
+    /// Puts an item on a node's shelf, priced in the points of a redeemable scheme of that area.
+    pub async fn create_item(
+        &self,
+        actor: &Actor,
+        node_id: i64,
+        form: &ItemForm,
+        client: &str,
+    ) -> StoreResult<ShopItem> {
+        let node = self.node(actor, node_id).await?;
+        scope::require(actor, Right::ManagePeople, &node.path)?;
+        let mut v = gongjian_domain::Validation::new();
+        let name = v.check("name", Name::parse(&form.name));
+        match form.price {
+            Some(p) if (1..=100_000).contains(&p) => {}
+            _ => v.push("price", "兑换所需积分应为 1 到 100000 的整数"),
+        }
+        match form.stock {
+            Some(s) if (0..=1_000_000).contains(&s) => {}
+            _ => v.push("stock", "库存应为 0 到 1000000 的整数"),
+        }
+        match form.scheme_id {
+            Some(id) => match self.scheme(actor, id).await {
+                Ok(s) if !s.rules.redeemable => v.push("scheme_id", "该积分不能在积分超市兑换"),
+                Ok(s) if !node.path.starts_with(&s.node_path) => v.push("scheme_id", "该积分不适用于此节点"),
+                Ok(_) => {}
+                Err(_) => v.push("scheme_id", "积分方案不存在"),
+            },
+            None => v.push("scheme_id", "请选择积分方案"),
+        }
+        v.clone().into_result()?;
+        let (Some(name), Some(scheme_id), Some(price), Some(stock)) = (name, form.scheme_id, form.price, form.stock)
+        else {
+            return Err(v.into());
+        };
+        let now = now_text();
+        let (gate, mut tx) = self.begin_ledger_write().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO shop_items (node_id, scheme_id, name, price, stock, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+        )
+        .bind(node.id)
+        .bind(scheme_id)
+        .bind(name.as_str().to_string())
+        .bind(price)
+        .bind(stock)
+        .bind(&now)
+        .fetch_one(&mut *tx)
+        .await?;
+        append(
+            &mut tx,
+            &AuditEvent::by(actor, "shop.item.create", format!("shop_item:{id}"), client)
+                .with_detail(format!("{} price {price} stock {stock}", name.as_str())),
+        )
+        .await?;
+        tx.commit().await?;
+        drop(gate);
+        self.shop_item(actor, id).await
+    }
+
+    /// Adds to (or, with a negative change, takes from) an item's stock; it never goes below zero.
+    pub async fn restock(&self, actor: &Actor, item_id: i64, change: i64, client: &str) -> StoreResult<ShopItem> {
+        let item = self.shop_item(actor, item_id).await?;
+        scope::require(actor, Right::ManagePeople, &item.node_path)?;
+        if change == 0 || change.abs() > 1_000_000 {
+            return Err(StoreError::field("change", "库存变动应为非零整数（最多 1000000）"));
+        }
+        let (gate, mut tx) = self.begin_ledger_write().await?;
+        let done =
+            sqlx::query("UPDATE shop_items SET stock = stock + $1, updated_at = $2 WHERE id = $3 AND stock + $1 >= 0")
+                .bind(change)
+                .bind(now_text())
+                .bind(item_id)
+                .execute(&mut *tx)
+                .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::field("change", "库存不足，不能减少这么多"));
+        }
+        append(
+            &mut tx,
+            &AuditEvent::by(actor, "shop.item.restock", format!("shop_item:{item_id}"), client)
+                .with_detail(change.to_string()),
+        )
+        .await?;
+        tx.commit().await?;
+        drop(gate);
+        self.shop_item(actor, item_id).await
+    }
+
+    /// One item: staff reading its node, or a holder whose home lies under its node.
+    pub async fn shop_item(&self, actor: &Actor, id: i64) -> StoreResult<ShopItem> {
+        let item = self.item_unchecked(id).await?;
+        if actor.scope(Right::ReadPeople).contains_path(&item.node_path) {
+            return Ok(item);
+        }
+        match self.own_person(actor).await? {
+            Some(p) if p.home_path.starts_with(&item.node_path) => Ok(item),
+            _ => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn item_unchecked(&self, id: i64) -> StoreResult<ShopItem> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{ITEM_SELECT} WHERE i.id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// The items on the shelves of a node's subtree (the back office).
+    pub async fn items_under(&self, actor: &Actor, node_id: i64) -> StoreResult<Vec<ShopItem>> {
+        let node = self.node(actor, node_id).await?;
+        scope::require(actor, Right::ReadPeople, &node.path)?;
+        let mut sql = Sql::new(&format!("{ITEM_SELECT} WHERE i.status = 'active' AND "));
+        scope::push_subtree(&mut sql, "n.path", &node.path);
+        sql.push(" ORDER BY i.id LIMIT 1000");
+        Ok(sql.query_as().fetch_all(&self.pool).await?)
+    }
+
+    /// The items a holder may redeem: those at the nodes above the holder's home.
+    pub async fn my_shop(&self, actor: &Actor) -> StoreResult<Vec<ShopItem>> {
+        let Some(p) = self.own_person(actor).await? else {
+            return Ok(Vec::new());
+        };
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{ITEM_SELECT} WHERE i.status = 'active' AND s.status = 'active' \
+             AND substr($1, 1, length(n.path)) = n.path ORDER BY i.id LIMIT 1000"
+        )))
+        .bind(&p.home_path)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Redeems an item: its stock and the holder's points are taken in one transaction, or
+    /// neither is. A repeated `key` answers with the first redemption and writes nothing.
+    pub async fn redeem(&self, actor: &Actor, input: &RedeemInput, key: &str, client: &str) -> StoreResult<Redemption> {
+        let (holder, _) = self.acting_holder(actor, input.person_id).await?;
+        let item = self
+            .item_unchecked(input.item_id)
+            .await
+            .ok()
+            .filter(|i| holder.home_path.starts_with(&i.node_path))
+            .ok_or_else(|| StoreError::field("item_id", "商品不存在"))?;
+        if !(1..=100).contains(&input.quantity) {
+            return Err(StoreError::field("quantity", "数量应为 1 到 100"));
+        }
+        let scheme = self.scheme_unchecked(item.scheme_id).await?;
+        if !scheme.rules.redeemable || scheme.status != "active" {
+            return Err(StoreError::field("item_id", "该商品暂不可兑换"));
+        }
+        if let Some(min) = scheme.rules.redeem_min_age {
+            let age = holder
+                .birth_date
+                .as_deref()
+                .and_then(|b| chrono::NaiveDate::parse_from_str(b, "%Y-%m-%d").ok())
+                .and_then(|b| chrono::Utc::now().date_naive().years_since(b));
+            if age.is_none_or(|a| a < min) {
+                return Err(StoreError::field("person_id", format!("年满 {min} 周岁方可兑换")));
+            }
+        }
+        let points = item.price * input.quantity;
+        let account = self.account_of(scheme.id, &holder).await?;
+        let shop = self.system_account_of(scheme.id, "shop").await?;
+        let (gate, mut tx) = self.begin_ledger_write().await?;
+        let tx_id = match open(
+            &mut tx,
+            actor,
+            &Opening {
+                key,
+                scheme_id: scheme.id,
+                kind: "redeem",
+                source: format!("shop_item:{}", item.id),
+                item: String::new(),
+                memo: format!("{} × {}", item.name, input.quantity),
+            },
+        )
+        .await?
+        {
+            Opened::Replay(id) => {
+                drop(tx);
+                drop(gate);
+                return self.redemption_by_tx(id).await;
+            }
+            Opened::New(id) => id,
+        };
+        let now = now_text();
+        let taken = sqlx::query(
+            "UPDATE shop_items SET stock = stock - $1, updated_at = $2 WHERE id = $3 AND stock >= $1 AND status = 'active'",
+        )
+        .bind(input.quantity)
+        .bind(&now)
+        .bind(item.id)
+        .execute(&mut *tx)
+        .await?;
+        if taken.rows_affected() != 1 {
+            return Err(StoreError::field("quantity", "库存不足"));
+        }
+        post(
+            &mut tx,
+            tx_id,
+            vec![
+                Leg {
+                    account,
+                    amount: -points,
+                    holder: true,
+                },
+                Leg {
+                    account: shop,
+                    amount: points,
+                    holder: false,
+                },
+            ],
+        )
+        .await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO redemptions (item_id, person_id, node_id, quantity, points, status, reserve_tx_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 'reserved', $6, $7) RETURNING id",
+        )
+        .bind(item.id)
+        .bind(holder.id)
+        .bind(item.node_id)
+        .bind(input.quantity)
+        .bind(points)
+        .bind(tx_id)
+        .bind(&now)
+        .fetch_one(&mut *tx)
+        .await?;
+        append(
+            &mut tx,
+            &AuditEvent::by(actor, "shop.redeem", format!("redemption:{id}"), client).with_detail(format!(
+                "person:{} item:{} ×{} -{points}",
+                holder.id, item.id, input.quantity
+            )),
+        )
+        .await?;
+        tx.commit().await?;
+        drop(gate);
+        self.redemption_unchecked(id).await
+    }
+
+    /// The counter hands the item over.
+    pub async fn pick_up(&self, actor: &Actor, id: i64, client: &str) -> StoreResult<Redemption> {
+        let r = self.redemption(actor, id).await?;
+        scope::require(actor, Right::ManagePeople, &r.node_path)?;
+        let (gate, mut tx) = self.begin_ledger_write().await?;
+        let done = sqlx::query(
+            "UPDATE redemptions SET status = 'picked_up', closed_at = $1, closed_by = $2 WHERE id = $3 AND status = 'reserved'",
+        )
+        .bind(now_text())
+        .bind(actor.user_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(self.refused_transition(id, RedemptionStatus::PickedUp).await);
+        }
+        append(
+            &mut tx,
+            &AuditEvent::by(actor, "shop.pick_up", format!("redemption:{id}"), client),
+        )
+        .await?;
+        tx.commit().await?;
+        drop(gate);
+        self.redemption_unchecked(id).await
+    }
+
+    /// Cancels a reserved redemption (the holder, or staff of its node): the stock and the
+    /// points go back in one transaction.
+    pub async fn cancel_redemption(&self, actor: &Actor, id: i64, client: &str) -> StoreResult<Redemption> {
+        let r = self.redemption(actor, id).await?;
+        let own = self.own_person(actor).await?.is_some_and(|p| p.id == r.person_id);
+        if !own {
+            scope::require(actor, Right::ManagePeople, &r.node_path)?;
+        }
+        let item = self.item_unchecked(r.item_id).await?;
+        let holder = self.holder(r.person_id).await?;
+        let key = format!("cancel:redemption:{id}");
+        let account = self.account_of(item.scheme_id, &holder).await?;
+        let shop = self.system_account_of(item.scheme_id, "shop").await?;
+        let (gate, mut tx) = self.begin_ledger_write().await?;
+        let tx_id = match open(
+            &mut tx,
+            actor,
+            &Opening {
+                key: &key,
+                scheme_id: item.scheme_id,
+                kind: "cancel",
+                source: format!("redemption:{id}"),
+                item: String::new(),
+                memo: format!("{} × {}", item.name, r.quantity),
+            },
+        )
+        .await
+        {
+            Ok(Opened::New(t)) => t,
+            // Cancelled before (by anyone): the redemption's state says so.
+            Ok(Opened::Replay(_)) | Err(StoreError::Invalid(_)) => {
+                drop(tx);
+                drop(gate);
+                return Err(self.refused_transition(id, RedemptionStatus::Cancelled).await);
+            }
+            Err(e) => return Err(e),
+        };
+        let now = now_text();
+        let done = sqlx::query(
+            "UPDATE redemptions SET status = 'cancelled', cancel_tx_id = $1, closed_at = $2, closed_by = $3 \
+             WHERE id = $4 AND status = 'reserved'",
+        )
+        .bind(tx_id)
+        .bind(&now)
+        .bind(actor.user_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(self.refused_transition(id, RedemptionStatus::Cancelled).await);
+        }
+        sqlx::query("UPDATE shop_items SET stock = stock + $1, updated_at = $2 WHERE id = $3")
+            .bind(r.quantity)
+            .bind(&now)
+            .bind(r.item_id)
+            .execute(&mut *tx)
+            .await?;
+        post(
+            &mut tx,
+            tx_id,
+            vec![
+                Leg {
+                    account,
+                    amount: r.points,
+                    holder: true,
+                },
+                Leg {
+                    account: shop,
+                    amount: -r.points,
+                    holder: false,
+                },
+            ],
+        )
+        .await?;
+        append(
+            &mut tx,
+            &AuditEvent::by(actor, "shop.cancel", format!("redemption:{id}"), client),
+        )
+        .await?;
+        tx.commit().await?;
+        drop(gate);
+        self.redemption_unchecked(id).await
+    }
+
+    async fn refused_transition(&self, id: i64, to: RedemptionStatus) -> StoreError {
+        match self.redemption_unchecked(id).await {
+            Ok(r) => match RedemptionStatus::from_key(&r.status).map(|s| s.transition(to)) {
+                Some(Err(m)) => StoreError::field("status", m),
+                _ => StoreError::field("status", "兑换单状态已变化，请刷新"),
+            },
+            Err(e) => e,
+        }
+    }
+
+    /// One redemption: its holder, or staff reading its node.
+    pub async fn redemption(&self, actor: &Actor, id: i64) -> StoreResult<Redemption> {
+        let r = self.redemption_unchecked(id).await?;
+        if actor.scope(Right::ReadPeople).contains_path(&r.node_path) {
+            return Ok(r);
+        }
+        match self.own_person(actor).await? {
+            Some(p) if p.id == r.person_id => Ok(r),
+            _ => Err(StoreError::NotFound),
+        }
+    }
+
+    pub(crate) async fn redemption_unchecked(&self, id: i64) -> StoreResult<Redemption> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{REDEMPTION_SELECT} WHERE r.id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn redemption_by_tx(&self, tx_id: i64) -> StoreResult<Redemption> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{REDEMPTION_SELECT} WHERE r.reserve_tx_id = $1"
+        )))
+        .bind(tx_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)
+    }
+
+    /// Redemptions at the shelves of a node's subtree, optionally of one status.
+    pub async fn redemptions_under(
+        &self,
+        actor: &Actor,
+        node_id: i64,
+        status: Option<RedemptionStatus>,
+        cursor: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Page<Redemption>> {
+        let node = self.node(actor, node_id).await?;
+        scope::require(actor, Right::ReadPeople, &node.path)?;
+        let mut sql = Sql::new(&format!("{REDEMPTION_SELECT} WHERE "));
+        scope::push_subtree(&mut sql, "n.path", &node.path);
+        if let Some(s) = status {
+            sql.push(" AND r.status = ").bind(s.key());
+        }
+        crate::sql::fetch_page(&self.pool, sql, "r.id", cursor, limit, |r: &Redemption| r.id).await
+    }
+}
