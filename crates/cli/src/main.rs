@@ -260,10 +260,21 @@ async fn load_demo(store: &Store, city: DemoCity, scale: Scale) -> Result<()> {
         ProgressStyle::with_template("{msg:12} [{bar:40}] {pos}/{len} ({elapsed})")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    // Without a terminal (a log file) the bar is hidden: each stage is logged as it starts.
+    let started = std::time::Instant::now();
+    let stage_now = std::sync::Mutex::new(String::new());
     let progress = |stage: &str, done: u64, total: u64| {
         bar.set_length(total);
         bar.set_position(done);
-        bar.set_message(stage.to_string());
+        if let Ok(mut current) = stage_now.lock()
+            && *current != stage
+        {
+            *current = stage.to_string();
+            bar.set_message(stage.to_string());
+            if bar.is_hidden() {
+                eprintln!("{:8.1} s  {stage} ({total})", started.elapsed().as_secs_f64());
+            }
+        }
     };
     let report = store.load_demo(city, scale, &progress).await;
     bar.finish_and_clear();

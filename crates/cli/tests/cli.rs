@@ -128,6 +128,7 @@ fn the_small_demo_loads_with_the_seed_grid_counts() {
         out.contains("双报到: 861 个驻区单位, 1618 名党员, 1618 名在职党员报到, 884 名干部选派或下沉"),
         "{out}"
     );
+    assert!(out.contains("2600 党组织, 32163 居民, 10157 个岗位"), "{out}");
     let again = gongjian(dir.path(), &["demo", "--city", "foshan"]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("已经存在"));

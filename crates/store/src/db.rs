@@ -46,6 +46,57 @@ impl Engine {
         }
     }
 
+    /// The placeholder of the `n`-th value (from 1) of a statement with many values. Both
+    /// engines accept `$n`, but SQLite finds the number of a named parameter by walking the list
+    /// of all of them, so binding a statement of P values costs P²/2 steps: bulk inserts there
+    /// use the anonymous `?`, bound in order, and bind a repeated value again each time.
+    pub fn placeholder(self, n: usize) -> String {
+        match self {
+            Engine::Sqlite => "?".to_string(),
+            Engine::Postgres => format!("${n}"),
+        }
+    }
+
+    /// Settings for building indexes over a large table, inside the transaction that does it.
+    /// SQLite's sorter keeps everything in one in-memory list when temporary storage is in
+    /// memory — one sort of millions of keys at a time, cache-hostile — and uses no helper
+    /// threads; with temporary files it sorts runs the size of the page cache, on a helper
+    /// thread, and merges them. PostgreSQL gets more memory for the sort.
+    pub fn before_index_build_sql(self) -> &'static [&'static str] {
+        match self {
+            Engine::Sqlite => &["PRAGMA temp_store = FILE", "PRAGMA threads = 2"],
+            Engine::Postgres => &["SET LOCAL maintenance_work_mem = '256MB'"],
+        }
+    }
+
+    /// Restores what [`Engine::before_index_build_sql`] changed: a connection's own settings
+    /// (SQLite keeps temporary tables in memory); PostgreSQL's `SET LOCAL` ends with the
+    /// transaction.
+    pub fn after_index_build_sql(self) -> &'static [&'static str] {
+        match self {
+            Engine::Sqlite => &["PRAGMA temp_store = MEMORY", "PRAGMA threads = 0"],
+            Engine::Postgres => &[],
+        }
+    }
+
+    /// The secondary indexes of the table bound to `$1` as (name, statement that creates
+    /// it), read from the catalog so a bulk load can drop them and build the same ones again.
+    /// Indexes that back a constraint (primary keys) are not listed.
+    pub fn index_definitions_sql(self) -> &'static str {
+        match self {
+            Engine::Sqlite => {
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = $1 AND sql IS NOT NULL \
+                 ORDER BY name"
+            }
+            Engine::Postgres => {
+                "SELECT i.relname::text, pg_get_indexdef(i.oid) FROM pg_index x \
+                 JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
+                 WHERE t.relname = $1 AND pg_table_is_visible(t.oid) \
+                 AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid) ORDER BY 1"
+            }
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Engine::Sqlite => "sqlite",
@@ -105,9 +156,12 @@ impl Store {
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                             PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
+                             PRAGMA cache_size = -65536; PRAGMA analysis_limit = 1000;",
                         )
                         .await?;
+                        for sql in Engine::Sqlite.after_index_build_sql() {
+                            conn.execute(*sql).await?;
+                        }
                     }
                     Ok(())
                 })

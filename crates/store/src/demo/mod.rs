@@ -14,6 +14,7 @@ use crate::now_text;
 use crate::sql::Sql;
 use crate::tree::STATUS_ACTIVE;
 
+mod bulk;
 mod people;
 mod registration;
 
@@ -556,17 +557,20 @@ impl Store {
                 sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await?;
             }
         }
+        let (residents, posts) = self.load_demo_people(&mut tx, report.city_id, scale, progress).await?;
+        report.residents = residents;
+        report.posts = posts;
+        progress("提交", 0, 1);
         tx.commit().await?;
         // Fresh statistics, so the planner uses the path index for subtree ranges at once
         // instead of waiting for autovacuum (PostgreSQL) or never (SQLite).
-        for table in ["nodes", "party_orgs"] {
+        let tables = ["nodes", "party_orgs", "persons", "posts"];
+        for (i, table) in tables.iter().enumerate() {
+            progress("统计", i as u64, tables.len() as u64);
             sqlx::query(sqlx::AssertSqlSafe(format!("ANALYZE {table}")))
                 .execute(&self.pool)
                 .await?;
         }
-        let (residents, posts) = self.load_demo_people(report.city_id, scale, progress).await?;
-        report.residents = residents;
-        report.posts = posts;
         let reg = self.load_demo_registration(report.city_id, scale, progress).await?;
         report.party_orgs += reg.agency_orgs;
         report.posts += reg.part_time_posts;

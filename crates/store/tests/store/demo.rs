@@ -2,14 +2,37 @@
 
 use super::*;
 
+/// The secondary indexes of `persons` with the statements that create them.
+async fn persons_indexes(db: &Db) -> Vec<(String, String)> {
+    let s = &db.store;
+    let q = sqlx::query_as(s.engine().index_definitions_sql()).bind("persons");
+    q.fetch_all(s.pool()).await.unwrap()
+}
+
 #[tokio::test]
 async fn demo_cities_load_with_exact_counts() {
     for_each_engine(async |db: &Db| {
         let (s, me) = (&db.store, &admin());
         let load = async |city| s.load_demo(city, Scale::Small, &|_, _, _| {}).await;
+        let migrated = persons_indexes(db).await;
         let r = load(DemoCity::Foshan).await.unwrap();
         eq!((r.districts, r.streets, r.communities), (5, 32, 809));
         eq!((r.grids_l2, r.grids_l3), (5302, 10721));
+        eq!((r.party_orgs, r.residents, r.posts), (2548, 32163, 9571));
+        eq!(db.scalar("SELECT COUNT(*) FROM persons").await, 32163);
+        // The indexes set aside during the load are back, exactly as the migration made them.
+        eq!(persons_indexes(db).await, migrated);
+        // Residents are stored like any other: encrypted, hashed with the store's key, masked.
+        let (enc, hash, masked, birth): (String, String, String, String) = sqlx::query_as(
+            "SELECT id_number_enc, id_number_hash, id_number_masked, birth_date FROM persons ORDER BY id LIMIT 1",
+        )
+        .fetch_one(s.pool())
+        .await
+        .unwrap();
+        let id = s.keyring().decrypt("id_number", &enc).unwrap();
+        eq!(id.as_str(), "440604194001010015");
+        eq!(hash, s.keyring().lookup_hash("id_number", &id));
+        eq!((masked.as_str(), birth.as_str()), ("440604********0015", "1940-01-01"));
         let city = s.node_by_code(me, "440600000000").await.unwrap();
         eq!(city.id, r.city_id);
         eq!(city.name, "佛山市");
@@ -78,6 +101,37 @@ async fn demo_cities_load_with_exact_counts() {
         eq!(at.len(), 1);
         let br = db.org(Some(&at[0]), "branch", "estate", &g).await;
         eq!(br.path, format!("{}{}/", at[0].path, br.id));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failed_demo_load_writes_nothing_and_keeps_every_index() {
+    for_each_engine(async |db: &Db| {
+        let s = &db.store;
+        s.load_demo(DemoCity::Yuquan, Scale::Small, &|_, _, _| {})
+            .await
+            .unwrap();
+        let indexes = persons_indexes(db).await;
+        eq!(indexes.len(), 4);
+        // A resident already holds the ID the Foshan demo gives its first resident (禅城区, born
+        // 1940-01-01, sequence 001). The load sets the unique ID index aside, so the second copy
+        // is found only when the index is built again at its end: the whole load rolls back.
+        let hash = s.keyring().lookup_hash("id_number", "440604194001010015");
+        sqlx::query(
+            "INSERT INTO persons (name, id_number_hash, home_node_id, created_at, updated_at) \
+             SELECT '先来的居民', $1, MAX(id), 'x', 'x' FROM nodes",
+        )
+        .bind(hash)
+        .execute(s.pool())
+        .await
+        .unwrap();
+        let counts = "SELECT (SELECT COUNT(*) FROM nodes) * 1000000 + (SELECT COUNT(*) FROM persons)";
+        let before = db.scalar(counts).await;
+        let failed = s.load_demo(DemoCity::Foshan, Scale::Small, &|_, _, _| {}).await;
+        check!(failed.is_err_and(|e| e.is_unique_violation()));
+        eq!(db.scalar(counts).await, before);
+        eq!(persons_indexes(db).await, indexes);
     })
     .await;
 }
