@@ -333,24 +333,7 @@ pub struct OrgChoice {
     pub territory_name: String,
 }
 
-/// Categories of the organisations that pair with communities (机关、事业单位、国企).
-const PAIRING_CATEGORIES: [&str; 3] = ["agency", "public_institution", "state_enterprise"];
-
 impl Store {
-    /// Active organisations of agencies, public institutions and state enterprises in the city
-    /// of `node`, wherever they are (their names are public), for choosing a pairing partner.
-    pub async fn pairing_org_choices(&self, node: &crate::tree::Node) -> StoreResult<Vec<OrgChoice>> {
-        let city = node.path.trim_matches('/').split('/').next().unwrap_or_default();
-        let mut sql = Sql::new(
-            "SELECT o.id, o.name, t.name AS territory_name FROM party_orgs o JOIN nodes t ON t.id = o.territory_node_id \
-             WHERE o.status = 'active' AND o.kind <> 'group' AND o.category IN ",
-        );
-        sql.bind_list(&PAIRING_CATEGORIES).push(" AND ");
-        scope::push_subtree(&mut sql, "t.path", &format!("/{city}/"));
-        sql.push(" ORDER BY o.name, o.id LIMIT 1000");
-        Ok(sql.query_as().fetch_all(&self.pool).await?)
-    }
-
     /// Active organisations (not 党小组) whose territory lies under the ancestor of `node` at
     /// `level` (the street for a membership, the district for a transfer) and that the actor
     /// may read, for a form's choices; at most 1,000, by name.

@@ -49,7 +49,24 @@ pub struct PairingInput {
     pub agreement: String,
 }
 
+/// Categories of the organisations that pair with communities (机关、事业单位、国企).
+const PAIRING_CATEGORIES: [&str; 3] = ["agency", "public_institution", "state_enterprise"];
+
 impl Store {
+    /// Active organisations of agencies, public institutions and state enterprises in the city
+    /// of `node`, wherever they are (their names are public), for choosing a pairing partner.
+    pub async fn pairing_org_choices(&self, node: &crate::tree::Node) -> StoreResult<Vec<crate::members::OrgChoice>> {
+        let city = node.path.trim_matches('/').split('/').next().unwrap_or_default();
+        let mut sql = Sql::new(
+            "SELECT o.id, o.name, t.name AS territory_name FROM party_orgs o JOIN nodes t ON t.id = o.territory_node_id \
+             WHERE o.status = 'active' AND o.kind <> 'group' AND o.category IN ",
+        );
+        sql.bind_list(&PAIRING_CATEGORIES).push(" AND ");
+        scope::push_subtree(&mut sql, "t.path", &format!("/{city}/"));
+        sql.push(" ORDER BY o.name, o.id LIMIT 1000");
+        Ok(sql.query_as().fetch_all(&self.pool).await?)
+    }
+
     /// Pairs an organisation with a community; one open pairing per pair.
     pub async fn create_pairing(&self, actor: &Actor, input: &PairingInput, client: &str) -> StoreResult<Pairing> {
         let mut v = Validation::new();
