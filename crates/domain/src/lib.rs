@@ -16,5 +16,6 @@ pub mod posts;
 pub mod registration;
 pub mod tree;
 pub mod units;
+pub mod volunteers;
 
 pub use error::{FieldError, Validation};

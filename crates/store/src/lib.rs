@@ -27,6 +27,7 @@ pub mod tokens;
 pub mod totp;
 pub mod tree;
 pub mod units;
+pub mod volunteers;
 
 pub use db::{Engine, Store};
 pub use error::{StoreError, StoreResult};

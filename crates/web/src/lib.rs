@@ -26,6 +26,7 @@ pub mod stats;
 pub mod tree;
 pub mod ui;
 pub mod units;
+pub mod volunteers;
 
 use std::sync::Arc;
 
@@ -114,6 +115,7 @@ fn all_routes() -> Vec<Route> {
         imports::routes(),
         posts::routes(),
         points::routes(),
+        volunteers::routes(),
         stats::routes(),
         dashboards::routes(),
         account::routes(),

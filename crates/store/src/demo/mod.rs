@@ -17,6 +17,7 @@ use crate::tree::STATUS_ACTIVE;
 mod bulk;
 mod people;
 mod registration;
+mod volunteers;
 
 pub use registration::RegistrationCounts;
 

@@ -8,6 +8,7 @@
 
 mod compute;
 mod registration;
+mod volunteers;
 mod rollup;
 
 use chrono::{Datelike, NaiveDate};

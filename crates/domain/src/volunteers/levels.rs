@@ -1,0 +1,1 @@
+//! Volunteer star levels by cumulative hours (a setting).

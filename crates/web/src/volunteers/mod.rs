@@ -1,0 +1,16 @@
+//! Volunteer service pages and API: teams, the activity calendar and detail with the check-in
+//! QR screen, sign-up and "my activities" on the phone, attendance and hours; and a person's
+//! service trajectory, the printable service record and the national-system export.
+
+mod activities;
+mod records;
+mod trajectory;
+
+use crate::Route;
+
+pub fn routes() -> Vec<Route> {
+    let mut r = activities::routes();
+    r.extend(records::routes());
+    r.extend(trajectory::routes());
+    r
+}
