@@ -178,15 +178,15 @@ pub struct Overview {
 #[derive(Deserialize, Default, Clone)]
 pub struct PeriodQuery {
     #[serde(default)]
-    from: String,
+    pub(crate) from: String,
     #[serde(default)]
-    to: String,
+    pub(crate) to: String,
     #[serde(default)]
     table: String,
 }
 
 impl PeriodQuery {
-    fn period(&self) -> (Period, Validation) {
+    pub(crate) fn period(&self) -> (Period, Validation) {
         match Period::parse(Some(&self.from), Some(&self.to)) {
             Ok(p) => (p, Validation::new()),
             Err(v) => (Period::default(), v),

@@ -4,12 +4,15 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use gongjian_domain::Validation;
 use gongjian_store::stats::{METRICS, MetricInfo, MetricValue, Period, metric_list};
 use gongjian_store::tree::Node;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::auth::{ApiUser, CurrentUser};
+use crate::dashboards::PeriodQuery;
 use crate::error::{ApiError, ApiResult, PageError};
 use crate::ui::Chrome;
 use crate::{AppState, Route, get};
@@ -63,26 +66,44 @@ struct NodeStats {
     node: Node,
     values: Vec<MetricValue>,
     unavailable: Vec<MetricInfo>,
+    from: String,
+    to: String,
+    errors: Validation,
 }
 
-async fn page(State(state): State<AppState>, user: CurrentUser, Path(id): Path<i64>) -> Result<NodeStats, PageError> {
+/// Every available metric for a node and a period (`?from=&to=`, default: everything up to
+/// today); a malformed period is shown beside its field and today's figures are shown.
+async fn page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Query(q): Query<PeriodQuery>,
+) -> Result<(StatusCode, NodeStats), PageError> {
     let node = state.store.node(&user.actor, id).await?;
+    let (period, errors) = q.period();
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     let unavailable: Vec<MetricInfo> = metric_list().into_iter().filter(|m| !m.available).collect();
     let mut values = Vec::new();
     for def in METRICS.iter().filter(|d| d.basis.is_some()) {
         // A figure the viewer may not see (residents, for an auditor) is left out, not zero.
-        if let Ok(v) = state
-            .store
-            .metric_at(&user.actor, def, &node, &Period::default(), false)
-            .await
-        {
+        if let Ok(v) = state.store.metric_at(&user.actor, def, &node, &period, false).await {
             values.push(v);
         }
     }
-    Ok(NodeStats {
-        chrome: user.chrome("tree"),
-        node,
-        values,
-        unavailable,
-    })
+    Ok((
+        status,
+        NodeStats {
+            chrome: user.chrome("tree"),
+            node,
+            values,
+            unavailable,
+            from: q.from.trim().to_string(),
+            to: q.to.trim().to_string(),
+            errors,
+        },
+    ))
 }

@@ -15,6 +15,7 @@ use super::{Progress, Scale, gets_extra, mix};
 use crate::db::{Store, Tx};
 use crate::error::StoreResult;
 use crate::now_text;
+use crate::registrations::{PersonRows, mark_repeated};
 use crate::sql::{Arg, ROWS_PER_INSERT, Sql};
 
 const CITY_AGENCIES: [&str; 12] = [
@@ -530,6 +531,9 @@ impl Store {
                 progress("在职党员报到", ci as u64 + 1, total);
                 tx = self.begin_write().await?;
             }
+        }
+        for table in [PersonRows::Registrations, PersonRows::Deployments] {
+            mark_repeated(&mut tx, table, None).await?;
         }
         tx.commit().await?;
         Ok(counts)

@@ -137,6 +137,7 @@ impl Store {
         .bind(now_text())
         .fetch_one(&mut *tx)
         .await?;
+        super::mark_repeated(&mut tx, super::PersonRows::Deployments, Some(person.id)).await?;
         append(
             &mut tx,
             &AuditEvent::by(actor, "deployment.create", format!("deployment:{id}"), client).with_detail(format!(

@@ -171,6 +171,35 @@ pub(crate) async fn insert_claims(tx: &mut Tx, id: i64, duties: &[Duty], on: &st
     Ok(())
 }
 
+/// A table whose rows are counted as people in the statistics (`person_repeat`, migration 0012).
+#[derive(Clone, Copy)]
+pub(crate) enum PersonRows {
+    Registrations,
+    Deployments,
+}
+
+/// Marks every row of `person` in `table` as repeated once the person has more than one (all of
+/// them when `person` is `None`, after a bulk load), inside the writing transaction: the count of
+/// people under a node is then the unrepeated rows plus the distinct repeated people
+/// (`stats/registration.rs`).
+pub(crate) async fn mark_repeated(tx: &mut Tx, table: PersonRows, person: Option<i64>) -> StoreResult<()> {
+    let table = match table {
+        PersonRows::Registrations => "registrations",
+        PersonRows::Deployments => "deployments",
+    };
+    let mut sql = Sql::new(&format!(
+        "UPDATE {table} SET person_repeat = 1 WHERE person_repeat = 0 AND person_id IN \
+         (SELECT person_id FROM {table} WHERE "
+    ));
+    match person {
+        Some(id) => sql.push("person_id = ").bind(id),
+        None => sql.push("1 = 1"),
+    };
+    sql.push(" GROUP BY person_id HAVING COUNT(*) > 1)");
+    sql.query().execute(&mut **tx).await?;
+    Ok(())
+}
+
 /// Refuses a second open (pending or active) registration of one person, inside the writing
 /// transaction with the person's row locked, so two concurrent requests cannot both pass.
 pub(crate) async fn refuse_second_open(store: &Store, tx: &mut Tx, person_id: i64) -> StoreResult<()> {
@@ -253,6 +282,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         insert_claims(&mut tx, id, &duties, &day_text(on)).await?;
+        mark_repeated(&mut tx, PersonRows::Registrations, Some(person.id)).await?;
         history(&mut tx, id, "registered", actor, None).await?;
         append(
             &mut tx,

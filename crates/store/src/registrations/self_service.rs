@@ -239,6 +239,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         insert_claims(&mut tx, id, &duties, &today).await?;
+        super::mark_repeated(&mut tx, super::PersonRows::Registrations, Some(person_id)).await?;
         history(&mut tx, id, "submitted", actor, None).await?;
         append(
             &mut tx,

@@ -1,8 +1,8 @@
 //! One computation per metric, for one node's subtree and one period, and in the same pass for
 //! each of its children (the breakdown), never one query per child:
 //!
-//! - counts are one query for the subtree and one grouped query that joins each child with the
-//!   index range of its own subtree;
+//! - counts are one query for the subtree and one for the children: a `UNION ALL` of the count
+//!   of each child's subtree, each over the index range of its own path;
 //! - per-unit figures (per street, per community) fetch the units once, each with its path, and
 //!   are reduced in memory for the node and for each child by path prefix.
 //!
@@ -20,6 +20,10 @@ use crate::error::StoreResult;
 use crate::scope;
 use crate::sql::Sql;
 use crate::tree::Node;
+
+/// Children counted in one statement of a breakdown (SQLite allows 500 terms in a compound
+/// `SELECT`).
+const KIDS_PER_STATEMENT: usize = 200;
 
 /// Appends `(post alias held on the day)`: started on or before it, not ended by it.
 fn push_held(sql: &mut Sql, alias: &str, day: &str) {
@@ -116,30 +120,36 @@ impl Store {
         sql.push(" AND ");
         scope::push_subtree(&mut sql, q.place, &node.path);
         let total = self.count_pair(&sql).await?;
-        Ok((total, self.per_child(q, node, kids).await?))
+        Ok((total, self.per_child(q, kids).await?))
     }
 
-    /// The count for each of `kids` (children of `node`, in their order), in one statement: a
-    /// join of each child with the index range of its own subtree.
-    async fn per_child(&self, q: &Count<'_>, node: &Node, kids: &[Node]) -> StoreResult<Vec<(i64, i64)>> {
+    /// The count for each of `kids` (children of `node`, in their order), in one statement per
+    /// [`KIDS_PER_STATEMENT`] children: a `UNION ALL` of the subtree count of each child, so each
+    /// branch walks the path index of its own child's range into the rows' place index, the plan
+    /// of the subtree count itself. (A join of the children with their ranges leaves the order to
+    /// the planner, which at city scale may start from the rows and probe each child per row.)
+    async fn per_child(&self, q: &Count<'_>, kids: &[Node]) -> StoreResult<Vec<(i64, i64)>> {
         let mut per = vec![(0, 0); kids.len()];
-        if kids.is_empty() {
-            return Ok(per);
-        }
-        let mut sql = Sql::new(&format!(
-            "SELECT c.id, {} FROM nodes c, {} WHERE c.parent_id = ",
-            q.select, q.from
-        ));
-        sql.bind(node.id).push(&format!(
-            " AND c.status = 'active' AND {p} >= c.path AND {p} < substr(c.path, 1, length(c.path) - 1) || '0' AND ",
-            p = q.place
-        ));
-        (q.conds)(&mut sql);
-        sql.push(" GROUP BY c.id");
-        let rows: Vec<(i64, i64, i64)> = sql.query_as().fetch_all(&self.pool).await?;
-        for (id, a, b) in rows {
-            if let Some(i) = kids.iter().position(|k| k.id == id) {
-                per[i] = (a, b);
+        for (chunk, some) in kids.chunks(KIDS_PER_STATEMENT).enumerate() {
+            let mut sql = Sql::new("");
+            for (i, kid) in some.iter().enumerate() {
+                if i > 0 {
+                    sql.push(" UNION ALL ");
+                }
+                let at = chunk * KIDS_PER_STATEMENT + i;
+                sql.push(&format!(
+                    "SELECT CAST({at} AS BIGINT), {} FROM {} WHERE ",
+                    q.select, q.from
+                ));
+                (q.conds)(&mut sql);
+                sql.push(" AND ");
+                scope::push_subtree(&mut sql, q.place, &kid.path);
+            }
+            let rows: Vec<(i64, i64, i64)> = sql.query_as().fetch_all(&self.pool).await?;
+            for (at, a, b) in rows {
+                if let Some(slot) = usize::try_from(at).ok().and_then(|at| per.get_mut(at)) {
+                    *slot = (a, b);
+                }
             }
         }
         Ok(per)
@@ -316,7 +326,7 @@ impl Store {
                 match &at {
                     // Counted exactly: so is every child, in one statement.
                     None => {
-                        let counts = self.per_child(&exact, node, kids).await?;
+                        let counts = self.per_child(&exact, kids).await?;
                         per.extend(each.into_iter().zip(counts).map(|(v, n)| shaped(v, n, None)));
                     }
                     // From the roll-up: so are the children, which then add up to the node.
@@ -329,7 +339,7 @@ impl Store {
                                 sql.push("1 = 1");
                             }),
                         };
-                        let counts = self.per_child(&rolled, node, kids).await?;
+                        let counts = self.per_child(&rolled, kids).await?;
                         per.extend(
                             each.into_iter()
                                 .zip(counts)

@@ -18,6 +18,24 @@ pub(super) const IDS: [&str; 7] = [
     "letters.thanks_sent",
 ];
 
+/// The count of people over rows of `alias` (registrations or deployments) that carry
+/// `person_repeat` (migration 0012): the rows of people with one row each, plus the distinct
+/// people with several. Equal to `COUNT(DISTINCT alias.person_id)`, with the DISTINCT over the
+/// repeated people only.
+macro_rules! people_of {
+    ($alias:literal) => {
+        concat!(
+            "CAST(COALESCE(SUM(CASE WHEN ",
+            $alias,
+            ".person_repeat = 0 THEN 1 ELSE 0 END), 0) + COUNT(DISTINCT CASE WHEN ",
+            $alias,
+            ".person_repeat = 1 THEN ",
+            $alias,
+            ".person_id END) AS BIGINT), CAST(0 AS BIGINT)"
+        )
+    };
+}
+
 /// Appends `(started <= day AND (ended IS NULL OR ended > day))`: a record with a start and an
 /// optional end that covers `day` (ending on a day means gone by it).
 fn push_covers(sql: &mut Sql, started: &str, ended: &str, day: &str) {
@@ -60,7 +78,7 @@ pub(super) fn count(id: &str, period: &Period) -> Option<(Count<'static>, &'stat
         ),
         "people.in_service_reported" => (
             q(
-                "COUNT(DISTINCT r.person_id), CAST(0 AS BIGINT)",
+                people_of!("r"),
                 "registrations r JOIN nodes t ON t.id = r.community_id",
                 "t.path",
                 Box::new(move |sql: &mut Sql| {
@@ -82,7 +100,7 @@ pub(super) fn count(id: &str, period: &Period) -> Option<(Count<'static>, &'stat
         "people.cadres_deployed" => (
             // Serving at some time in the period: started by its end, not ended before its start.
             q(
-                "COUNT(DISTINCT d.person_id), CAST(0 AS BIGINT)",
+                people_of!("d"),
                 "deployments d JOIN nodes t ON t.id = d.node_id",
                 "t.path",
                 Box::new(move |sql: &mut Sql| {

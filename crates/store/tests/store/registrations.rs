@@ -611,6 +611,21 @@ async fn registration_metrics_have_known_answers() {
         eq!(m("people.cadres_deployed", city, &this_year).await, Some(1.0));
         eq!(m("people.cadres_deployed", city, &y2025).await, Some(1.0));
         eq!(m("people.cadres_deployed", street_a, &y2025).await, Some(0.0));
+        // A second deployment of p4, to a1 later in 2025: still one person in the city, now
+        // one in each street — people are counted once per node, so the streets add up to more.
+        s.create_deployment(&a, &deploy(p[4], "a1", "2025-07-01", "2025-12-31"), "t")
+            .await
+            .unwrap();
+        eq!(m("people.cadres_deployed", city, &y2025).await, Some(1.0));
+        eq!(m("people.cadres_deployed", street_a, &y2025).await, Some(1.0));
+        eq!(m("people.cadres_deployed", city, &all).await, Some(2.0));
+        let by_street = s
+            .metric(&a, "people.cadres_deployed", "440604000000", &y2025)
+            .await
+            .unwrap();
+        eq!(by_street.value, Some(1.0));
+        let kids: Vec<Option<f64>> = by_street.breakdown.iter().map(|c| c.value).collect();
+        eq!(kids, vec![Some(1.0), Some(1.0)]);
 
         // Seconded secretaries: p5 as a1's secretary from the bureau (an agency) counts; p2 as
         // a2's… from a company does not.

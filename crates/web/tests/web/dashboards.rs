@@ -109,6 +109,32 @@ async fn metrics_for_a_period_with_their_breakdown() {
         assert!(!page.text.contains("<script>alert"), "{hostile} shown raw");
     }
 
+    // The figures page takes the same period: before the posts began, none were held.
+    let city = app
+        .store
+        .node_by_code(&crate::support::overseer(), CITY)
+        .await
+        .expect("city");
+    let row = |text: &str, id: &str| -> String {
+        let start = text.find(&format!(r#"data-metric="{id}""#)).expect(id);
+        text[start..].split("</tr>").next().unwrap_or_default().to_string()
+    };
+    let before = manager
+        .get(&format!("/tree/{}/stats?to=2021-05-31", city.id))
+        .await
+        .expect(200);
+    assert!(row(&before.text, "people.community_workers").contains(r#"<td class="num">0</td>"#));
+    let june = manager
+        .get(&format!("/tree/{}/stats?to=2021-06-30", city.id))
+        .await
+        .expect(200);
+    assert!(row(&june.text, "people.community_workers").contains(r#"<td class="num">809</td>"#));
+    let bad = manager
+        .get(&format!("/tree/{}/stats?to=2021-02-30", city.id))
+        .await
+        .expect(422);
+    assert!(field_invalid(&bad.text, "to"), "the field is marked");
+
     // The dashboard, its tables as workbooks, the big screen.
     let city = app
         .store
