@@ -51,6 +51,21 @@ pub(super) struct Count<'a> {
     /// The path column that places a row in the tree.
     pub(super) place: &'a str,
     pub(super) conds: Box<dyn Fn(&mut Sql) + Send + Sync + 'a>,
+    pub(super) by_child: ByChild,
+}
+
+/// How a breakdown counts each child's subtree.
+#[derive(Clone, Copy)]
+pub(super) enum ByChild {
+    /// One grouped statement joining each child with the index range of its subtree; the
+    /// planner picks the order (it starts from the children for rows reached through a kind or
+    /// status index, such as posts).
+    Join,
+    /// A `UNION ALL` of each child's own subtree count, which keeps the plan of the subtree
+    /// count (the path range first, then the rows' place index). For many rows placed by a
+    /// covering index on their node, where a join at city scale may start from the rows and
+    /// probe the children once per row (registrations, deployments).
+    Union,
 }
 
 /// The `FROM` and place of posts of `kind`: a node for node posts, the organisation's
@@ -120,15 +135,50 @@ impl Store {
         sql.push(" AND ");
         scope::push_subtree(&mut sql, q.place, &node.path);
         let total = self.count_pair(&sql).await?;
-        Ok((total, self.per_child(q, kids).await?))
+        Ok((total, self.per_child(q, node, kids).await?))
     }
 
-    /// The count for each of `kids` (children of `node`, in their order), in one statement per
+    /// The count for each of `kids` (children of `node`, in their order), by the count's
+    /// [`ByChild`].
+    async fn per_child(&self, q: &Count<'_>, node: &Node, kids: &[Node]) -> StoreResult<Vec<(i64, i64)>> {
+        match q.by_child {
+            ByChild::Join => self.per_child_joined(q, node, kids).await,
+            ByChild::Union => self.per_child_union(q, kids).await,
+        }
+    }
+
+    /// [`ByChild::Join`]: the count for each of `kids` (children of `node`, in their order), in
+    /// one statement: a join of each child with the index range of its own subtree.
+    async fn per_child_joined(&self, q: &Count<'_>, node: &Node, kids: &[Node]) -> StoreResult<Vec<(i64, i64)>> {
+        let mut per = vec![(0, 0); kids.len()];
+        if kids.is_empty() {
+            return Ok(per);
+        }
+        let mut sql = Sql::new(&format!(
+            "SELECT c.id, {} FROM nodes c, {} WHERE c.parent_id = ",
+            q.select, q.from
+        ));
+        sql.bind(node.id).push(&format!(
+            " AND c.status = 'active' AND {p} >= c.path AND {p} < substr(c.path, 1, length(c.path) - 1) || '0' AND ",
+            p = q.place
+        ));
+        (q.conds)(&mut sql);
+        sql.push(" GROUP BY c.id");
+        let rows: Vec<(i64, i64, i64)> = sql.query_as().fetch_all(&self.pool).await?;
+        for (id, a, b) in rows {
+            if let Some(i) = kids.iter().position(|k| k.id == id) {
+                per[i] = (a, b);
+            }
+        }
+        Ok(per)
+    }
+
+    /// [`ByChild::Union`]: the count for each of `kids` (children of `node`, in their order), in one statement per
     /// [`KIDS_PER_STATEMENT`] children: a `UNION ALL` of the subtree count of each child, so each
     /// branch walks the path index of its own child's range into the rows' place index, the plan
     /// of the subtree count itself. (A join of the children with their ranges leaves the order to
     /// the planner, which at city scale may start from the rows and probe each child per row.)
-    async fn per_child(&self, q: &Count<'_>, kids: &[Node]) -> StoreResult<Vec<(i64, i64)>> {
+    async fn per_child_union(&self, q: &Count<'_>, kids: &[Node]) -> StoreResult<Vec<(i64, i64)>> {
         let mut per = vec![(0, 0); kids.len()];
         for (chunk, some) in kids.chunks(KIDS_PER_STATEMENT).enumerate() {
             let mut sql = Sql::new("");
@@ -215,6 +265,7 @@ impl Store {
             from: posts_from(kind),
             place: "t.path",
             conds,
+            by_child: ByChild::Join,
         };
         const ONE: &str = "COUNT(*), CAST(0 AS BIGINT)";
         Ok(match def.id {
@@ -231,6 +282,7 @@ impl Store {
                     conds: Box::new(move |sql: &mut Sql| {
                         sql.push("n.level = ").bind(level).push(" AND n.status = 'active'");
                     }),
+                    by_child: ByChild::Join,
                 };
                 self.counted(&q, node, kids, out, each, "节点下的在册网格数（含本级）")
                     .await?
@@ -249,6 +301,7 @@ impl Store {
                     conds: Box::new(move |sql: &mut Sql| {
                         sql.push("o.status = 'active' AND ").push(cond);
                     }),
+                    by_child: ByChild::Join,
                 };
                 self.counted(&q, node, kids, out, each, "所属区域在节点下的在册党组织数")
                     .await?
@@ -321,12 +374,13 @@ impl Store {
                     conds: Box::new(|sql: &mut Sql| {
                         sql.push("p.status = 'active'");
                     }),
+                    by_child: ByChild::Join,
                 };
                 let mut per = Vec::new();
                 match &at {
                     // Counted exactly: so is every child, in one statement.
                     None => {
-                        let counts = self.per_child(&exact, kids).await?;
+                        let counts = self.per_child(&exact, node, kids).await?;
                         per.extend(each.into_iter().zip(counts).map(|(v, n)| shaped(v, n, None)));
                     }
                     // From the roll-up: so are the children, which then add up to the node.
@@ -338,8 +392,9 @@ impl Store {
                             conds: Box::new(|sql: &mut Sql| {
                                 sql.push("1 = 1");
                             }),
+                            by_child: ByChild::Join,
                         };
-                        let counts = self.per_child(&rolled, kids).await?;
+                        let counts = self.per_child(&rolled, node, kids).await?;
                         per.extend(
                             each.into_iter()
                                 .zip(counts)

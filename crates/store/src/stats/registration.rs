@@ -4,7 +4,7 @@
 //! statements as every other count.
 
 use super::Period;
-use super::compute::Count;
+use super::compute::{ByChild, Count};
 use crate::sql::Sql;
 
 /// The metrics defined here.
@@ -58,8 +58,9 @@ pub(super) fn count(id: &str, period: &Period) -> Option<(Count<'static>, &'stat
         from: from_,
         place,
         conds,
+        by_child: ByChild::Join,
     };
-    Some(match id {
+    let (mut count, note) = match id {
         "org.big_committee.part_time_members" => (
             // 兼职委员 of a street's 大工委 or a community's 大党委.
             q(
@@ -166,5 +167,11 @@ pub(super) fn count(id: &str, period: &Period) -> Option<(Count<'static>, &'stat
             )
         }
         _ => return None,
-    })
+    };
+    // Rows placed straight on a community or node through a covering index: each child's
+    // range counted on its own keeps the plan of the subtree count.
+    if matches!(id, "people.in_service_reported" | "people.cadres_deployed") {
+        count.by_child = ByChild::Union;
+    }
+    Some((count, note))
 }
