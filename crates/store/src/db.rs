@@ -46,6 +46,14 @@ impl Engine {
         }
     }
 
+    /// The position (from 1, 0 when absent) of `needle` in `haystack`, both SQL expressions.
+    pub fn position(self, haystack: &str, needle: &str) -> String {
+        match self {
+            Engine::Sqlite => format!("instr({haystack}, {needle})"),
+            Engine::Postgres => format!("strpos({haystack}, {needle})"),
+        }
+    }
+
     /// The placeholder of the `n`-th value (from 1) of a statement with many values. Both
     /// engines accept `$n`, but SQLite finds the number of a named parameter by walking the list
     /// of all of them, so binding a statement of P values costs P²/2 steps: bulk inserts there

@@ -58,14 +58,17 @@ pub(super) struct Count<'a> {
 #[derive(Clone, Copy)]
 pub(super) enum ByChild {
     /// One grouped statement joining each child with the index range of its subtree; the
-    /// planner picks the order (it starts from the children for rows reached through a kind or
-    /// status index, such as posts).
+    /// planner picks the order (grids, organisations, members, residents counted exactly).
     Join,
     /// A `UNION ALL` of each child's own subtree count, which keeps the plan of the subtree
     /// count (the path range first, then the rows' place index). For many rows placed by a
     /// covering index on their node, where a join at city scale may start from the rows and
     /// probe the children once per row (registrations, deployments).
     Union,
+    /// One pass over the rows of the node's subtree, with the plan of the subtree count,
+    /// grouped by the child whose path prefixes the row's place. For counts of few rows reached
+    /// through a kind index (posts), where a join probes every child for each row of the city.
+    Prefix,
 }
 
 /// The `FROM` and place of posts of `kind`: a node for node posts, the organisation's
@@ -144,7 +147,40 @@ impl Store {
         match q.by_child {
             ByChild::Join => self.per_child_joined(q, node, kids).await,
             ByChild::Union => self.per_child_union(q, kids).await,
+            ByChild::Prefix => self.per_child_prefix(q, node, kids).await,
         }
+    }
+
+    /// [`ByChild::Prefix`]: the count for each of `kids` (children of `node`, in their order), in
+    /// one statement grouped by the path of the child each row lies under: the place's prefix up
+    /// to the first `/` after the node's own path.
+    async fn per_child_prefix(&self, q: &Count<'_>, node: &Node, kids: &[Node]) -> StoreResult<Vec<(i64, i64)>> {
+        let mut per = vec![(0, 0); kids.len()];
+        if kids.is_empty() {
+            return Ok(per);
+        }
+        // Paths are ASCII (digits and '/'), so characters and bytes agree on both engines.
+        let len = node.path.len();
+        let slash = self
+            .engine()
+            .position(&format!("substr({}, {})", q.place, len + 1), "'/'");
+        let mut sql = Sql::new(&format!(
+            "SELECT substr({p}, 1, {len} + {slash}), {} FROM {} WHERE ",
+            q.select,
+            q.from,
+            p = q.place
+        ));
+        (q.conds)(&mut sql);
+        sql.push(" AND ");
+        scope::push_subtree(&mut sql, q.place, &node.path);
+        sql.push(" GROUP BY 1");
+        let rows: Vec<(String, i64, i64)> = sql.query_as().fetch_all(&self.pool).await?;
+        for (path, a, b) in rows {
+            if let Some(i) = kids.iter().position(|k| k.path == path) {
+                per[i] = (a, b);
+            }
+        }
+        Ok(per)
     }
 
     /// [`ByChild::Join`]: the count for each of `kids` (children of `node`, in their order), in
@@ -265,7 +301,7 @@ impl Store {
             from: posts_from(kind),
             place: "t.path",
             conds,
-            by_child: ByChild::Join,
+            by_child: ByChild::Prefix,
         };
         const ONE: &str = "COUNT(*), CAST(0 AS BIGINT)";
         Ok(match def.id {

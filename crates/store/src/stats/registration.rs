@@ -173,5 +173,9 @@ pub(super) fn count(id: &str, period: &Period) -> Option<(Count<'static>, &'stat
     if matches!(id, "people.in_service_reported" | "people.cadres_deployed") {
         count.by_child = ByChild::Union;
     }
+    // Few posts reached through their kind: one pass grouped by child.
+    if id == "org.big_committee.part_time_members" {
+        count.by_child = ByChild::Prefix;
+    }
     Some((count, note))
 }
