@@ -366,7 +366,7 @@ impl Store {
         }
         sql.push(" AND ");
         scope::push_subtree(&mut sql, "t.path", &node.path);
-        sql.push(" ORDER BY r.served_on, p.name, r.id");
+        sql.push(" ORDER BY r.served_on, r.person_id, r.id");
         let rows: Vec<ExportRow> = sql.query_as().fetch_all(&self.pool).await?;
         let mut out = Vec::with_capacity(rows.len());
         let mut revealed = 0;
