@@ -27,8 +27,9 @@ pub struct CampaignForm {
     /// `activities` or `volunteers`.
     #[serde(default)]
     pub measure: String,
-    /// A whole number above zero; text from forms.
-    #[serde(default)]
+    /// A whole number above zero (a number, or text from forms).
+    #[serde(default, deserialize_with = "number_or_text")]
+    #[schema(value_type = i64)]
     pub target: String,
     /// `YYYY-MM-DD`.
     #[serde(default)]
@@ -69,6 +70,20 @@ impl Campaign {
         }
         (self.done.min(self.target) * 100) / self.target
     }
+}
+
+/// Accepts `100` or `"100"`.
+fn number_or_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Number(i64),
+        Text(String),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::Number(n) => n.to_string(),
+        Either::Text(s) => s,
+    })
 }
 
 fn parse_day(v: &mut Validation, field: &str, raw: &str) -> Option<NaiveDate> {
