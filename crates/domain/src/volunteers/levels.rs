@@ -52,7 +52,10 @@ impl StarLevels {
             .filter(|s| !s.is_empty())
             .collect();
         if parts.is_empty() {
-            return Err(Validation::single(field, "请填写各星级所需的累计服务时长，如 100,300,600,1000,1500"));
+            return Err(Validation::single(
+                field,
+                "请填写各星级所需的累计服务时长，如 100,300,600,1000,1500",
+            ));
         }
         if parts.len() > 9 {
             return Err(Validation::single(field, "星级最多 9 级"));
@@ -62,7 +65,12 @@ impl StarLevels {
             let shown: String = p.chars().filter(|c| !c.is_control()).take(12).collect();
             match p.parse::<i64>() {
                 Ok(h) if h > 0 && h <= 100_000 => hours.push(h),
-                Ok(_) => return Err(Validation::single(field, format!("“{shown}”应为 1 到 100000 之间的小时数"))),
+                Ok(_) => {
+                    return Err(Validation::single(
+                        field,
+                        format!("“{shown}”应为 1 到 100000 之间的小时数"),
+                    ));
+                }
                 Err(_) => return Err(Validation::single(field, format!("“{shown}”不是整数小时"))),
             }
         }
@@ -110,12 +118,20 @@ mod tests {
         let l = StarLevels::parse("100,300,600,1000,1500").expect("default");
         assert_eq!(l, StarLevels::default());
         assert_eq!(l.to_setting(), "100,300,600,1000,1500");
-        assert_eq!(StarLevels::parse(" 50， 120 ,200 ").expect("spaces").hours(), &[50, 120, 200]);
+        assert_eq!(
+            StarLevels::parse(" 50， 120 ,200 ").expect("spaces").hours(),
+            &[50, 120, 200]
+        );
     }
 
     #[test]
     fn thresholds_must_be_positive_and_increasing() {
-        let msg = |raw: &str| StarLevels::parse(raw).expect_err(raw).message_for("star_hours").map(str::to_string);
+        let msg = |raw: &str| {
+            StarLevels::parse(raw)
+                .expect_err(raw)
+                .message_for("star_hours")
+                .map(str::to_string)
+        };
         assert_eq!(msg("100,300,300").as_deref(), Some("各星级的时长必须逐级递增"));
         assert_eq!(msg("300,100").as_deref(), Some("各星级的时长必须逐级递增"));
         assert_eq!(msg("0,100").as_deref(), Some("“0”应为 1 到 100000 之间的小时数"));

@@ -42,7 +42,13 @@ const CAMPAIGNS: [(&str, &str, &str); 5] = [
     ("百场群众活动", "mass", "activities"),
 ];
 
-const TITLES: [&str; 5] = ["社区思政课堂", "主题党日活动", "红色电影放映", "志愿服务日", "邻里文化节"];
+const TITLES: [&str; 5] = [
+    "社区思政课堂",
+    "主题党日活动",
+    "红色电影放映",
+    "志愿服务日",
+    "邻里文化节",
+];
 
 const ITEMS: [(&str, i64, i64); 5] = [
     ("大米（5公斤）", 60, 200),
@@ -208,14 +214,15 @@ impl Store {
             "INSERT INTO volunteers (id, person_id, node_id, volunteer_no, skills, consent_at, public_name, status, \
              created_at, updated_at) VALUES ",
         );
-        let mut teams = Rows::new(
-            "INSERT INTO volunteer_teams (id, node_id, name, focus, status, created_at, updated_at) VALUES ",
-        );
+        let mut teams =
+            Rows::new("INSERT INTO volunteer_teams (id, node_id, name, focus, status, created_at, updated_at) VALUES ");
         let mut members = Rows::new("INSERT INTO team_members (team_id, volunteer_id, role, joined_on) VALUES ");
         let mut plans: Vec<Plan> = Vec::new();
 
         // The showcase community: 1200 volunteers of its district in 8 teams.
-        let people = self.residents_under(&mut tx, &district_path, SHOWCASE_VOLUNTEERS).await?;
+        let people = self
+            .residents_under(&mut tx, &district_path, SHOWCASE_VOLUNTEERS)
+            .await?;
         let mut team_ids = Vec::new();
         for (name, focus) in SHOWCASE_TEAMS {
             teams.push(vec![
@@ -308,7 +315,12 @@ impl Store {
         }
 
         // Other communities: a team of their own residents and three activities each.
-        for (ci, c) in communities.iter().enumerate().skip(1).filter(|(ci, _)| ci % others_every == 0) {
+        for (ci, c) in communities
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|(ci, _)| ci % others_every == 0)
+        {
             let people = self.residents_under(&mut tx, &c.3, other_volunteers).await?;
             if people.is_empty() {
                 continue;
@@ -318,7 +330,10 @@ impl Store {
             teams.push(vec![
                 i(team),
                 i(c.0),
-                t(format!("{}志愿服务队", c.2.trim_end_matches("居委会").trim_end_matches("社区"))),
+                t(format!(
+                    "{}志愿服务队",
+                    c.2.trim_end_matches("居委会").trim_end_matches("社区")
+                )),
                 t("邻里互助"),
                 t("active"),
                 t(now.clone()),
@@ -340,7 +355,12 @@ impl Store {
                     t(now.clone()),
                     t(now.clone()),
                 ]);
-                members.push(vec![i(team), i(vid), t(if k == 0 { "leader" } else { "member" }), t("2026-02-01")]);
+                members.push(vec![
+                    i(team),
+                    i(vid),
+                    t(if k == 0 { "leader" } else { "member" }),
+                    t("2026-02-01"),
+                ]);
             }
             counts.volunteers += people.len();
             for a in 0..3usize {
@@ -630,7 +650,11 @@ impl Store {
         let mut accounts = Rows::new(
             "INSERT INTO point_accounts (id, scheme_id, holder, person_id, node_id, balance, created_at) VALUES ",
         );
-        for (id, holder) in [(issuance, "system:issuance"), (shop, "system:shop"), (expiry, "system:expiry")] {
+        for (id, holder) in [
+            (issuance, "system:issuance"),
+            (shop, "system:shop"),
+            (expiry, "system:expiry"),
+        ] {
             accounts.push(vec![
                 i(id),
                 i(scheme),

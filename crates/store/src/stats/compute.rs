@@ -110,7 +110,12 @@ impl Store {
     }
 
     /// The count for the subtree of `node`, and for each of `kids` (in their order).
-    pub(super) async fn counts(&self, q: &Count<'_>, node: &Node, kids: &[Node]) -> StoreResult<((i64, i64), Vec<(i64, i64)>)> {
+    pub(super) async fn counts(
+        &self,
+        q: &Count<'_>,
+        node: &Node,
+        kids: &[Node],
+    ) -> StoreResult<((i64, i64), Vec<(i64, i64)>)> {
         let mut sql = Sql::new(&format!("SELECT {} FROM {} WHERE ", q.select, q.from));
         (q.conds)(&mut sql);
         sql.push(" AND ");

@@ -152,7 +152,8 @@ fn count(id: &str, period: &Period) -> Option<(Count<'static>, Shape, &'static s
                     from: "redemptions d JOIN nodes t ON t.id = d.node_id",
                     place: "t.path",
                     conds: Box::new(move |sql: &mut Sql| {
-                        sql.push("d.status <> 'cancelled' AND d.created_at < ").bind(end.clone());
+                        sql.push("d.status <> 'cancelled' AND d.created_at < ")
+                            .bind(end.clone());
                         if let Some(s) = &start {
                             sql.push(" AND d.created_at >= ").bind(s.clone());
                         }
@@ -198,7 +199,10 @@ impl Store {
             // (`YYYY-MM-DD` and RFC 3339 text), never user text.
             let (_, end) = instants(period);
             let day = period.as_of_text();
-            let from = format!("{} k JOIN nodes t ON t.id = k.node_id", campaign_progress_table(&end, &day));
+            let from = format!(
+                "{} k JOIN nodes t ON t.id = k.node_id",
+                campaign_progress_table(&end, &day)
+            );
             let q = Count {
                 select: "CAST(COALESCE(SUM(CASE WHEN k.done > k.target THEN k.target ELSE k.done END), 0) AS BIGINT), \
                          CAST(COALESCE(SUM(k.target), 0) AS BIGINT)",

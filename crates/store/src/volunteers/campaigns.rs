@@ -170,7 +170,11 @@ impl Store {
     pub async fn campaign(&self, actor: &Actor, id: i64) -> StoreResult<Campaign> {
         let mut sql = campaign_select();
         sql.push(" WHERE k.id = ").bind(id);
-        let c: Campaign = sql.query_as().fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
+        let c: Campaign = sql
+            .query_as()
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         self.node(actor, c.node_id).await?;
         Ok(c)
     }

@@ -196,7 +196,11 @@ impl Store {
         let in_charge = required(&mut v, "person_in_charge", &form.person_in_charge, "负责人");
         let handler = required(&mut v, "handler", &form.handler, "经办人");
         let contact = required(&mut v, "contact", &form.contact, "联系电话");
-        if !contact.is_empty() && !contact.chars().all(|c| c.is_ascii_digit() || c == '-' || c == ' ' || c == '+') {
+        if !contact.is_empty()
+            && !contact
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '-' || c == ' ' || c == '+')
+        {
             v.push("contact", "联系电话只能包含数字和“-”");
         }
         v.clone().into_result()?;
@@ -211,7 +215,11 @@ impl Store {
         let mine: Vec<&RecordLine> = lines
             .iter()
             .filter(|r| r.is_effective() && r.minutes > 0)
-            .filter(|r| nodes.iter().any(|(id, _, path)| *id == r.id && manage.contains_path(path)))
+            .filter(|r| {
+                nodes
+                    .iter()
+                    .any(|(id, _, path)| *id == r.id && manage.contains_path(path))
+            })
             .collect();
         if mine.is_empty() {
             return Err(StoreError::field("from", "该时段内没有本单位组织、可出具的服务记录"));
@@ -254,12 +262,17 @@ impl Store {
             .await?;
         append(
             &mut tx,
-            &AuditEvent::by(actor, "volunteer.print.issue", format!("service_record_print:{id}"), client)
-                .with_detail(format!("{number} person:{} {} minutes", person.id, minutes)),
+            &AuditEvent::by(
+                actor,
+                "volunteer.print.issue",
+                format!("service_record_print:{id}"),
+                client,
+            )
+            .with_detail(format!("{number} person:{} {} minutes", person.id, minutes)),
         )
         .await?;
         tx.commit().await?;
-        Ok(self.print_row(id).await?)
+        self.print_row(id).await
     }
 
     /// The `(record id, node id, node path)` of each record.
@@ -267,7 +280,9 @@ impl Store {
         if lines.is_empty() {
             return Ok(Vec::new());
         }
-        let mut sql = Sql::new("SELECT r.id, n.id, n.path FROM service_records r JOIN nodes n ON n.id = r.node_id WHERE r.id IN (");
+        let mut sql = Sql::new(
+            "SELECT r.id, n.id, n.path FROM service_records r JOIN nodes n ON n.id = r.node_id WHERE r.id IN (",
+        );
         for (i, l) in lines.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");

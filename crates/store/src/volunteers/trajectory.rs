@@ -220,8 +220,13 @@ impl Store {
             .await?;
         append(
             &mut tx,
-            &AuditEvent::by(actor, "volunteer.settings.star_hours", "volunteer_settings:star_hours", client)
-                .with_detail(format!("{} -> {}", before.to_setting(), levels.to_setting())),
+            &AuditEvent::by(
+                actor,
+                "volunteer.settings.star_hours",
+                "volunteer_settings:star_hours",
+                client,
+            )
+            .with_detail(format!("{} -> {}", before.to_setting(), levels.to_setting())),
         )
         .await?;
         tx.commit().await?;
@@ -274,13 +279,15 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         let teams: Vec<String> = match &volunteer {
-            Some(v) => sqlx::query_scalar(
-                "SELECT g.name FROM team_members m JOIN volunteer_teams g ON g.id = m.team_id \
+            Some(v) => {
+                sqlx::query_scalar(
+                    "SELECT g.name FROM team_members m JOIN volunteer_teams g ON g.id = m.team_id \
                  WHERE m.volunteer_id = $1 AND m.left_on IS NULL ORDER BY g.name",
-            )
-            .bind(v.id)
-            .fetch_all(&self.pool)
-            .await?,
+                )
+                .bind(v.id)
+                .fetch_all(&self.pool)
+                .await?
+            }
             None => Vec::new(),
         };
         let signups: Vec<SignupLine> = sqlx::query_as(

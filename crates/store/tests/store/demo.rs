@@ -83,12 +83,10 @@ async fn demo_cities_load_with_exact_counts() {
             (v.volunteers, v.teams, v.activities, v.records, v.campaigns),
             (1440, 28, 140, 2419, 5)
         );
-        let showcase: String = sqlx::query_scalar(
-            "SELECT code FROM nodes WHERE level = 4 ORDER BY code LIMIT 1",
-        )
-        .fetch_one(s.pool())
-        .await
-        .unwrap();
+        let showcase: String = sqlx::query_scalar("SELECT code FROM nodes WHERE level = 4 ORDER BY code LIMIT 1")
+            .fetch_one(s.pool())
+            .await
+            .unwrap();
         let at = async |id: &str, code: &str| {
             s.metric(me, id, code, &gongjian_store::stats::Period::default())
                 .await
@@ -101,7 +99,10 @@ async fn demo_cities_load_with_exact_counts() {
         check!(s.verify_ledger().await.unwrap().is_sound());
         let progress = at("center.campaign.progress", &showcase).await;
         // 16 activities of each of four kinds held, and 80 of 100 volunteers.
-        eq!((progress.numerator, progress.denominator), (Some(16 * 4 + 80), Some(500)));
+        eq!(
+            (progress.numerator, progress.denominator),
+            (Some(16 * 4 + 80), Some(500))
+        );
         let hours = metric("volunteer.hours").await.value.unwrap_or(0.0);
         check!(hours > 1000.0);
         check!(metric("points.redemptions").await.value > Some(10.0));

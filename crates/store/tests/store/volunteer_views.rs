@@ -109,7 +109,15 @@ async fn fixture(db: &Db) -> Fixture {
             campaign(2, "百名志愿者", "volunteers", 5),
             activity(1, a1, "1", "2026-03-01T01:00:00Z", "2026-03-01T03:00:00Z", "closed", 30),
             activity(2, a1, "1", "2026-04-10T01:00:00Z", "2026-04-10T03:00:00Z", "closed", 20),
-            activity(3, a1, "1", "2026-04-11T01:00:00Z", "2026-04-11T03:00:00Z", "cancelled", 99),
+            activity(
+                3,
+                a1,
+                "1",
+                "2026-04-11T01:00:00Z",
+                "2026-04-11T03:00:00Z",
+                "cancelled",
+                99,
+            ),
             activity(4, a1, "2", "2026-05-05T01:00:00Z", "2026-05-05T03:00:00Z", "closed", 0),
             activity(5, b1, "NULL", "2026-05-06T01:00:00Z", "2026-05-06T03:00:00Z", "open", 7),
             format!(
@@ -191,14 +199,23 @@ async fn volunteer_metrics_have_known_answers() {
             (m.value, m.numerator, m.denominator, kids)
         };
         let p = first_half();
-        eq!(value("volunteer.count", &p).await, (Some(3.0), None, None, vec![Some(2.0), Some(1.0)]));
-        eq!(value("volunteer.teams", &p).await, (Some(2.0), None, None, vec![Some(2.0), Some(0.0)]));
+        eq!(
+            value("volunteer.count", &p).await,
+            (Some(3.0), None, None, vec![Some(2.0), Some(1.0)])
+        );
+        eq!(
+            value("volunteer.teams", &p).await,
+            (Some(2.0), None, None, vec![Some(2.0), Some(0.0)])
+        );
         // 120 + 90 − 30 + 45 + 60 + 30 − 30 minutes; the December record is outside the period.
         eq!(value("volunteer.hours", &p).await.0, Some(4.75));
         eq!(value("volunteer.hours", &p).await.3, vec![Some(4.0), Some(0.75)]);
         eq!(value("volunteer.beneficiaries", &p).await.0, Some(50.0));
         // Not cancelled, made in Shanghai days of the period: the 70-point one is 1 July there.
-        eq!(value("points.redemptions", &p).await, (Some(2.0), Some(80), None, vec![Some(2.0), Some(0.0)]));
+        eq!(
+            value("points.redemptions", &p).await,
+            (Some(2.0), Some(80), None, vec![Some(2.0), Some(0.0)])
+        );
         // Campaign 1: two activities held of 2 (the cancelled one not counted); campaign 2:
         // one volunteer of 5 (李's hours there were corrected to nothing).
         let (v, num, den, _) = value("center.campaign.progress", &p).await;
@@ -258,7 +275,8 @@ async fn a_trajectory_shows_corrections_stars_and_points() {
         let tr = s.trajectory(&staff, f.li).await.expect("again");
         eq!((tr.stars, tr.star_label.as_str()), (1, "一星志愿者"));
         eq!(
-            db.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'volunteer.settings.star_hours'").await,
+            db.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'volunteer.settings.star_hours'")
+                .await,
             1
         );
     })
@@ -284,7 +302,11 @@ async fn prints_and_the_national_export_list_effective_records() {
             issuer: " ".into(),
             ..form.clone()
         };
-        refused(s.issue_service_print(&staff, f.li, &blank, "t").await, "issuer", "出具单位");
+        refused(
+            s.issue_service_print(&staff, f.li, &blank, "t").await,
+            "issuer",
+            "出具单位",
+        );
         let print = s.issue_service_print(&staff, f.li, &form, "t").await.expect("print");
         eq!((print.minutes, print.record_ids.as_str()), (60, "3"));
         check!(print.number.starts_with("JL") && print.number.ends_with(&format!("{:06}", print.id)));
@@ -296,7 +318,8 @@ async fn prints_and_the_national_export_list_effective_records() {
         not_found(s.issue_service_print(&other, f.li, &form, "t").await);
         not_found(s.service_print(&other, print.id).await);
         eq!(
-            db.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'volunteer.print.issue'").await,
+            db.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'volunteer.print.issue'")
+                .await,
             1
         );
         // The export: effective records with minutes, masked unless full numbers are asked for.
@@ -325,9 +348,14 @@ async fn prints_and_the_national_export_list_effective_records() {
             .expect("full");
         check!(full.iter().any(|r| r.id_number == "11010519491231002X"));
         let grid = scoped(Role::OrgDepartment, &f.t["a1"]);
-        check!(s.national_export(&grid, f.t["a1"].id, &first_half(), true, "t").await.is_err());
+        check!(
+            s.national_export(&grid, f.t["a1"].id, &first_half(), true, "t")
+                .await
+                .is_err()
+        );
         eq!(
-            db.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'volunteer.export.national'").await,
+            db.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'volunteer.export.national'")
+                .await,
             2
         );
     })
@@ -347,8 +375,16 @@ async fn campaigns_are_created_with_field_errors_and_show_progress() {
             starts_on: "2026-02-30".into(),
             ends_on: "2026-01-01".into(),
         };
-        refused(s.create_campaign(&staff, f.t["a1"].id, &bad, "t").await, "target", "整数");
-        refused(s.create_campaign(&staff, f.t["a1"].id, &bad, "t").await, "measure", "统计口径");
+        refused(
+            s.create_campaign(&staff, f.t["a1"].id, &bad, "t").await,
+            "target",
+            "整数",
+        );
+        refused(
+            s.create_campaign(&staff, f.t["a1"].id, &bad, "t").await,
+            "measure",
+            "统计口径",
+        );
         let form = CampaignForm {
             name: "百堂思政课".into(),
             measure: "activities".into(),
@@ -357,7 +393,10 @@ async fn campaigns_are_created_with_field_errors_and_show_progress() {
             ends_on: "2026-12-31".into(),
         };
         not_found(s.create_campaign(&staff, f.t["b1"].id, &form, "t").await);
-        let c = s.create_campaign(&staff, f.t["a1"].id, &form, "t").await.expect("campaign");
+        let c = s
+            .create_campaign(&staff, f.t["a1"].id, &form, "t")
+            .await
+            .expect("campaign");
         eq!((c.target, c.done), (100, 0));
         let list = s.campaigns_under(&admin(), f.t["district"].id).await.expect("list");
         let shown: Vec<(String, i64, i64)> = list.iter().map(|c| (c.name.clone(), c.done, c.target)).collect();

@@ -5,7 +5,7 @@
 //! Who may read what is decided in the store: outside the reader's scope a person, a print or
 //! a node does not exist (404); readable but not changeable is 403.
 
-mod campaigns;
+pub(crate) mod campaigns;
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -138,7 +138,13 @@ impl ExportQuery {
     }
 }
 
-async fn national_rows(state: &AppState, actor: &gongjian_domain::access::Actor, id: i64, q: &ExportQuery, client: &str) -> StoreResult<Vec<NationalRow>> {
+async fn national_rows(
+    state: &AppState,
+    actor: &gongjian_domain::access::Actor,
+    id: i64,
+    q: &ExportQuery,
+    client: &str,
+) -> StoreResult<Vec<NationalRow>> {
     let period = q.period()?;
     state.store.national_export(actor, id, &period, q.full(), client).await
 }
@@ -194,7 +200,11 @@ async fn save_settings(
     user: CurrentUser,
     Form(f): Form<StarSetting>,
 ) -> Result<Response, PageError> {
-    match state.store.set_star_hours(&user.actor, &f.star_hours, &user.client).await {
+    match state
+        .store
+        .set_star_hours(&user.actor, &f.star_hours, &user.client)
+        .await
+    {
         Ok(_) => Ok(Redirect::to("/volunteers/settings").into_response()),
         Err(StoreError::Invalid(v)) => {
             let page = SettingsPage {

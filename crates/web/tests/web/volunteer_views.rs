@@ -67,7 +67,11 @@ async fn served(app: &TestApp, manager: &Http) -> Served {
         )
     };
     exec(app, &record(1, "2026-03-01", 120, 120, "NULL")).await;
-    exec(app, &record(2, "2026-04-01", 60, 60, "NULL").replace("'attendance'", "'manual'")).await;
+    exec(
+        app,
+        &record(2, "2026-04-01", 60, 60, "NULL").replace("'attendance'", "'manual'"),
+    )
+    .await;
     exec(app, &record(3, "2026-04-01", 30, -30, "2")).await;
     Served {
         community,
@@ -85,14 +89,23 @@ async fn http_story(app: &TestApp) {
     let manager = app.manager().await;
     let s = served(app, &manager).await;
     let (community, person) = (s.community, s.person);
-    app.add_user("staff.v", Role::CommunityStaff, Some(community), false).await;
-    app.add_user("staff.b", Role::CommunityStaff, Some(s.street_b), false).await;
+    app.add_user("staff.v", Role::CommunityStaff, Some(community), false)
+        .await;
+    app.add_user("staff.b", Role::CommunityStaff, Some(s.street_b), false)
+        .await;
     let staff = app.login("staff.v").await;
     let other = app.login("staff.b").await;
 
     // The trajectory: 150 minutes, the correction shown beside the record it replaced.
-    let t = staff.get(&format!("/api/v1/people/{person}/service")).await.expect(200).json();
-    assert_eq!((t["total_minutes"].as_i64(), t["total_hours"].as_str()), (Some(150), Some("2.5")));
+    let t = staff
+        .get(&format!("/api/v1/people/{person}/service"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(
+        (t["total_minutes"].as_i64(), t["total_hours"].as_str()),
+        (Some(150), Some("2.5"))
+    );
     assert_eq!(t["star_label"], "未评星");
     let records = t["records"].as_array().expect("records");
     let replaced = records.iter().find(|r| r["id"] == 2).expect("record 2");
@@ -106,7 +119,10 @@ async fn http_story(app: &TestApp) {
     // The person themself, on the phone.
     let user = app.add_user("lin", Role::Resident, Some(community), false).await;
     staff
-        .post_json("/api/v1/points/links", &json!({"user_id": user.id, "person_id": person}))
+        .post_json(
+            "/api/v1/points/links",
+            &json!({"user_id": user.id, "person_id": person}),
+        )
         .await
         .expect(204);
     let lin = app.login("lin").await;
@@ -120,17 +136,29 @@ async fn http_story(app: &TestApp) {
     let mut blank = print_body();
     blank["issuer"] = json!("");
     blank["contact"] = json!("电话");
-    let r = staff.post_json(&format!("/api/v1/people/{person}/service/prints"), &blank).await;
+    let r = staff
+        .post_json(&format!("/api/v1/people/{person}/service/prints"), &blank)
+        .await;
     let fields = r.expect(422).error_fields();
-    assert!(fields.contains(&"issuer".to_string()) && fields.contains(&"contact".to_string()), "{fields:?}");
+    assert!(
+        fields.contains(&"issuer".to_string()) && fields.contains(&"contact".to_string()),
+        "{fields:?}"
+    );
     let print = staff
         .post_json(&format!("/api/v1/people/{person}/service/prints"), &print_body())
         .await
         .expect(201)
         .json();
-    assert_eq!((print["minutes"].as_i64(), print["record_ids"].as_str()), (Some(150), Some("3,1")));
+    assert_eq!(
+        (print["minutes"].as_i64(), print["record_ids"].as_str()),
+        (Some(150), Some("3,1"))
+    );
     let id = print["id"].as_i64().expect("print id");
-    let sheet = staff.get(&format!("/api/v1/service-prints/{id}")).await.expect(200).json();
+    let sheet = staff
+        .get(&format!("/api/v1/service-prints/{id}"))
+        .await
+        .expect(200)
+        .json();
     assert_eq!(sheet["hours"], "2.5");
     assert_eq!(sheet["person"]["id_number_masked"], "110105********002X");
     other.get(&format!("/api/v1/service-prints/{id}")).await.expect(404);
@@ -152,7 +180,9 @@ async fn http_story(app: &TestApp) {
     assert_eq!(full[0]["id_number"], "11010519491231002X");
     other.get(&path).await.expect(404);
     staff
-        .get(&format!("/api/v1/nodes/{community}/volunteers/national-export?from=2026-13-01"))
+        .get(&format!(
+            "/api/v1/nodes/{community}/volunteers/national-export?from=2026-13-01"
+        ))
         .await
         .expect(422);
     let (status, headers, bytes) = staff
@@ -163,27 +193,40 @@ async fn http_story(app: &TestApp) {
     let sheet = xlsx_rows(bytes, "志愿服务时长");
     assert_eq!(sheet[0][0], "姓名");
     assert_eq!(sheet[0][5], "服务时长(小时)");
-    let audited: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action IN ('volunteer.export.national', 'volunteer.print.issue')")
-            .fetch_one(app.store.pool())
-            .await
-            .expect("audit");
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action IN ('volunteer.export.national', 'volunteer.print.issue')",
+    )
+    .fetch_one(app.store.pool())
+    .await
+    .expect("audit");
     assert_eq!(audited, 4);
 
     // The star levels: changed by the administrator only, strictly increasing.
-    assert_eq!(staff.get("/api/v1/volunteers/settings").await.expect(200).json()["star_hours"], "100,300,600,1000,1500");
+    assert_eq!(
+        staff.get("/api/v1/volunteers/settings").await.expect(200).json()["star_hours"],
+        "100,300,600,1000,1500"
+    );
     staff
         .post_json("/api/v1/volunteers/settings", &json!({"star_hours": "1,2"}))
         .await
         .expect(403);
-    let bad = manager.post_json("/api/v1/volunteers/settings", &json!({"star_hours": "3,2"})).await;
+    let bad = manager
+        .post_json("/api/v1/volunteers/settings", &json!({"star_hours": "3,2"}))
+        .await;
     assert_eq!(bad.expect(422).error_fields(), vec!["star_hours".to_string()]);
     manager
         .post_json("/api/v1/volunteers/settings", &json!({"star_hours": "1,2,3"}))
         .await
         .expect(200);
-    let t = staff.get(&format!("/api/v1/people/{person}/service")).await.expect(200).json();
-    assert_eq!((t["stars"].as_i64(), t["hours_to_next"].as_str()), (Some(2), Some("0.5")));
+    let t = staff
+        .get(&format!("/api/v1/people/{person}/service"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(
+        (t["stars"].as_i64(), t["hours_to_next"].as_str()),
+        (Some(2), Some("0.5"))
+    );
 
     // Campaigns under the community, with progress.
     let c = json!({"name": "百场群众活动", "measure": "activities", "target": 100, "starts_on": "2026-01-01",
@@ -193,10 +236,22 @@ async fn http_story(app: &TestApp) {
         .await
         .expect(201)
         .json();
-    exec(app, &format!("UPDATE activities SET campaign_id = {} WHERE id = 1", created["id"])).await;
-    let got = staff.get(&format!("/api/v1/campaigns/{}", created["id"])).await.expect(200).json();
+    exec(
+        app,
+        &format!("UPDATE activities SET campaign_id = {} WHERE id = 1", created["id"]),
+    )
+    .await;
+    let got = staff
+        .get(&format!("/api/v1/campaigns/{}", created["id"]))
+        .await
+        .expect(200)
+        .json();
     assert_eq!((got["done"].as_i64(), got["target"].as_i64()), (Some(1), Some(100)));
-    let list = staff.get(&format!("/api/v1/nodes/{community}/campaigns")).await.expect(200).json();
+    let list = staff
+        .get(&format!("/api/v1/nodes/{community}/campaigns"))
+        .await
+        .expect(200)
+        .json();
     assert_eq!(list.as_array().map(Vec::len), Some(1));
     let bad = json!({"name": "", "measure": "x", "target": 0, "starts_on": "2026-01-01", "ends_on": "2025-01-01"});
     let fields = staff
@@ -205,7 +260,10 @@ async fn http_story(app: &TestApp) {
         .expect(422)
         .error_fields();
     assert!(fields.len() >= 4, "{fields:?}");
-    other.get(&format!("/api/v1/campaigns/{}", created["id"])).await.expect(404);
+    other
+        .get(&format!("/api/v1/campaigns/{}", created["id"]))
+        .await
+        .expect(404);
     other
         .post_json(&format!("/api/v1/nodes/{community}/campaigns"), &c)
         .await
@@ -224,14 +282,17 @@ async fn browser_trajectory_print_and_export() {
     let app = TestApp::start().await;
     let manager = app.manager().await;
     let s = served(&app, &manager).await;
-    app.add_user("staff.v", Role::CommunityStaff, Some(s.community), false).await;
+    app.add_user("staff.v", Role::CommunityStaff, Some(s.community), false)
+        .await;
     let base = app.base.clone();
     let person = s.person;
     in_browser(|c| async move {
         c.goto(&format!("{base}/login")).await.expect("open the console");
         login(&c, "staff.v", PASSWORD).await;
         path_where(&c, |p| !p.starts_with("/login")).await;
-        c.goto(&format!("{base}/people/{person}/service")).await.expect("trajectory");
+        c.goto(&format!("{base}/people/{person}/service"))
+            .await
+            .expect("trajectory");
         let shown = text_where(&c, "#total-hours", |t| !t.is_empty()).await;
         assert_eq!(shown, "2.5");
         element(&c, ".chart canvas").await;

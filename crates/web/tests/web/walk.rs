@@ -422,8 +422,10 @@ fn aimed(method: &Method, template: &str, t: &Target, x: &Target, street_b: i64)
             ])
         }
         ("POST", "/api/v1/people/{id}/service/prints") => {
-            probe.json = Some(json!({"from": "2026-01-01", "issuer": "越权出具", "person_in_charge": "越权",
-                "handler": "越权", "contact": "0757-1234567"}))
+            probe.json = Some(
+                json!({"from": "2026-01-01", "issuer": "越权出具", "person_in_charge": "越权",
+                "handler": "越权", "contact": "0757-1234567"}),
+            )
         }
         ("POST", "/tree/{id}/campaigns") => {
             probe.form = form(&[
@@ -835,7 +837,11 @@ async fn walk_story(app: &TestApp) {
             starts_on: "2026-01-01".into(),
             ends_on: "2026-12-31".into(),
         };
-        let campaign = s.create_campaign(&overseer(), node, &form, "test").await.expect("campaign").id;
+        let campaign = s
+            .create_campaign(&overseer(), node, &form, "test")
+            .await
+            .expect("campaign")
+            .id;
         let print: i64 = sqlx::query_scalar(
             "INSERT INTO service_record_prints (number, person_id, node_id, period_from, period_to, record_ids, \
              minutes, issuer, person_in_charge, handler, contact, issued_by, created_at) VALUES ($1, $2, $3, \

@@ -35,7 +35,11 @@ struct CampaignsPage {
     may_create: bool,
 }
 
-async fn page(State(state): State<AppState>, user: CurrentUser, Path(id): Path<i64>) -> Result<CampaignsPage, PageError> {
+async fn page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<CampaignsPage, PageError> {
     let node = state.store.node(&user.actor, id).await?;
     let campaigns = state.store.campaigns_under(&user.actor, id).await?;
     Ok(CampaignsPage {
@@ -53,7 +57,10 @@ async fn create(
     Path(id): Path<i64>,
     Form(form): Form<CampaignForm>,
 ) -> Result<Redirect, PageError> {
-    state.store.create_campaign(&user.actor, id, &form, &user.client).await?;
+    state
+        .store
+        .create_campaign(&user.actor, id, &form, &user.client)
+        .await?;
     Ok(Redirect::to(&format!("/tree/{id}/campaigns")))
 }
 
@@ -86,6 +93,10 @@ pub async fn api_create(
 
 #[utoipa::path(get, path = "/api/v1/campaigns/{id}", tag = "volunteers", params(("id" = i64, Path)),
     responses((status = 200, body = Campaign), (status = 404, body = crate::error::Problem)))]
-pub async fn api_get(State(state): State<AppState>, ApiUser(actor): ApiUser, Path(id): Path<i64>) -> ApiResult<Json<Campaign>> {
+pub async fn api_get(
+    State(state): State<AppState>,
+    ApiUser(actor): ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Campaign>> {
     Ok(Json(state.store.campaign(&actor, id).await?))
 }
