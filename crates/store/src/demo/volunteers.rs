@@ -1,5 +1,5 @@
 //! Volunteer service of a demo city, 清泉街 style: the city's first community (in code order)
-//! has 1200 volunteers from its district in 8 teams, activities over the past months with
+//! has 1200 volunteers (its residents, else its street's or district's) in 8 teams, activities over the past months with
 //! sign-ups, attendance and hours (two of them corrected), points credited for the hours in a
 //! volunteer points scheme (double entry: every transaction sums to zero, every account's
 //! balance is the sum of its entries), a points shop with redemptions, and the five "hundreds"
@@ -161,13 +161,44 @@ impl Store {
         Ok(max + 1)
     }
 
-    /// Residents living in the subtree at `path`, by id, at most `limit`.
+    /// The first `limit` residents (by id) living in the subtree at `path`. Read through the
+    /// nodes of the subtree and the `persons_home` index, and sorted here, so the plan never
+    /// walks the whole `persons` table in id order (8 million rows at full scale).
     async fn residents_under(&self, tx: &mut Tx, path: &str, limit: usize) -> StoreResult<Vec<i64>> {
-        let mut sql = Sql::new("SELECT p.id FROM persons p JOIN nodes h ON h.id = p.home_node_id WHERE ");
-        crate::scope::push_subtree(&mut sql, "h.path", path);
-        sql.push(" ORDER BY p.id LIMIT ").bind(limit as i64);
-        let rows: Vec<(i64,)> = sql.query_as().fetch_all(&mut **tx).await?;
-        Ok(rows.into_iter().map(|r| r.0).collect())
+        let mut sql = Sql::new("SELECT id FROM nodes WHERE ");
+        crate::scope::push_subtree(&mut sql, "path", path);
+        let nodes: Vec<(i64,)> = sql.query_as().fetch_all(&mut **tx).await?;
+        let mut out: Vec<i64> = Vec::new();
+        for chunk in nodes.chunks(500) {
+            let mut sql = Sql::new("SELECT id FROM persons WHERE home_node_id IN (");
+            for (k, (id,)) in chunk.iter().enumerate() {
+                if k > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(*id);
+            }
+            sql.push(")");
+            let rows: Vec<(i64,)> = sql.query_as().fetch_all(&mut **tx).await?;
+            out.extend(rows.into_iter().map(|r| r.0));
+        }
+        out.sort_unstable();
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    /// The showcase's volunteers: residents of the community, else of its street, else of its
+    /// district, whichever first has enough.
+    async fn showcase_people(&self, tx: &mut Tx, community_path: &str) -> StoreResult<Vec<i64>> {
+        let parts: Vec<&str> = community_path.trim_matches('/').split('/').collect();
+        let mut people = Vec::new();
+        for depth in [parts.len(), parts.len().saturating_sub(1), 2] {
+            let path = format!("/{}/", parts.iter().take(depth).copied().collect::<Vec<_>>().join("/"));
+            people = self.residents_under(tx, &path, SHOWCASE_VOLUNTEERS).await?;
+            if people.len() >= SHOWCASE_VOLUNTEERS {
+                break;
+            }
+        }
+        Ok(people)
     }
 
     pub(super) async fn load_demo_volunteers(
@@ -195,11 +226,6 @@ impl Store {
         let Some(showcase) = communities.first().cloned() else {
             return Ok(VolunteerCounts::default());
         };
-        // The showcase's district: the community's path is /city/district/street/community/.
-        let district_path = {
-            let parts: Vec<&str> = showcase.3.trim_matches('/').split('/').collect();
-            format!("/{}/", parts.iter().take(2).copied().collect::<Vec<_>>().join("/"))
-        };
         let organiser_user = self.demo_organiser(&mut tx, &showcase.1, &now).await?;
         let mut ids = Ids {
             volunteer: self.max_id(&mut tx, "volunteers").await?,
@@ -219,10 +245,8 @@ impl Store {
         let mut members = Rows::new("INSERT INTO team_members (team_id, volunteer_id, role, joined_on) VALUES ");
         let mut plans: Vec<Plan> = Vec::new();
 
-        // The showcase community: 1200 volunteers of its district in 8 teams.
-        let people = self
-            .residents_under(&mut tx, &district_path, SHOWCASE_VOLUNTEERS)
-            .await?;
+        // The showcase community: 1200 volunteers of its neighbourhood in 8 teams.
+        let people = self.showcase_people(&mut tx, &showcase.3).await?;
         let mut team_ids = Vec::new();
         for (name, focus) in SHOWCASE_TEAMS {
             teams.push(vec![
