@@ -107,8 +107,24 @@ async fn fixture(db: &Db) -> Fixture {
                 .into(),
             campaign(101, "百场群众活动", "activities", 2),
             campaign(102, "百名志愿者", "volunteers", 5),
-            activity(1, a1, "101", "2026-03-01T01:00:00Z", "2026-03-01T03:00:00Z", "closed", 30),
-            activity(2, a1, "101", "2026-04-10T01:00:00Z", "2026-04-10T03:00:00Z", "closed", 20),
+            activity(
+                1,
+                a1,
+                "101",
+                "2026-03-01T01:00:00Z",
+                "2026-03-01T03:00:00Z",
+                "closed",
+                30,
+            ),
+            activity(
+                2,
+                a1,
+                "101",
+                "2026-04-10T01:00:00Z",
+                "2026-04-10T03:00:00Z",
+                "closed",
+                20,
+            ),
             activity(
                 3,
                 a1,
@@ -118,7 +134,15 @@ async fn fixture(db: &Db) -> Fixture {
                 "cancelled",
                 99,
             ),
-            activity(4, a1, "102", "2026-05-05T01:00:00Z", "2026-05-05T03:00:00Z", "closed", 0),
+            activity(
+                4,
+                a1,
+                "102",
+                "2026-05-05T01:00:00Z",
+                "2026-05-05T03:00:00Z",
+                "closed",
+                0,
+            ),
             activity(5, b1, "NULL", "2026-05-06T01:00:00Z", "2026-05-06T03:00:00Z", "open", 7),
             format!(
                 "INSERT INTO activity_signups (activity_id, person_id, status, signed_up_at, checked_in_at, \
