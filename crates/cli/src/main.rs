@@ -298,6 +298,11 @@ async fn load_demo(store: &Store, city: DemoCity, scale: Scale) -> Result<()> {
         "双报到: {} 个驻区单位, {} 名党员, {} 名在职党员报到, {} 名干部选派或下沉",
         r.units, r.members, r.registrations, r.deployments
     ));
+    let v = report.volunteers;
+    say(&format!(
+        "志愿服务: {} 名志愿者, {} 支队伍, {} 场活动, {} 条服务记录, {} 笔积分交易, {} 次兑换, {} 个活动目标",
+        v.volunteers, v.teams, v.activities, v.records, v.point_transactions, v.redemptions, v.campaigns
+    ));
     Ok(())
 }
 

@@ -129,6 +129,12 @@ fn the_small_demo_loads_with_the_seed_grid_counts() {
         "{out}"
     );
     assert!(out.contains("2600 党组织, 32163 居民, 10157 个岗位"), "{out}");
+    assert!(
+        out.contains(
+            "志愿服务: 1440 名志愿者, 28 支队伍, 140 场活动, 2419 条服务记录, 2157 笔积分交易, 252 次兑换, 5 个活动目标"
+        ),
+        "{out}"
+    );
     let again = gongjian(dir.path(), &["demo", "--city", "foshan"]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("已经存在"));

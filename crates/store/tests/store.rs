@@ -783,3 +783,6 @@ mod registrations;
 
 #[path = "store/points.rs"]
 mod points;
+
+#[path = "store/volunteer_views.rs"]
+mod volunteer_views;

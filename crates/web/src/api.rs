@@ -37,6 +37,11 @@ use crate::AppState;
         crate::points::api_items_under, crate::points::api_create_item, crate::points::api_redemptions_under,
         crate::points::api_statement, crate::points::api_redeem, crate::points::api_redemption,
         crate::points::api_pick_up, crate::points::api_cancel,
+        crate::volunteers::trajectory::api_trajectory, crate::volunteers::trajectory::api_my_trajectory,
+        crate::volunteers::trajectory::api_issue_print, crate::volunteers::trajectory::api_print,
+        crate::volunteers::trajectory::api_national, crate::volunteers::trajectory::api_settings,
+        crate::volunteers::trajectory::api_save_settings, crate::volunteers::trajectory::campaigns::api_list,
+        crate::volunteers::trajectory::campaigns::api_create, crate::volunteers::trajectory::campaigns::api_get,
     ),
     tags((name = "tree", description = "The governance tree (行政区划与网格)"),
          (name = "party", description = "The party-organisation tree (党组织)"),
@@ -45,6 +50,7 @@ use crate::AppState;
          (name = "stats", description = "Metrics of the seed reports, computed from records"),
          (name = "people", description = "Residents (居民) and party members; ID and phone numbers masked unless revealed"),
          (name = "units", description = "Units in the area (驻区单位) and their liaison contacts"),
+         (name = "volunteers", description = "Volunteer service (志愿服务): service trajectories, printed service records, the national-system export of hours, star levels, campaigns"),
          (name = "points", description = "Points ledger (积分) and the points shop (积分超市); writes carry an Idempotency-Key"),
          (name = "registration", description = "Double registration (双报到): in-service members, pairings, cadres sent down, reports to employers"))
 )]

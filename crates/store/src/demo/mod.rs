@@ -20,6 +20,7 @@ mod registration;
 mod volunteers;
 
 pub use registration::RegistrationCounts;
+pub use volunteers::{SHOWCASE_VOLUNTEERS, VolunteerCounts};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DemoCity {
@@ -118,6 +119,8 @@ pub struct DemoReport {
     pub posts: usize,
     /// Units, members, registrations and deployments of double registration.
     pub registration: RegistrationCounts,
+    /// Volunteers, teams, activities, hours, points and campaigns.
+    pub volunteers: VolunteerCounts,
     pub seconds: f64,
 }
 
@@ -576,6 +579,7 @@ impl Store {
         report.party_orgs += reg.agency_orgs;
         report.posts += reg.part_time_posts;
         report.registration = reg;
+        report.volunteers = self.load_demo_volunteers(report.city_id, scale, progress).await?;
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
     }

@@ -132,7 +132,12 @@ impl Store {
     }
 
     /// The count for the subtree of `node`, and for each of `kids` (in their order).
-    async fn counts(&self, q: &Count<'_>, node: &Node, kids: &[Node]) -> StoreResult<((i64, i64), Vec<(i64, i64)>)> {
+    pub(super) async fn counts(
+        &self,
+        q: &Count<'_>,
+        node: &Node,
+        kids: &[Node],
+    ) -> StoreResult<((i64, i64), Vec<(i64, i64)>)> {
         let mut sql = Sql::new(&format!("SELECT {} FROM {} WHERE ", q.select, q.from));
         (q.conds)(&mut sql);
         sql.push(" AND ");
@@ -530,6 +535,9 @@ impl Store {
                     Some((q, note)) => self.counted(&q, node, kids, out, each, note).await?,
                     None => (out, each),
                 }
+            }
+            id if super::volunteers::IDS.contains(&id) => {
+                self.volunteer_metric(id, period, node, kids, out, each).await?
             }
             _ => {
                 let mut out = out;

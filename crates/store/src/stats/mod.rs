@@ -18,6 +18,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 pub use rollup::{RESIDENTS_ROLLUP, ROLLUP_THRESHOLD};
+pub use volunteers::{campaign_progress_table, day_instants};
 
 use crate::db::Store;
 use crate::error::{StoreError, StoreResult};
@@ -90,13 +91,13 @@ pub const METRICS: [MetricDef; 70] = [
     m("people.workers_professional", "纳入职业化管理的社区工作者数", STOCK),
     m("people.workers_recruited", "新补充社区工作者数", FLOW),
     m("people.trained_secretaries", "参加培训的社区书记数", NA),
-    m("volunteer.count", "志愿者数", NA),
-    m("volunteer.teams", "志愿服务队数", NA),
-    m("volunteer.beneficiaries", "受益居民数", NA),
-    m("volunteer.hours", "志愿服务时长", NA),
-    m("points.redemptions", "积分兑换", NA),
+    m("volunteer.count", "志愿者数", NOW),
+    m("volunteer.teams", "志愿服务队数", NOW),
+    m("volunteer.beneficiaries", "受益居民数", FLOW),
+    m("volunteer.hours", "志愿服务时长", FLOW),
+    m("points.redemptions", "积分兑换", FLOW),
     m("letters.thanks_sent", "感谢函", FLOW),
-    m("center.campaign.progress", "“五个一百”进度", NA),
+    m("center.campaign.progress", "“五个一百”进度", STOCK),
     m("orders.self_service", "群众自助点单", NA),
     m("eldercare.served", "享受居家养老服务的老年人数", NA),
     m("meeting.joint.coverage", "党建联席会议建立率", NA),

@@ -5,6 +5,7 @@
 
 pub mod activities;
 pub mod attendance;
+pub mod campaigns;
 pub mod export;
 pub mod records;
 pub mod teams;

@@ -76,6 +76,38 @@ async fn demo_cities_load_with_exact_counts() {
         eq!(metric("org.community.reserve_cadres").await.min, Some(2));
         check!(metric("org.street.instructors_min").await.min >= Some(5));
 
+        // Volunteer service: the first community has 1200 volunteers in 8 teams; the ledger
+        // balances; the five "hundreds" are partway.
+        let v = r.volunteers;
+        eq!(
+            (v.volunteers, v.teams, v.activities, v.records, v.campaigns),
+            (1440, 28, 140, 2419, 5)
+        );
+        let showcase: String = sqlx::query_scalar("SELECT code FROM nodes WHERE level = 4 ORDER BY code LIMIT 1")
+            .fetch_one(s.pool())
+            .await
+            .unwrap();
+        let at = async |id: &str, code: &str| {
+            s.metric(me, id, code, &gongjian_store::stats::Period::default())
+                .await
+                .unwrap()
+        };
+        eq!(at("volunteer.count", &showcase).await.value, Some(1200.0));
+        eq!(at("volunteer.teams", &showcase).await.value, Some(8.0));
+        eq!(metric("volunteer.count").await.value, Some(v.volunteers as f64));
+        eq!(metric("volunteer.teams").await.value, Some(v.teams as f64));
+        check!(s.verify_ledger().await.unwrap().is_sound());
+        let progress = at("center.campaign.progress", &showcase).await;
+        // 16 activities of each of four kinds held, and 80 of 100 volunteers.
+        eq!(
+            (progress.numerator, progress.denominator),
+            (Some(16 * 4 + 80), Some(500))
+        );
+        let hours = metric("volunteer.hours").await.value.unwrap_or(0.0);
+        check!(hours > 1000.0);
+        check!(metric("points.redemptions").await.value > Some(10.0));
+        check!(metric("volunteer.beneficiaries").await.value > Some(1000.0));
+
         let again = load(DemoCity::Foshan).await;
         refused(again, "city", "演示城市“佛山市”已经存在");
         eq!(db.scalar("SELECT COUNT(*) FROM nodes").await, nodes);

@@ -187,7 +187,7 @@ async fn organisation_metrics_come_from_posts() {
         db.org(Some(&a1_org), "branch", "estate", &t["a1g1"]).await;
         eq!(m("org.estate_branch.count", "440600000000").await.value, Some(1.0));
         // Not yet available: said so, no number.
-        let v = m("volunteer.count", "440600000000").await;
+        let v = m("orders.self_service", "440600000000").await;
         check!(!v.available && v.value.is_none());
         // Scope: another street's staff cannot read this street's figures.
         not_found(

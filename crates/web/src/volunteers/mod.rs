@@ -4,7 +4,7 @@
 
 mod activities;
 mod records;
-mod trajectory;
+pub(crate) mod trajectory;
 
 use crate::Route;
 

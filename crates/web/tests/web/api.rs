@@ -613,7 +613,8 @@ async fn metrics_of_the_demo_city_over_http() {
             .map(|m| m["available"].as_bool().unwrap_or(false))
     };
     assert_eq!(available("org.community.one_shoulder"), Some(true));
-    assert_eq!(available("volunteer.count"), Some(false));
+    assert_eq!(available("orders.self_service"), Some(false));
+    assert_eq!(available("volunteer.count"), Some(true));
     let get = async |id: &str| {
         manager
             .get(&format!("/api/v1/stats/{id}?node=440600000000"))
@@ -646,7 +647,7 @@ async fn metrics_of_the_demo_city_over_http() {
     assert_eq!(get("org.estate_branch.count").await["value"], 300.0);
     let residents = get("people.residents").await;
     assert_eq!(residents["denominator"].as_i64(), Some(32163));
-    let not_yet = get("volunteer.count").await;
+    let not_yet = get("orders.self_service").await;
     assert_eq!(
         (not_yet["available"].as_bool(), not_yet["value"].is_null()),
         (Some(false), true)

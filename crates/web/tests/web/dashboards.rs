@@ -38,7 +38,8 @@ async fn metrics_for_a_period_with_their_breakdown() {
     assert_eq!(basis("people.community_workers"), Some(Value::from("stock")));
     assert_eq!(basis("people.workers_recruited"), Some(Value::from("flow")));
     assert_eq!(basis("grid.count.l3"), Some(Value::from("current")));
-    assert_eq!(basis("volunteer.count"), Some(Value::Null));
+    assert_eq!(basis("orders.self_service"), Some(Value::Null));
+    assert_eq!(basis("volunteer.count"), Some(Value::from("current")));
 
     // The city's level-3 grids, and the same per district.
     let l3 = get(&format!("/api/v1/stats/grid.count.l3?node={CITY}")).await;

@@ -63,6 +63,15 @@ const OWN_OR_PUBLIC: &[(&str, &str)] = &[
     ("GET", "/api/v1/points/me"),
     ("GET", "/api/v1/shop/items"),
     ("GET", "/m/points"),
+    // ---- Volunteer views: the caller's own service, and the star-level setting (the same for
+    // everyone; changed only by a system administrator or the organisation department).
+    ("GET", "/m/service"),
+    ("GET", "/api/v1/me/service"),
+    ("GET", "/volunteers/settings"),
+    ("POST", "/volunteers/settings"),
+    ("GET", "/api/v1/volunteers/settings"),
+    ("POST", "/api/v1/volunteers/settings"),
+    // ---- end of volunteer views
 ];
 
 const Y_NAME: &str = "隔壁社区";
@@ -100,6 +109,10 @@ struct Target {
     scheme: i64,
     item: i64,
     redemption: i64,
+    // ---- Volunteer views: a printed service record of the resident and a campaign of the
+    // community.
+    print: i64,
+    campaign: i64,
 }
 
 /// One request of the walk.
@@ -182,6 +195,10 @@ fn fill(template: &str, t: &Target) -> Result<String, String> {
             {
                 t.redemption.to_string()
             }
+            // ---- Volunteer views
+            "{id}" if under("/service-prints/") || under("/api/v1/service-prints/") => t.print.to_string(),
+            "{id}" if under("/api/v1/campaigns/") => t.campaign.to_string(),
+            // ---- end of volunteer views
             "{contact}" if under("/units/") => t.contact.to_string(),
             "{unit}" if under("/tree/") || under("/api/v1/nodes/") => t.unit.to_string(),
             "{metric}" if under("/api/v1/stats/") => format!("grid.count.l3?node={}", t.code),
@@ -394,6 +411,36 @@ fn aimed(method: &Method, template: &str, t: &Target, x: &Target, street_b: i64)
         }
         ("POST", "/shop/items/{id}/stock") => probe.form = form(&[("change", "5")]),
         ("POST", "/api/v1/shop/items/{id}/stock") => probe.json = Some(json!({"change": 5})),
+        // ---- Volunteer views: a valid print of Y's resident, a valid campaign at Y.
+        ("POST", "/people/{id}/service/prints") => {
+            probe.form = form(&[
+                ("from", "2026-01-01"),
+                ("issuer", "越权出具"),
+                ("person_in_charge", "越权"),
+                ("handler", "越权"),
+                ("contact", "0757-1234567"),
+            ])
+        }
+        ("POST", "/api/v1/people/{id}/service/prints") => {
+            probe.json = Some(
+                json!({"from": "2026-01-01", "issuer": "越权出具", "person_in_charge": "越权",
+                "handler": "越权", "contact": "0757-1234567"}),
+            )
+        }
+        ("POST", "/tree/{id}/campaigns") => {
+            probe.form = form(&[
+                ("name", "越权目标"),
+                ("measure", "activities"),
+                ("target", "100"),
+                ("starts_on", "2026-01-01"),
+                ("ends_on", "2026-12-31"),
+            ])
+        }
+        ("POST", "/api/v1/nodes/{id}/campaigns") => {
+            probe.json = Some(json!({"name": "越权目标", "measure": "activities", "target": 100,
+                "starts_on": "2026-01-01", "ends_on": "2026-12-31"}))
+        }
+        // ---- end of volunteer views
         // Restores, revocations, password resets: the target is in the path alone.
         _ if api => probe.json = Some(json!({})),
         _ => probe.form = Some(Vec::new()),
@@ -464,6 +511,10 @@ fn own(method: &Method, template: &str, t: &Target) -> Result<Vec<Probe>, String
             None,
         )],
         ("POST", "/login") | ("POST", "/logout") => vec![probe(path, Some(Vec::new()), None)],
+        // ---- Volunteer views: the setting is not the worker's to change.
+        ("POST", "/volunteers/settings") => vec![probe(path, form(&[("star_hours", "1,2,3")]), None)],
+        ("POST", "/api/v1/volunteers/settings") => vec![probe(path, None, Some(json!({"star_hours": "1,2,3"})))],
+        // ---- end of volunteer views
         ("GET", _) => vec![probe(path, None, None)],
         _ => return Err(format!("no request for the own-or-public route {method} {template}")),
     })
@@ -545,6 +596,15 @@ async fn snapshot(app: &TestApp, y: &Target) -> Value {
             sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM point_transactions").fetch_one(s.pool()).await.expect("count"),
             sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE person_id IS NOT NULL").fetch_one(s.pool()).await.expect("count"),
         ],
+        // ---- Volunteer views
+        "volunteer_views": [
+            v(serde_json::to_value(s.campaign(&o, y.campaign).await.expect("campaign"))),
+            v(serde_json::to_value(s.service_print(&o, y.print).await.expect("print").print)),
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM service_record_prints").fetch_one(s.pool()).await.expect("count"),
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM campaigns").fetch_one(s.pool()).await.expect("count"),
+            sqlx::query_scalar::<_, String>("SELECT value FROM volunteer_settings WHERE name = 'star_hours'").fetch_one(s.pool()).await.expect("setting"),
+        ],
+        // ---- end of volunteer views
         "rows": [
             sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM party_members").fetch_one(s.pool()).await.expect("count"),
             sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM units").fetch_one(s.pool()).await.expect("count"),
@@ -767,6 +827,39 @@ async fn walk_story(app: &TestApp) {
     };
     let [member, unit, contact, registration, letter, pairing] = extras(y_person, id(&y), y_org, "紫荆物业公司").await;
     let [scheme, item, redemption] = shop(y_person, id(&y), "紫荆").await;
+    // ---- Volunteer views: a campaign at the community and a print kept for its resident.
+    let views = async |person: i64, node: i64, issued_by: i64, name: &str| -> [i64; 2] {
+        let s = &app.store;
+        let form = gongjian_store::volunteers::campaigns::CampaignForm {
+            name: format!("{name}百场群众活动"),
+            measure: "activities".into(),
+            target: "100".into(),
+            starts_on: "2026-01-01".into(),
+            ends_on: "2026-12-31".into(),
+        };
+        let campaign = s
+            .create_campaign(&overseer(), node, &form, "test")
+            .await
+            .expect("campaign")
+            .id;
+        let print: i64 = sqlx::query_scalar(
+            "INSERT INTO service_record_prints (number, person_id, node_id, period_from, period_to, record_ids, \
+             minutes, issuer, person_in_charge, handler, contact, issued_by, created_at) VALUES ($1, $2, $3, \
+             '2026-01-01', '2026-06-30', '', 0, $4, '负责人', '经办人', '0757-1234567', $5, '2026-07-01T00:00:00Z') \
+             RETURNING id",
+        )
+        .bind(format!("JL-walk-{person}"))
+        .bind(person)
+        .bind(node)
+        .bind(format!("{name}居委会"))
+        .bind(issued_by)
+        .fetch_one(s.pool())
+        .await
+        .expect("print");
+        [print, campaign]
+    };
+    let [y_print, y_campaign] = views(y_person, id(&y), y_user.id, "紫荆").await;
+    // ---- end of volunteer views
     let target_y = Target {
         node: id(&y),
         code: Y_CODE.to_string(),
@@ -787,12 +880,15 @@ async fn walk_story(app: &TestApp) {
         scheme,
         item,
         redemption,
+        print: y_print,
+        campaign: y_campaign,
     };
     let staff_user = app
         .add_user("staff.x", Role::CommunityStaff, Some(id(&t.community)), false)
         .await;
     let x_extras = extras(x_person, id(&t.community), x_org, "阳光物业公司").await;
     let x_shop = shop(x_person, id(&t.community), "阳光").await;
+    let x_views = views(x_person, id(&t.community), staff_user.id, "阳光").await;
     let target_x = Target {
         node: id(&t.community),
         code: COMMUNITY_CODE.to_string(),
@@ -813,6 +909,8 @@ async fn walk_story(app: &TestApp) {
         scheme: x_shop[0],
         item: x_shop[1],
         redemption: x_shop[2],
+        print: x_views[0],
+        campaign: x_views[1],
     };
     let street_b = id(&t.street_b);
     // Everything of Y that must never reach X's worker.
@@ -1025,6 +1123,8 @@ fn an_unmapped_route_parameter_is_named() {
         scheme: 16,
         item: 17,
         redemption: 18,
+        print: 19,
+        campaign: 20,
     };
     let e = fill("/meetings/{id}/minutes", &t).expect_err("no mapping for meetings");
     assert!(e.contains("/meetings/{id}/minutes"), "{e}");
