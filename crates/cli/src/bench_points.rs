@@ -17,13 +17,14 @@ use gongjian_store::tokens::NewToken;
 use gongjian_store::tree::NodeInput;
 use serde_json::json;
 
+use crate::bench_baseline::InsertBaseline;
+
 pub struct PointsFigures {
     pub clients: usize,
     pub seconds: f64,
     pub transactions: u64,
     pub refused: u64,
-    pub inserts: u64,
-    pub insert_seconds: f64,
+    pub baseline: InsertBaseline,
 }
 
 impl PointsFigures {
@@ -32,7 +33,7 @@ impl PointsFigures {
     }
 
     pub fn inserts_per_second(&self) -> f64 {
-        self.inserts as f64 / self.insert_seconds
+        self.baseline.per_second()
     }
 }
 
@@ -226,47 +227,14 @@ pub async fn run(store: &Store, clients: usize, seconds: u64) -> Result<PointsFi
     if !books.is_sound() {
         bail!("the books do not balance after the run: {books:?}");
     }
-    let (inserts, insert_seconds) = bare_inserts(store, clients, seconds).await?;
+    let baseline = crate::bench_baseline::bare_inserts(store, clients, seconds).await?;
     Ok(PointsFigures {
         clients,
         seconds: elapsed,
         transactions: ok.load(Ordering::Relaxed),
         refused: refused.load(Ordering::Relaxed),
-        inserts,
-        insert_seconds,
+        baseline,
     })
-}
-
-/// The engine's bare single-row insert (one autocommitted `INSERT` per transaction) with as
-/// many concurrent writers as clients, through the same pool.
-async fn bare_inserts(store: &Store, writers: usize, seconds: u64) -> Result<(u64, f64)> {
-    let done = Arc::new(AtomicBool::new(false));
-    let count = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for w in 0..writers {
-        let (pool, done, count) = (store.pool().clone(), done.clone(), count.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut n = 0i64;
-            while !done.load(Ordering::Relaxed) {
-                n += 1;
-                let r = sqlx::query("INSERT INTO bench_rows (n, at) VALUES ($1, $2)")
-                    .bind(w as i64 * 1_000_000_000 + n)
-                    .bind(gongjian_store::now_text())
-                    .execute(&pool)
-                    .await;
-                if r.is_ok() {
-                    count.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    done.store(true, Ordering::Relaxed);
-    for t in tasks {
-        t.await?;
-    }
-    Ok((count.load(Ordering::Relaxed), started.elapsed().as_secs_f64()))
 }
 
 pub fn print(engine: &str, f: &PointsFigures) {
@@ -282,9 +250,9 @@ pub fn print(engine: &str, f: &PointsFigures) {
     ));
     crate::say(&format!(
         "| baseline: bare single-row INSERT, autocommit | {} | {:.1} | {} | {:.0} |",
-        f.clients,
-        f.insert_seconds,
-        f.inserts,
+        f.baseline.writers,
+        f.baseline.seconds,
+        f.baseline.inserts,
         f.inserts_per_second()
     ));
     crate::say(&format!(
