@@ -24,12 +24,23 @@ pub struct PointsFigures {
     pub seconds: f64,
     pub transactions: u64,
     pub refused: u64,
+    /// Each successful request's latency in microseconds, sorted.
+    pub latencies: Vec<u64>,
     pub baseline: InsertBaseline,
 }
 
 impl PointsFigures {
     pub fn tx_per_second(&self) -> f64 {
         self.transactions as f64 / self.seconds
+    }
+
+    /// The latency below which `p` of the successful requests answered, in milliseconds.
+    pub fn percentile_ms(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.latencies.len() as f64 * p).ceil() as usize).clamp(1, self.latencies.len()) - 1;
+        self.latencies[i] as f64 / 1000.0
     }
 
     pub fn inserts_per_second(&self) -> f64 {
@@ -185,6 +196,7 @@ pub async fn run(store: &Store, clients: usize, seconds: u64) -> Result<PointsFi
             .build()?;
         tasks.push(tokio::spawn(async move {
             let mut n = 0u64;
+            let mut latencies = Vec::new();
             while !done.load(Ordering::Relaxed) {
                 let key = format!("bench-{run}-{c}-{n}");
                 let (path, body) = if n.is_multiple_of(2) {
@@ -200,6 +212,7 @@ pub async fn run(store: &Store, clients: usize, seconds: u64) -> Result<PointsFi
                     )
                 };
                 n += 1;
+                let asked = Instant::now();
                 let sent = client
                     .post(format!("{base}{path}"))
                     .bearer_auth(&token)
@@ -208,18 +221,24 @@ pub async fn run(store: &Store, clients: usize, seconds: u64) -> Result<PointsFi
                     .send()
                     .await;
                 match sent {
-                    Ok(r) if r.status() == 201 => ok.fetch_add(1, Ordering::Relaxed),
+                    Ok(r) if r.status() == 201 => {
+                        latencies.push(asked.elapsed().as_micros() as u64);
+                        ok.fetch_add(1, Ordering::Relaxed)
+                    }
                     _ => refused.fetch_add(1, Ordering::Relaxed),
                 };
             }
+            latencies
         }));
     }
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     done.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
     for t in tasks {
-        t.await?;
+        latencies.extend(t.await?);
     }
     let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
     let _ = stop_tx.send(());
     server.await??;
 
@@ -233,30 +252,33 @@ pub async fn run(store: &Store, clients: usize, seconds: u64) -> Result<PointsFi
         seconds: elapsed,
         transactions: ok.load(Ordering::Relaxed),
         refused: refused.load(Ordering::Relaxed),
+        latencies,
         baseline,
     })
 }
 
 pub fn print(engine: &str, f: &PointsFigures) {
     crate::say(&format!("engine: {engine}"));
-    crate::say("| measure | clients | seconds | count | per second |");
-    crate::say("|---|---:|---:|---:|---:|");
+    crate::say("| measure | clients | seconds | count | per second | p50 ms | p95 ms |");
+    crate::say("|---|---:|---:|---:|---:|---:|---:|");
     crate::say(&format!(
-        "| points transactions over HTTP (credit / redeem alternately) | {} | {:.1} | {} | {:.0} |",
+        "| points transactions over HTTP (credit / redeem alternately) | {} | {:.1} | {} | {:.0} | {:.1} | {:.1} |",
         f.clients,
         f.seconds,
         f.transactions,
-        f.tx_per_second()
+        f.tx_per_second(),
+        f.percentile_ms(0.50),
+        f.percentile_ms(0.95)
     ));
     crate::say(&format!(
-        "| baseline: bare single-row INSERT, autocommit | {} | {:.1} | {} | {:.0} |",
+        "| baseline: bare single-row INSERT, autocommit | {} | {:.1} | {} | {:.0} | | |",
         f.baseline.writers,
         f.baseline.seconds,
         f.baseline.inserts,
         f.inserts_per_second()
     ));
     crate::say(&format!(
-        "refused or failed requests: {}; points tx/s ÷ insert/s = {:.2}; books balance: yes",
+        "refused or failed requests: {}; points tx/s ÷ insert/s = {:.3}; books balance: yes",
         f.refused,
         f.tx_per_second() / f.inserts_per_second().max(1e-9)
     ));
