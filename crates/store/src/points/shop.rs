@@ -399,15 +399,15 @@ impl Store {
         item_id: i64,
         person_id: i64,
     ) -> StoreResult<Option<ItemForRedemption>> {
-        let row: Option<ItemForRedemptionRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        let row: Option<ItemForRedemptionRow> = sqlx::query_as(
             "SELECT i.id, i.node_id, n.name AS node_name, n.path AS node_path, i.scheme_id, s.name AS scheme_name, \
              i.name, i.price, i.stock, i.status, i.created_at, s.rules, s.status AS scheme_status, \
              (SELECT a.id FROM point_accounts a WHERE a.scheme_id = i.scheme_id AND a.holder = $2) AS account_id, \
              (SELECT a.id FROM point_accounts a WHERE a.scheme_id = i.scheme_id AND a.holder = 'system:shop') \
              AS shop_id \
              FROM shop_items i JOIN nodes n ON n.id = i.node_id JOIN point_schemes s ON s.id = i.scheme_id \
-             WHERE i.id = $1"
-        )))
+             WHERE i.id = $1",
+        )
         .bind(item_id)
         .bind(format!("person:{person_id}"))
         .fetch_optional(conn)
