@@ -17,13 +17,16 @@ use gongjian_store::tokens::NewToken;
 use gongjian_store::tree::NodeInput;
 use serde_json::json;
 
+use crate::bench_baseline::InsertBaseline;
+
 pub struct PointsFigures {
     pub clients: usize,
     pub seconds: f64,
     pub transactions: u64,
     pub refused: u64,
-    pub inserts: u64,
-    pub insert_seconds: f64,
+    /// Each successful request's latency in microseconds, sorted.
+    pub latencies: Vec<u64>,
+    pub baseline: InsertBaseline,
 }
 
 impl PointsFigures {
@@ -31,8 +34,17 @@ impl PointsFigures {
         self.transactions as f64 / self.seconds
     }
 
+    /// The latency below which `p` of the successful requests answered, in milliseconds.
+    pub fn percentile_ms(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.latencies.len() as f64 * p).ceil() as usize).clamp(1, self.latencies.len()) - 1;
+        self.latencies[i] as f64 / 1000.0
+    }
+
     pub fn inserts_per_second(&self) -> f64 {
-        self.inserts as f64 / self.insert_seconds
+        self.baseline.per_second()
     }
 }
 
@@ -184,6 +196,7 @@ pub async fn run(store: &Store, clients: usize, seconds: u64) -> Result<PointsFi
             .build()?;
         tasks.push(tokio::spawn(async move {
             let mut n = 0u64;
+            let mut latencies = Vec::new();
             while !done.load(Ordering::Relaxed) {
                 let key = format!("bench-{run}-{c}-{n}");
                 let (path, body) = if n.is_multiple_of(2) {
@@ -199,6 +212,7 @@ pub async fn run(store: &Store, clients: usize, seconds: u64) -> Result<PointsFi
                     )
                 };
                 n += 1;
+                let asked = Instant::now();
                 let sent = client
                     .post(format!("{base}{path}"))
                     .bearer_auth(&token)
@@ -207,18 +221,24 @@ pub async fn run(store: &Store, clients: usize, seconds: u64) -> Result<PointsFi
                     .send()
                     .await;
                 match sent {
-                    Ok(r) if r.status() == 201 => ok.fetch_add(1, Ordering::Relaxed),
+                    Ok(r) if r.status() == 201 => {
+                        latencies.push(asked.elapsed().as_micros() as u64);
+                        ok.fetch_add(1, Ordering::Relaxed)
+                    }
                     _ => refused.fetch_add(1, Ordering::Relaxed),
                 };
             }
+            latencies
         }));
     }
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     done.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
     for t in tasks {
-        t.await?;
+        latencies.extend(t.await?);
     }
     let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
     let _ = stop_tx.send(());
     server.await??;
 
@@ -226,69 +246,39 @@ pub async fn run(store: &Store, clients: usize, seconds: u64) -> Result<PointsFi
     if !books.is_sound() {
         bail!("the books do not balance after the run: {books:?}");
     }
-    let (inserts, insert_seconds) = bare_inserts(store, clients, seconds).await?;
+    let baseline = crate::bench_baseline::bare_inserts(store, clients, seconds).await?;
     Ok(PointsFigures {
         clients,
         seconds: elapsed,
         transactions: ok.load(Ordering::Relaxed),
         refused: refused.load(Ordering::Relaxed),
-        inserts,
-        insert_seconds,
+        latencies,
+        baseline,
     })
-}
-
-/// The engine's bare single-row insert (one autocommitted `INSERT` per transaction) with as
-/// many concurrent writers as clients, through the same pool.
-async fn bare_inserts(store: &Store, writers: usize, seconds: u64) -> Result<(u64, f64)> {
-    let done = Arc::new(AtomicBool::new(false));
-    let count = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for w in 0..writers {
-        let (pool, done, count) = (store.pool().clone(), done.clone(), count.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut n = 0i64;
-            while !done.load(Ordering::Relaxed) {
-                n += 1;
-                let r = sqlx::query("INSERT INTO bench_rows (n, at) VALUES ($1, $2)")
-                    .bind(w as i64 * 1_000_000_000 + n)
-                    .bind(gongjian_store::now_text())
-                    .execute(&pool)
-                    .await;
-                if r.is_ok() {
-                    count.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    done.store(true, Ordering::Relaxed);
-    for t in tasks {
-        t.await?;
-    }
-    Ok((count.load(Ordering::Relaxed), started.elapsed().as_secs_f64()))
 }
 
 pub fn print(engine: &str, f: &PointsFigures) {
     crate::say(&format!("engine: {engine}"));
-    crate::say("| measure | clients | seconds | count | per second |");
-    crate::say("|---|---:|---:|---:|---:|");
+    crate::say("| measure | clients | seconds | count | per second | p50 ms | p95 ms |");
+    crate::say("|---|---:|---:|---:|---:|---:|---:|");
     crate::say(&format!(
-        "| points transactions over HTTP (credit / redeem alternately) | {} | {:.1} | {} | {:.0} |",
+        "| points transactions over HTTP (credit / redeem alternately) | {} | {:.1} | {} | {:.0} | {:.1} | {:.1} |",
         f.clients,
         f.seconds,
         f.transactions,
-        f.tx_per_second()
+        f.tx_per_second(),
+        f.percentile_ms(0.50),
+        f.percentile_ms(0.95)
     ));
     crate::say(&format!(
-        "| baseline: bare single-row INSERT, autocommit | {} | {:.1} | {} | {:.0} |",
-        f.clients,
-        f.insert_seconds,
-        f.inserts,
+        "| baseline: bare single-row INSERT, autocommit | {} | {:.1} | {} | {:.0} | | |",
+        f.baseline.writers,
+        f.baseline.seconds,
+        f.baseline.inserts,
         f.inserts_per_second()
     ));
     crate::say(&format!(
-        "refused or failed requests: {}; points tx/s ÷ insert/s = {:.2}; books balance: yes",
+        "refused or failed requests: {}; points tx/s ÷ insert/s = {:.3}; books balance: yes",
         f.refused,
         f.tx_per_second() / f.inserts_per_second().max(1e-9)
     ));

@@ -1,6 +1,7 @@
 //! The `gongjian` binary: a thin shell over the store and web crates.
 
 mod bench;
+mod bench_baseline;
 mod bench_pages;
 mod bench_points;
 mod config;

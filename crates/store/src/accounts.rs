@@ -218,15 +218,7 @@ impl Store {
         .await?;
         let grants = rows
             .into_iter()
-            .filter_map(|(role, node_id, path)| {
-                let role = Role::from_key(&role)?;
-                let reach = match (node_id, path) {
-                    (None, _) => Reach::All,
-                    (Some(node_id), Some(path)) => Reach::Subtree { node_id, path },
-                    (Some(_), None) => return None,
-                };
-                Some(Grant { role, reach })
-            })
+            .filter_map(|(role, node_id, path)| grant(&role, node_id, path))
             .collect();
         Ok(Actor {
             user_id: user.id,
@@ -645,4 +637,16 @@ impl Store {
         .await?;
         Ok(password)
     }
+}
+
+/// A live grant as stored (role, node, the node's path) as the actor holds it; `None` for a
+/// role this build does not know or a grant whose node is gone.
+pub(crate) fn grant(role: &str, node_id: Option<i64>, path: Option<String>) -> Option<Grant> {
+    let role = Role::from_key(role)?;
+    let reach = match (node_id, path) {
+        (None, _) => Reach::All,
+        (Some(node_id), Some(path)) => Reach::Subtree { node_id, path },
+        (Some(_), None) => return None,
+    };
+    Some(Grant { role, reach })
 }

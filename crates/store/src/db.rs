@@ -158,6 +158,9 @@ impl Store {
                 Engine::Postgres => 16,
             })
             .acquire_timeout(Duration::from_secs(30))
+            // A connection to a file cannot have been dropped by a server: no round trip to the
+            // connection's thread to test it each time it leaves the pool.
+            .test_before_acquire(engine == Engine::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if engine == Engine::Sqlite {
@@ -228,15 +231,28 @@ impl Store {
     /// Starts a write transaction of the points ledger. On SQLite, where one writer holds the
     /// database at a time anyway, the writers of this process first queue on an in-process gate:
     /// waiting there wakes the next writer at once, where waiting in SQLite's busy handler
-    /// sleeps in steps of milliseconds. The gate only orders writers; correctness rests on the
-    /// transaction (the database's lock, the conditional updates), so writers of other processes
-    /// on the same file stay correct. PostgreSQL needs no gate.
+    /// sleeps in steps of milliseconds. A writer takes its connection from the pool before it
+    /// queues, so the one holding the gate never waits for a connection as well. The gate only
+    /// orders writers; correctness rests on the transaction (the database's lock, the
+    /// conditional updates), so writers of other processes on the same file stay correct.
+    /// PostgreSQL needs no gate.
     pub async fn begin_ledger_write(&self) -> StoreResult<(Option<tokio::sync::OwnedMutexGuard<()>>, Tx)> {
+        let conn = self.pool.acquire().await?;
+        self.begin_ledger_write_on(conn).await
+    }
+
+    /// [`Store::begin_ledger_write`] on a connection the writer already holds (it read what
+    /// the write needs on it, without handing it back to the pool in between).
+    pub async fn begin_ledger_write_on(
+        &self,
+        conn: sqlx::pool::PoolConnection<sqlx::Any>,
+    ) -> StoreResult<(Option<tokio::sync::OwnedMutexGuard<()>>, Tx)> {
         let gate = match self.engine {
             Engine::Sqlite => Some(self.ledger_gate.clone().lock_owned().await),
             Engine::Postgres => None,
         };
-        Ok((gate, self.begin_write().await?))
+        let sql = sqlx::SqlStr::from_static(self.engine.begin_write_sql());
+        Ok((gate, sqlx::Transaction::begin(conn, Some(sql)).await?))
     }
 
     /// Answers when the database does.

@@ -90,6 +90,10 @@ struct TokenRow {
     revoked_at: Option<String>,
     last_used_at: Option<String>,
     status: String,
+    username: String,
+    role: Option<String>,
+    node_id: Option<i64>,
+    path: Option<String>,
 }
 
 /// A live token's owner and what it may do.
@@ -194,40 +198,48 @@ impl Store {
         if !token.starts_with(TOKEN_PREFIX) {
             return Ok(None);
         }
-        let row: Option<TokenRow> = sqlx::query_as(
-            "SELECT t.id, t.user_id, t.scopes, t.expires_at, t.revoked_at, t.last_used_at, u.status \
-             FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
+        // The token, its owner and the owner's live grants in one statement: one row per grant
+        // (one row with no grant when there is none).
+        let rows: Vec<TokenRow> = sqlx::query_as(
+            "SELECT t.id, t.user_id, t.scopes, t.expires_at, t.revoked_at, t.last_used_at, u.status, u.username, \
+             g.role, g.node_id, n.path FROM api_tokens t JOIN users u ON u.id = t.user_id \
+             LEFT JOIN role_grants g ON g.user_id = t.user_id AND g.revoked_at IS NULL \
+             LEFT JOIN nodes n ON n.id = g.node_id WHERE t.token_hash = $1",
         )
         .bind(token_hash(token))
-        .fetch_optional(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        let Some(TokenRow {
-            id,
-            user_id,
-            scopes,
-            expires_at,
-            revoked_at,
-            last_used_at: last_used,
-            status,
-        }) = row
-        else {
+        let Some(first) = rows.first() else {
             return Ok(None);
         };
+        let (id, user_id, username) = (first.id, first.user_id, first.username.clone());
         let now = now_text();
-        if revoked_at.is_some() || expires_at <= now || status != "active" {
+        if first.revoked_at.is_some() || first.expires_at <= now || first.status != "active" {
             return Ok(None);
         }
-        if last_used.is_none_or(|l| l < time_text(Utc::now() - Duration::seconds(60))) {
+        if first
+            .last_used_at
+            .as_ref()
+            .is_none_or(|l| *l < time_text(Utc::now() - Duration::seconds(60)))
+        {
             sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
                 .bind(&now)
                 .bind(id)
                 .execute(&self.pool)
                 .await?;
         }
-        let actor = self.actor(user_id).await?;
+        let scope = TokenScope::from_key(&first.scopes).unwrap_or(TokenScope::Read);
+        let grants = rows
+            .into_iter()
+            .filter_map(|r| crate::accounts::grant(r.role.as_deref()?, r.node_id, r.path))
+            .collect();
         Ok(Some(TokenActor {
-            actor,
-            scope: TokenScope::from_key(&scopes).unwrap_or(TokenScope::Read),
+            actor: Actor {
+                user_id,
+                username,
+                grants,
+            },
+            scope,
             token_id: id,
         }))
     }

@@ -13,9 +13,11 @@ use gongjian_domain::points::{CreditSource, Points, check_idempotency_key};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Holder, system_account};
+use sqlx::AnyConnection;
+
+use super::{Holder, holder_account, own_person_on, resolve, system_account};
 use crate::audit::{AuditEvent, append};
-use crate::db::{Store, Tx};
+use crate::db::{Engine, Store, Tx};
 use crate::error::{StoreError, StoreResult};
 use crate::sql::Sql;
 use crate::{now_text, scope};
@@ -79,6 +81,52 @@ pub(crate) struct Opening<'a> {
     pub source: String,
     pub item: String,
     pub memo: String,
+    /// The transaction's instant, as stored (`created_at`).
+    pub at: String,
+}
+
+impl Opening<'_> {
+    /// The transaction as [`Store::point_tx`] reads it back, from what was written: its row and
+    /// its entries as [`post`] wrote them, each with its holder's label and name.
+    pub fn written(&self, id: i64, actor: &Actor, legs: &[Leg], names: &[(i64, String, Option<String>)]) -> PointTx {
+        PointTx {
+            id,
+            idempotency_key: self.key.to_string(),
+            scheme_id: self.scheme_id,
+            kind: self.kind.to_string(),
+            source: self.source.clone(),
+            item: self.item.clone(),
+            memo: self.memo.clone(),
+            actor_id: Some(actor.user_id),
+            created_at: self.at.clone(),
+            entries: legs
+                .iter()
+                .map(|l| {
+                    let (holder, person_name) = names
+                        .iter()
+                        .find(|n| n.0 == l.account)
+                        .map(|n| (n.1.clone(), n.2.clone()))
+                        .unwrap_or_default();
+                    Entry {
+                        account_id: l.account,
+                        holder,
+                        person_name,
+                        amount: l.amount,
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// How a holder's entry is labelled: `person:ID` and the person's name.
+pub(crate) fn person_label(account: i64, h: &Holder) -> (i64, String, Option<String>) {
+    (account, format!("person:{}", h.id), Some(h.name.clone()))
+}
+
+/// How a system account's entry is labelled: `system:NAME`.
+pub(crate) fn system_label(account: i64, name: &str) -> (i64, String, Option<String>) {
+    (account, format!("system:{name}"), None)
 }
 
 pub(crate) enum Opened {
@@ -109,7 +157,7 @@ pub(crate) async fn open(tx: &mut Tx, actor: &Actor, o: &Opening<'_>) -> StoreRe
     .bind(&o.item)
     .bind(&o.memo)
     .bind(actor.user_id)
-    .bind(now_text())
+    .bind(&o.at)
     .fetch_optional(&mut **tx)
     .await?;
     if let Some(id) = id {
@@ -127,12 +175,17 @@ pub(crate) async fn open(tx: &mut Tx, actor: &Actor, o: &Opening<'_>) -> StoreRe
 }
 
 /// Posts balanced entries and moves the balances (see the module's comment for the order).
-pub(crate) async fn post(tx: &mut Tx, tx_id: i64, mut legs: Vec<Leg>) -> StoreResult<()> {
+/// Returns the entries in the order they were inserted (that of their ids), zero legs left out.
+pub(crate) async fn post(tx: &mut Tx, engine: Engine, tx_id: i64, mut legs: Vec<Leg>) -> StoreResult<Vec<Leg>> {
     if legs.iter().map(|l| l.amount).sum::<i64>() != 0 {
         return Err(StoreError::Config(format!("transaction {tx_id} does not balance")));
     }
     legs.retain(|l| l.amount != 0);
     legs.sort_by_key(|l| (!l.holder, l.account));
+    if engine == Engine::Sqlite {
+        post_sqlite(tx, tx_id, &legs).await?;
+        return Ok(legs);
+    }
     for l in &legs {
         let done = if l.holder && l.amount < 0 {
             sqlx::query("UPDATE point_accounts SET balance = balance + $1 WHERE id = $2 AND balance >= $3")
@@ -152,7 +205,38 @@ pub(crate) async fn post(tx: &mut Tx, tx_id: i64, mut legs: Vec<Leg>) -> StoreRe
             return Err(StoreError::field("points", "积分不足"));
         }
     }
-    let mut sql = Sql::new("INSERT INTO point_entries (transaction_id, account_id, amount) VALUES ");
+    let mut sql = Sql::new("");
+    push_entries(&mut sql, tx_id, &legs);
+    sql.query().execute(&mut **tx).await?;
+    Ok(legs)
+}
+
+/// [`post`] for SQLite in one round trip: the balance updates and the entries go as one script
+/// (its numbered parameters shared by all its statements), and the rows it changed say
+/// whether every update found its row and, for a holder's debit, enough on it. The writer
+/// holds SQLite's write lock (`BEGIN IMMEDIATE`), so nothing runs between the statements.
+async fn post_sqlite(tx: &mut Tx, tx_id: i64, legs: &[Leg]) -> StoreResult<()> {
+    let mut sql = Sql::new("");
+    for l in legs {
+        sql.push("UPDATE point_accounts SET balance = balance + ")
+            .bind(l.amount)
+            .push(" WHERE id = ")
+            .bind(l.account);
+        if l.holder && l.amount < 0 {
+            sql.push(" AND balance >= ").bind(-l.amount);
+        }
+        sql.push("; ");
+    }
+    push_entries(&mut sql, tx_id, legs);
+    let changed = sql.query().execute(&mut **tx).await?.rows_affected();
+    if changed != 2 * legs.len() as u64 {
+        return Err(StoreError::field("points", "积分不足"));
+    }
+    Ok(())
+}
+
+fn push_entries(sql: &mut Sql, tx_id: i64, legs: &[Leg]) {
+    sql.push("INSERT INTO point_entries (transaction_id, account_id, amount) VALUES ");
     for (i, l) in legs.iter().enumerate() {
         if i > 0 {
             sql.push(", ");
@@ -165,8 +249,6 @@ pub(crate) async fn post(tx: &mut Tx, tx_id: i64, mut legs: Vec<Leg>) -> StoreRe
             .bind(l.amount)
             .push(")");
     }
-    sql.query().execute(&mut **tx).await?;
-    Ok(())
 }
 
 /// The first instant of the current year in China (UTC+8), as stored text.
@@ -188,6 +270,9 @@ impl Store {
     /// all come through here; `key` makes a repeated call (the same hours, the same order)
     /// answer with the first transaction and write nothing. The scheme's storage cap and the
     /// item's yearly cap are checked with the holder's account locked.
+    ///
+    /// The scheme, the person and both accounts are read in one statement before the write;
+    /// the answer is built from what was written, not read back.
     #[allow(clippy::too_many_arguments)]
     pub async fn credit_points(
         &self,
@@ -199,32 +284,33 @@ impl Store {
         key: &str,
         client: &str,
     ) -> StoreResult<PointTx> {
-        let (scheme, h) = self.staff_write(actor, scheme_id, person_id).await?;
+        let mut conn = self.pool.acquire().await?;
+        let (scheme, h, account, issuance) = self
+            .staff_write(&mut conn, actor, scheme_id, person_id, "issuance")
+            .await?;
         let amount = amount.get();
-        let account = self.account_of(scheme_id, &h).await?;
-        let issuance = self.system_account_of(scheme_id, "issuance").await?;
         let capped = scheme.rules.storage_cap.is_some() || scheme.rules.cap_of(source.item()).is_some();
-        let (gate, mut tx) = self.begin_ledger_write().await?;
-        let id = match open(
-            &mut tx,
-            actor,
-            &Opening {
-                key,
-                scheme_id,
-                kind: "credit",
-                source: source.reference(),
-                item: source.item().to_string(),
-                memo: String::new(),
-            },
-        )
-        .await?
-        {
+        let opening = Opening {
+            key,
+            scheme_id,
+            kind: "credit",
+            source: source.reference(),
+            item: source.item().to_string(),
+            memo: String::new(),
+            at: now_text(),
+        };
+        let (gate, mut tx) = self.begin_ledger_write_on(conn).await?;
+        let id = match open(&mut tx, actor, &opening).await? {
             Opened::Replay(id) => {
                 drop(tx);
                 drop(gate);
                 return self.point_tx(id).await;
             }
             Opened::New(id) => id,
+        };
+        let account = match account {
+            Some(a) => a,
+            None => holder_account(&mut tx, scheme_id, &h).await?,
         };
         // Caps are checked with the holder's row locked; without caps nothing needs reading.
         let balance = if capped {
@@ -258,8 +344,9 @@ impl Store {
                 ));
             }
         }
-        post(
+        let legs = post(
             &mut tx,
+            self.engine,
             id,
             vec![
                 Leg {
@@ -286,7 +373,12 @@ impl Store {
         .await?;
         tx.commit().await?;
         drop(gate);
-        self.point_tx(id).await
+        Ok(opening.written(
+            id,
+            actor,
+            &legs,
+            &[person_label(account, &h), system_label(issuance, "issuance")],
+        ))
     }
 
     /// Deducts points from a person (party-member points' 扣分). The balance stops at zero: a
@@ -302,27 +394,25 @@ impl Store {
         key: &str,
         client: &str,
     ) -> StoreResult<PointTx> {
-        let (_, h) = self.staff_write(actor, scheme_id, person_id).await?;
-        let account = self.account_of(scheme_id, &h).await?;
+        let mut conn = self.pool.acquire().await?;
+        let (_, h, account, issuance) = self
+            .staff_write(&mut conn, actor, scheme_id, person_id, "issuance")
+            .await?;
         let item = gongjian_domain::ids::normalize_cell(item);
         if item.is_empty() || item.chars().count() > 40 {
             return Err(StoreError::field("item", "请填写扣分事项（最多 40 个字符）"));
         }
-        let (gate, mut tx) = self.begin_ledger_write().await?;
-        let id = match open(
-            &mut tx,
-            actor,
-            &Opening {
-                key,
-                scheme_id,
-                kind: "deduct",
-                source: String::new(),
-                item: item.clone(),
-                memo: String::new(),
-            },
-        )
-        .await?
-        {
+        let opening = Opening {
+            key,
+            scheme_id,
+            kind: "deduct",
+            source: String::new(),
+            item: item.clone(),
+            memo: String::new(),
+            at: now_text(),
+        };
+        let (gate, mut tx) = self.begin_ledger_write_on(conn).await?;
+        let id = match open(&mut tx, actor, &opening).await? {
             Opened::Replay(id) => {
                 drop(tx);
                 drop(gate);
@@ -330,14 +420,18 @@ impl Store {
             }
             Opened::New(id) => id,
         };
+        let account = match account {
+            Some(a) => a,
+            None => holder_account(&mut tx, scheme_id, &h).await?,
+        };
         let balance = self.lock_balance(&mut tx, account).await?;
         let take = amount.get().min(balance);
         if take == 0 {
             return Err(StoreError::field("amount", "积分已为 0，不能再扣减"));
         }
-        let issuance = system_account(&mut tx, scheme_id, "issuance").await?;
-        post(
+        let legs = post(
             &mut tx,
+            self.engine,
             id,
             vec![
                 Leg {
@@ -361,7 +455,12 @@ impl Store {
         .await?;
         tx.commit().await?;
         drop(gate);
-        self.point_tx(id).await
+        Ok(opening.written(
+            id,
+            actor,
+            &legs,
+            &[person_label(account, &h), system_label(issuance, "issuance")],
+        ))
     }
 
     /// A holder gives points to a relative (same household) or donates them, as the scheme allows.
@@ -422,6 +521,7 @@ impl Store {
                 source: format!("person:{}", to.id),
                 item: String::new(),
                 memo,
+                at: now_text(),
             },
         )
         .await?
@@ -445,6 +545,7 @@ impl Store {
         }
         post(
             &mut tx,
+            self.engine,
             id,
             vec![
                 Leg {
@@ -497,6 +598,7 @@ impl Store {
                 source: String::new(),
                 item: year.to_string(),
                 memo: String::new(),
+                at: now_text(),
             },
         )
         .await?
@@ -531,7 +633,7 @@ impl Store {
             amount: total,
             holder: false,
         });
-        post(&mut tx, id, legs).await?;
+        post(&mut tx, self.engine, id, legs).await?;
         append(
             &mut tx,
             &AuditEvent::by(actor, "points.reset", format!("point_tx:{id}"), client).with_detail(format!(
@@ -547,15 +649,31 @@ impl Store {
 
     /// Checks common to staff writes on a person's points: the scheme is active, the person is
     /// an active resident in the scheme's area, and the actor manages that person's residents.
-    async fn staff_write(&self, actor: &Actor, scheme_id: i64, person_id: i64) -> StoreResult<(super::Scheme, Holder)> {
-        let scheme = self.scheme(actor, scheme_id).await?;
+    /// Returns the scheme, the person, the person's account (`None` until opened) and the
+    /// scheme's system account `system`, all read in one statement on `conn`, the connection
+    /// the write then goes on.
+    async fn staff_write(
+        &self,
+        conn: &mut AnyConnection,
+        actor: &Actor,
+        scheme_id: i64,
+        person_id: i64,
+        system: &str,
+    ) -> StoreResult<(super::Scheme, Holder, Option<i64>, i64)> {
+        let r = resolve(&mut *conn, scheme_id, person_id, system).await?;
+        // As `sees_scheme`, on this connection (the writer holds no second one).
+        let sees = actor.scope(Right::ReadPeople).touches_path(&r.scheme.node_path)
+            || own_person_on(&mut *conn, actor)
+                .await?
+                .is_some_and(|p| p.home_path.starts_with(&r.scheme.node_path));
+        if !sees {
+            return Err(StoreError::NotFound);
+        }
+        let scheme = r.scheme;
         if scheme.status != "active" {
             return Err(StoreError::field("scheme_id", "积分方案已停用"));
         }
-        let h = self
-            .holder(person_id)
-            .await
-            .map_err(|_| StoreError::field("person_id", "居民不存在"))?;
+        let h = r.holder.ok_or_else(|| StoreError::field("person_id", "居民不存在"))?;
         scope::require(actor, Right::ReadPeople, &h.home_path)
             .map_err(|_| StoreError::field("person_id", "居民不存在"))?;
         scope::require(actor, Right::ManagePeople, &h.home_path)?;
@@ -565,7 +683,10 @@ impl Store {
         if h.status != "active" {
             return Err(StoreError::field("person_id", "该居民尚未确认登记"));
         }
-        Ok((scheme, h))
+        let system = r
+            .system
+            .ok_or_else(|| StoreError::Config(format!("scheme {scheme_id} has no {system} account")))?;
+        Ok((scheme, h, r.account, system))
     }
 
     /// Reads an account's balance, locking the row on PostgreSQL until the transaction ends.

@@ -26,6 +26,8 @@ pub use shop::{ItemForm, RedeemInput, Redemption, ShopItem};
 pub use views::{AccountView, LedgerCheck, LedgerLine, MyPoints, Statement, StatementLine};
 
 use crate::audit::{AuditEvent, append};
+use sqlx::AnyConnection;
+
 use crate::db::{Store, Tx};
 use crate::error::{StoreError, StoreResult};
 use crate::{now_text, scope};
@@ -266,40 +268,30 @@ impl Store {
 
     /// The person record linked to the actor's account, if any.
     pub(crate) async fn own_person(&self, actor: &Actor) -> StoreResult<Option<Holder>> {
-        let id: Option<Option<i64>> = sqlx::query_scalar("SELECT person_id FROM users WHERE id = $1")
-            .bind(actor.user_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        match id.flatten() {
-            Some(p) => Ok(Some(self.holder(p).await?)),
-            None => Ok(None),
-        }
+        own_person_on(&mut *self.pool.acquire().await?, actor).await
     }
 
     pub(crate) async fn holder(&self, person_id: i64) -> StoreResult<Holder> {
-        sqlx::query_as(
-            "SELECT p.id, p.name, p.birth_date, p.household, p.status, p.home_node_id, n.path AS home_path \
-             FROM persons p JOIN nodes n ON n.id = p.home_node_id WHERE p.id = $1",
-        )
-        .bind(person_id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)
+        holder_on(&mut *self.pool.acquire().await?, person_id).await
     }
 
     /// Whom a write acts for: the person given (staff, inside their scope) or the actor's own
-    /// linked person.
-    pub(crate) async fn acting_holder(&self, actor: &Actor, person_id: Option<i64>) -> StoreResult<(Holder, bool)> {
+    /// linked person. Read on `conn`, the connection the write goes on with.
+    pub(crate) async fn acting_holder(
+        &self,
+        conn: &mut AnyConnection,
+        actor: &Actor,
+        person_id: Option<i64>,
+    ) -> StoreResult<(Holder, bool)> {
         match person_id {
             Some(p) => {
-                let h = self
-                    .holder(p)
+                let h = holder_on(&mut *conn, p)
                     .await
                     .map_err(|_| StoreError::field("person_id", "居民不存在"))?;
                 if actor.scope(Right::ManagePeople).contains_path(&h.home_path) {
                     return Ok((h, true));
                 }
-                if self.own_person(actor).await?.is_some_and(|o| o.id == p) {
+                if own_person_on(&mut *conn, actor).await?.is_some_and(|o| o.id == p) {
                     return Ok((h, false));
                 }
                 scope::require(actor, Right::ReadPeople, &h.home_path)
@@ -307,7 +299,7 @@ impl Store {
                 scope::require(actor, Right::ManagePeople, &h.home_path)?;
                 Ok((h, true))
             }
-            None => match self.own_person(actor).await? {
+            None => match own_person_on(&mut *conn, actor).await? {
                 Some(h) => Ok((h, false)),
                 None => Err(StoreError::field(
                     "person_id",
@@ -316,6 +308,118 @@ impl Store {
             },
         }
     }
+}
+
+/// The person record linked to the actor's account, if any.
+pub(crate) async fn own_person_on(conn: &mut AnyConnection, actor: &Actor) -> StoreResult<Option<Holder>> {
+    Ok(sqlx::query_as(
+        "SELECT p.id, p.name, p.birth_date, p.household, p.status, p.home_node_id, n.path AS home_path \
+         FROM users u JOIN persons p ON p.id = u.person_id JOIN nodes n ON n.id = p.home_node_id WHERE u.id = $1",
+    )
+    .bind(actor.user_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub(crate) async fn holder_on(conn: &mut AnyConnection, person_id: i64) -> StoreResult<Holder> {
+    sqlx::query_as(
+        "SELECT p.id, p.name, p.birth_date, p.household, p.status, p.home_node_id, n.path AS home_path \
+         FROM persons p JOIN nodes n ON n.id = p.home_node_id WHERE p.id = $1",
+    )
+    .bind(person_id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+/// What a staff write on a person's points reads before its transaction, in one statement:
+/// the scheme, the person (when there is one), the person's account in the scheme and one of
+/// the scheme's system accounts (`None` when missing: a holder's account is opened inside the
+/// write, [`holder_account`]).
+pub(crate) struct Resolved {
+    pub scheme: Scheme,
+    pub holder: Option<Holder>,
+    pub account: Option<i64>,
+    pub system: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ResolvedRow {
+    id: i64,
+    node_id: i64,
+    node_name: String,
+    node_path: String,
+    name: String,
+    kind: String,
+    rules: String,
+    status: String,
+    created_at: String,
+    p_id: Option<i64>,
+    p_name: Option<String>,
+    p_birth_date: Option<String>,
+    p_household: Option<String>,
+    p_status: Option<String>,
+    p_home_node_id: Option<i64>,
+    p_home_path: Option<String>,
+    account_id: Option<i64>,
+    system_id: Option<i64>,
+}
+
+/// Reads a scheme, a person, the person's account and the scheme's system account `system` in
+/// one statement (no scope check: callers check). A scheme that does not exist is
+/// [`StoreError::NotFound`]; a person who does not exist is `holder: None`.
+pub(crate) async fn resolve(
+    conn: &mut AnyConnection,
+    scheme_id: i64,
+    person_id: i64,
+    system: &str,
+) -> StoreResult<Resolved> {
+    let r: ResolvedRow = sqlx::query_as(
+        "SELECT s.id, s.node_id, n.name AS node_name, n.path AS node_path, s.name, s.kind, s.rules, s.status, \
+         s.created_at, p.id AS p_id, p.name AS p_name, p.birth_date AS p_birth_date, p.household AS p_household, \
+         p.status AS p_status, p.home_node_id AS p_home_node_id, pn.path AS p_home_path, \
+         (SELECT a.id FROM point_accounts a WHERE a.scheme_id = s.id AND a.holder = $3) AS account_id, \
+         (SELECT a.id FROM point_accounts a WHERE a.scheme_id = s.id AND a.holder = $4) AS system_id \
+         FROM point_schemes s JOIN nodes n ON n.id = s.node_id \
+         LEFT JOIN persons p ON p.id = $2 LEFT JOIN nodes pn ON pn.id = p.home_node_id \
+         WHERE s.id = $1",
+    )
+    .bind(scheme_id)
+    .bind(person_id)
+    .bind(format!("person:{person_id}"))
+    .bind(format!("system:{system}"))
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let holder = match (r.p_id, r.p_name, r.p_status, r.p_home_node_id, r.p_home_path) {
+        (Some(id), Some(name), Some(status), Some(home_node_id), Some(home_path)) => Some(Holder {
+            id,
+            name,
+            birth_date: r.p_birth_date,
+            household: r.p_household,
+            status,
+            home_node_id,
+            home_path,
+        }),
+        _ => None,
+    };
+    let scheme = Scheme::try_from(SchemeRow {
+        id: r.id,
+        node_id: r.node_id,
+        node_name: r.node_name,
+        node_path: r.node_path,
+        name: r.name,
+        kind: r.kind,
+        rules: r.rules,
+        status: r.status,
+        created_at: r.created_at,
+    })?;
+    Ok(Resolved {
+        scheme,
+        holder,
+        account: r.account_id,
+        system: r.system_id,
+    })
 }
 
 impl Store {

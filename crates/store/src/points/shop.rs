@@ -4,11 +4,13 @@
 //! counter, or is cancelled, which returns both.
 
 use gongjian_domain::access::{Actor, Right};
-use gongjian_domain::points::RedemptionStatus;
+use gongjian_domain::points::{RedemptionStatus, SchemeRules};
 use gongjian_domain::tree::Name;
 use serde::{Deserialize, Serialize};
+use sqlx::AnyConnection;
 use utoipa::ToSchema;
 
+use super::holder_account;
 use super::ledger::{Leg, Opened, Opening, open, post};
 use crate::audit::{AuditEvent, append};
 use crate::db::Store;
@@ -96,6 +98,33 @@ pub struct RedeemInput {
 
 fn one() -> i64 {
     1
+}
+
+struct ItemForRedemption {
+    item: ShopItem,
+    rules: String,
+    scheme_status: String,
+    account_id: Option<i64>,
+    shop_id: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ItemForRedemptionRow {
+    id: i64,
+    node_id: i64,
+    node_name: String,
+    node_path: String,
+    scheme_id: i64,
+    scheme_name: String,
+    name: String,
+    price: i64,
+    stock: i64,
+    status: String,
+    created_at: String,
+    rules: String,
+    scheme_status: String,
+    account_id: Option<i64>,
+    shop_id: Option<i64>,
 }
 
 impl Store {
@@ -233,22 +262,27 @@ impl Store {
 
     /// Redeems an item: its stock and the holder's points are taken in one transaction, or
     /// neither is. A repeated `key` answers with the first redemption and writes nothing.
+    ///
+    /// The item, its scheme and both accounts are read in one statement before the write; the
+    /// answer is built from what was written, not read back.
     pub async fn redeem(&self, actor: &Actor, input: &RedeemInput, key: &str, client: &str) -> StoreResult<Redemption> {
-        let (holder, _) = self.acting_holder(actor, input.person_id).await?;
-        let item = self
-            .item_unchecked(input.item_id)
-            .await
-            .ok()
-            .filter(|i| holder.home_path.starts_with(&i.node_path))
+        let mut conn = self.pool.acquire().await?;
+        let (holder, _) = self.acting_holder(&mut conn, actor, input.person_id).await?;
+        let found = self
+            .item_for_redemption(&mut conn, input.item_id, holder.id)
+            .await?
+            .filter(|f| holder.home_path.starts_with(&f.item.node_path))
             .ok_or_else(|| StoreError::field("item_id", "商品不存在"))?;
+        let item = found.item;
         if !(1..=100).contains(&input.quantity) {
             return Err(StoreError::field("quantity", "数量应为 1 到 100"));
         }
-        let scheme = self.scheme_unchecked(item.scheme_id).await?;
-        if !scheme.rules.redeemable || scheme.status != "active" {
+        let rules = SchemeRules::parse(&found.rules)
+            .map_err(|_| StoreError::Config(format!("scheme {} has unreadable rules", item.scheme_id)))?;
+        if !rules.redeemable || found.scheme_status != "active" {
             return Err(StoreError::field("item_id", "该商品暂不可兑换"));
         }
-        if let Some(min) = scheme.rules.redeem_min_age {
+        if let Some(min) = rules.redeem_min_age {
             let age = holder
                 .birth_date
                 .as_deref()
@@ -258,24 +292,21 @@ impl Store {
                 return Err(StoreError::field("person_id", format!("年满 {min} 周岁方可兑换")));
             }
         }
+        let shop = found
+            .shop_id
+            .ok_or_else(|| StoreError::Config(format!("scheme {} has no shop account", item.scheme_id)))?;
         let points = item.price * input.quantity;
-        let account = self.account_of(scheme.id, &holder).await?;
-        let shop = self.system_account_of(scheme.id, "shop").await?;
-        let (gate, mut tx) = self.begin_ledger_write().await?;
-        let tx_id = match open(
-            &mut tx,
-            actor,
-            &Opening {
-                key,
-                scheme_id: scheme.id,
-                kind: "redeem",
-                source: format!("shop_item:{}", item.id),
-                item: String::new(),
-                memo: format!("{} × {}", item.name, input.quantity),
-            },
-        )
-        .await?
-        {
+        let opening = Opening {
+            key,
+            scheme_id: item.scheme_id,
+            kind: "redeem",
+            source: format!("shop_item:{}", item.id),
+            item: String::new(),
+            memo: format!("{} × {}", item.name, input.quantity),
+            at: now_text(),
+        };
+        let (gate, mut tx) = self.begin_ledger_write_on(conn).await?;
+        let tx_id = match open(&mut tx, actor, &opening).await? {
             Opened::Replay(id) => {
                 drop(tx);
                 drop(gate);
@@ -283,7 +314,7 @@ impl Store {
             }
             Opened::New(id) => id,
         };
-        let now = now_text();
+        let now = opening.at;
         let taken = sqlx::query(
             "UPDATE shop_items SET stock = stock - $1, updated_at = $2 WHERE id = $3 AND stock >= $1 AND status = 'active'",
         )
@@ -295,8 +326,13 @@ impl Store {
         if taken.rows_affected() != 1 {
             return Err(StoreError::field("quantity", "库存不足"));
         }
+        let account = match found.account_id {
+            Some(a) => a,
+            None => holder_account(&mut tx, item.scheme_id, &holder).await?,
+        };
         post(
             &mut tx,
+            self.engine,
             tx_id,
             vec![
                 Leg {
@@ -335,7 +371,66 @@ impl Store {
         .await?;
         tx.commit().await?;
         drop(gate);
-        self.redemption_unchecked(id).await
+        Ok(Redemption {
+            id,
+            item_id: item.id,
+            item_name: item.name,
+            person_id: holder.id,
+            person_name: holder.name,
+            node_id: item.node_id,
+            node_name: item.node_name,
+            node_path: item.node_path,
+            quantity: input.quantity,
+            points,
+            status: RedemptionStatus::Reserved.key().to_string(),
+            reserve_tx_id: tx_id,
+            cancel_tx_id: None,
+            created_at: now,
+            closed_at: None,
+        })
+    }
+
+    /// An item with what a redemption of it needs, in one statement: its scheme's rules and
+    /// status, the account of person `person_id` in that scheme (`None` until opened) and the
+    /// scheme's shop account.
+    async fn item_for_redemption(
+        &self,
+        conn: &mut AnyConnection,
+        item_id: i64,
+        person_id: i64,
+    ) -> StoreResult<Option<ItemForRedemption>> {
+        let row: Option<ItemForRedemptionRow> = sqlx::query_as(
+            "SELECT i.id, i.node_id, n.name AS node_name, n.path AS node_path, i.scheme_id, s.name AS scheme_name, \
+             i.name, i.price, i.stock, i.status, i.created_at, s.rules, s.status AS scheme_status, \
+             (SELECT a.id FROM point_accounts a WHERE a.scheme_id = i.scheme_id AND a.holder = $2) AS account_id, \
+             (SELECT a.id FROM point_accounts a WHERE a.scheme_id = i.scheme_id AND a.holder = 'system:shop') \
+             AS shop_id \
+             FROM shop_items i JOIN nodes n ON n.id = i.node_id JOIN point_schemes s ON s.id = i.scheme_id \
+             WHERE i.id = $1",
+        )
+        .bind(item_id)
+        .bind(format!("person:{person_id}"))
+        .fetch_optional(conn)
+        .await?;
+        Ok(row.map(|r| ItemForRedemption {
+            item: ShopItem {
+                id: r.id,
+                node_id: r.node_id,
+                node_name: r.node_name,
+                node_path: r.node_path,
+                scheme_id: r.scheme_id,
+                scheme_name: r.scheme_name,
+                name: r.name,
+                price: r.price,
+                stock: r.stock,
+                status: r.status,
+                created_at: r.created_at,
+            },
+            rules: r.rules,
+            scheme_status: r.scheme_status,
+            account_id: r.account_id,
+            shop_id: r.shop_id,
+        }))
     }
 
     /// The counter hands the item over.
@@ -352,6 +447,9 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
+            // The transaction and the gate are let go before the state is read again.
+            drop(tx);
+            drop(gate);
             return Err(self.refused_transition(id, RedemptionStatus::PickedUp).await);
         }
         append(
@@ -388,6 +486,7 @@ impl Store {
                 source: format!("redemption:{id}"),
                 item: String::new(),
                 memo: format!("{} × {}", item.name, r.quantity),
+                at: now_text(),
             },
         )
         .await
@@ -413,6 +512,9 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
+            // The transaction and the gate are let go before the state is read again.
+            drop(tx);
+            drop(gate);
             return Err(self.refused_transition(id, RedemptionStatus::Cancelled).await);
         }
         sqlx::query("UPDATE shop_items SET stock = stock + $1, updated_at = $2 WHERE id = $3")
@@ -423,6 +525,7 @@ impl Store {
             .await?;
         post(
             &mut tx,
+            self.engine,
             tx_id,
             vec![
                 Leg {
