@@ -8,8 +8,8 @@
 
 mod compute;
 mod registration;
-mod volunteers;
 mod rollup;
+mod volunteers;
 
 use chrono::{Datelike, NaiveDate};
 use gongjian_domain::Validation;

@@ -2,8 +2,9 @@
 //! QR screen, sign-up and "my activities" on the phone, attendance and hours; and a person's
 //! service trajectory, the printable service record and the national-system export.
 
-mod activities;
-mod records;
+pub(crate) mod activities;
+pub(crate) mod records;
+pub(crate) mod teams;
 mod trajectory;
 
 use crate::Route;
@@ -11,6 +12,7 @@ use crate::Route;
 pub fn routes() -> Vec<Route> {
     let mut r = activities::routes();
     r.extend(records::routes());
+    r.extend(teams::routes());
     r.extend(trajectory::routes());
     r
 }
