@@ -783,3 +783,6 @@ mod registrations;
 
 #[path = "store/points.rs"]
 mod points;
+
+#[path = "store/volunteers.rs"]
+mod volunteers;

@@ -180,9 +180,10 @@ impl Store {
             }
             None => {
                 let prefix = format!("V{}", node.code);
-                let last: Option<String> = sqlx::query_scalar(
-                    "SELECT MAX(volunteer_no) FROM volunteers WHERE volunteer_no >= $1 AND volunteer_no < $2",
-                )
+                let c = self.engine.bytewise();
+                let last: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT MAX(volunteer_no{c}) FROM volunteers WHERE volunteer_no{c} >= $1 AND volunteer_no{c} < $2"
+                )))
                 .bind(&prefix)
                 .bind(format!("{prefix}:"))
                 .fetch_one(&mut *tx)
