@@ -52,3 +52,6 @@ mod imports;
 
 #[path = "web/points.rs"]
 mod points;
+
+#[path = "web/volunteers.rs"]
+mod volunteers;

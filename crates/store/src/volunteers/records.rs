@@ -1,7 +1,8 @@
 //! Service records (hours). "谁组织谁记录": the organiser of an activity confirms its
 //! attendance, which writes one `attendance` record per person who attended — minutes from
 //! check-in and check-out clipped to the activity's start and end (a missing check-out counts
-//! to the end, or to the moment of confirmation if that is earlier) — and closes the activity,
+//! to the end: the organiser's confirmation certifies the person stayed, and a correction
+//! records otherwise) — and closes the activity,
 //! all in one transaction. Points (points per hour × hours, whole points, rounded down) are then
 //! issued through [`Store::credit_points`], the ledger's one issuing function, under the key
 //! `service-record-ID`: it runs in its own transaction, so a record whose points failed keeps
@@ -160,7 +161,7 @@ impl Store {
         let mut ids = Vec::new();
         for (person_id, cin, cout) in rows {
             let cin = parse_time(&cin);
-            let cout = cout.as_deref().map(parse_time).unwrap_or_else(|| now.min(end));
+            let cout = cout.as_deref().map(parse_time).unwrap_or(end);
             let minutes = clipped_minutes(cin, cout, start, end);
             if minutes <= 0 {
                 continue;
