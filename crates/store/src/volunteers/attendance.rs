@@ -11,7 +11,7 @@
 //! outside the activity's day(s), China time. Staff may instead tick attendees in a batch.
 
 use chrono::{DateTime, Utc};
-use gongjian_domain::access::Actor;
+use gongjian_domain::access::{Actor, Right};
 use gongjian_domain::volunteers::attendance::{CodeClaim, Purpose, on_activity_day};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -41,6 +41,16 @@ pub struct BatchAttendance {
     /// Sign-up ids of those present.
     #[serde(default)]
     pub present: Vec<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct SignupRow {
+    id: i64,
+    status: String,
+    signed_up_at: String,
+    checked_in_at: Option<String>,
+    checked_out_at: Option<String>,
+    attendance_by: Option<String>,
 }
 
 fn same(a: &str, b: &str) -> bool {
@@ -119,42 +129,60 @@ impl Store {
         if claim.expired_at(now) {
             return Err(bad("二维码已过期，请重新扫描现场屏幕上的二维码"));
         }
-        let me = self
-            .own_person(actor)
-            .await?
-            .ok_or_else(|| StoreError::field("person_id", "账号尚未关联居民信息，请联系社区工作人员"))?;
-        let (a, _) = self.activity_access(actor, activity_id).await?;
-        if a.status != "open" {
+        // The actor's own person and the activity, each in one read (this is the hot path).
+        let me: (i64, String, String) = sqlx::query_as(
+            "SELECT p.id, p.name, n.path FROM users u JOIN persons p ON p.id = u.person_id \
+             JOIN nodes n ON n.id = p.home_node_id WHERE u.id = $1",
+        )
+        .bind(actor.user_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::field("person_id", "账号尚未关联居民信息，请联系社区工作人员"))?;
+        let (status, starts_at, ends_at, node_path): (String, String, String, String) = sqlx::query_as(
+            "SELECT a.status, a.starts_at, a.ends_at, n.path FROM activities a JOIN nodes n ON n.id = a.node_id \
+             WHERE a.id = $1",
+        )
+        .bind(activity_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        if !me.2.starts_with(&node_path) && !actor.scope(Right::ReadPeople).contains_path(&node_path) {
+            return Err(StoreError::NotFound);
+        }
+        if status != "open" {
             return Err(bad("活动已取消或考勤已确认"));
         }
-        if !on_activity_day(now, a.start(), a.end()) {
+        if !on_activity_day(now, parse_time(&starts_at), parse_time(&ends_at)) {
             return Err(bad("不在活动当天，不能签到"));
         }
         let at = time_text(now);
-        let mut tx = self.begin_write().await?;
-        let done = match purpose {
-            Purpose::In => sqlx::query(
+        // One writer at a time on SQLite, queued in process rather than in the busy handler.
+        let (gate, mut tx) = self.begin_ledger_write().await?;
+        let row: Option<SignupRow> = match purpose {
+            Purpose::In => sqlx::query_as(
                 "UPDATE activity_signups SET checked_in_at = $1, attendance_by = 'code', updated_at = $1 \
-                 WHERE activity_id = $2 AND person_id = $3 AND status = 'confirmed' AND checked_in_at IS NULL",
+                 WHERE activity_id = $2 AND person_id = $3 AND status = 'confirmed' AND checked_in_at IS NULL \
+                 RETURNING id, status, signed_up_at, checked_in_at, checked_out_at, attendance_by",
             ),
-            Purpose::Out => sqlx::query(
+            Purpose::Out => sqlx::query_as(
                 "UPDATE activity_signups SET checked_out_at = $1, updated_at = $1 \
                  WHERE activity_id = $2 AND person_id = $3 AND status = 'confirmed' \
-                 AND checked_in_at IS NOT NULL AND checked_out_at IS NULL",
+                 AND checked_in_at IS NOT NULL AND checked_out_at IS NULL \
+                 RETURNING id, status, signed_up_at, checked_in_at, checked_out_at, attendance_by",
             ),
         }
         .bind(&at)
         .bind(activity_id)
-        .bind(me.id)
-        .execute(&mut *tx)
+        .bind(me.0)
+        .fetch_optional(&mut *tx)
         .await?;
-        if done.rows_affected() == 0 {
+        let Some(row) = row else {
             let row: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
                 "SELECT status, checked_in_at, checked_out_at FROM activity_signups \
                  WHERE activity_id = $1 AND person_id = $2",
             )
             .bind(activity_id)
-            .bind(me.id)
+            .bind(me.0)
             .fetch_optional(&mut *tx)
             .await?;
             return Err(bad(match (purpose, row) {
@@ -165,23 +193,29 @@ impl Store {
                 (Purpose::Out, Some((_, None, _))) => "尚未签到，不能签退",
                 (Purpose::Out, Some(_)) => "您已签退",
             }));
-        }
+        };
         append(
             &mut tx,
             &AuditEvent::by(actor, "activity.check", format!("activity:{activity_id}"), client).with_detail(format!(
                 "person:{} {}",
-                me.id,
+                me.0,
                 purpose.key()
             )),
         )
         .await?;
         tx.commit().await?;
-        let id: i64 = sqlx::query_scalar("SELECT id FROM activity_signups WHERE activity_id = $1 AND person_id = $2")
-            .bind(activity_id)
-            .bind(me.id)
-            .fetch_one(&self.pool)
-            .await?;
-        self.signup_row(id).await
+        drop(gate);
+        Ok(Signup {
+            id: row.id,
+            activity_id,
+            person_id: me.0,
+            person_name: me.1,
+            status: row.status,
+            signed_up_at: row.signed_up_at,
+            checked_in_at: row.checked_in_at,
+            checked_out_at: row.checked_out_at,
+            attendance_by: row.attendance_by,
+        })
     }
 
     /// Staff tick who was present when phones were not at hand: those ticked without a
