@@ -386,7 +386,7 @@ mod tests {
 
     #[test]
     fn a_valid_activity_is_in_order() {
-        let now = Utc::now();
+        let now = parse_instant("2026-04-01T08:00").unwrap();
         let d = ActivityDraft::parse(&form(), now).unwrap();
         assert_eq!(d.starts_at.to_rfc3339(), "2026-05-01T01:00:00+00:00");
         assert_eq!(d.signup_closes_at, d.starts_at);
@@ -419,7 +419,7 @@ mod tests {
         }
         let mut late = form();
         late.signup_closes_at = "2026-05-01T12:00".into();
-        let v = ActivityDraft::parse(&late, Utc::now()).unwrap_err();
+        let v = ActivityDraft::parse(&late, parse_instant("2026-04-01T08:00").unwrap()).unwrap_err();
         assert!(v.message_for("signup_closes_at").is_some());
         let mut pts = form();
         pts.points_per_hour = "5".into();
