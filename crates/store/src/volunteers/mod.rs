@@ -11,6 +11,6 @@ pub mod teams;
 pub mod trajectory;
 
 pub use activities::{Activity, Signup, local};
-pub use attendance::{BatchAttendance, ShownCode};
+pub use attendance::{BatchAttendance, ShownCode, instant};
 pub use records::{AttendanceOutcome, ManualRecord, ServiceRecord};
 pub use teams::{Team, TeamMember, Volunteer};

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Redirect;
 use axum::{Form, Json};
 use chrono::{Datelike, NaiveDate, TimeDelta};
-use gongjian_domain::volunteers::activities::{ActivityForm, ActivityKind, local_input};
+use gongjian_domain::volunteers::activities::ActivityForm;
 use gongjian_domain::volunteers::attendance::Purpose;
 use gongjian_store::StoreError;
 use gongjian_store::tree::Node;
@@ -38,8 +38,6 @@ pub(super) fn routes() -> Vec<Route> {
         post("/api/v1/activities/{id}/check", api_check),
         get("/api/v1/me/activities", api_mine),
         get("/tree/{id}/activities", calendar),
-        get("/tree/{id}/activities/new", new_page),
-        post("/tree/{id}/activities", create),
         get("/activities/{id}", detail),
         post("/activities/{id}/cancel", cancel),
         post("/activities/{id}/signups", staff_sign_up),
@@ -352,56 +350,6 @@ async fn calendar(
         weeks,
         activities,
     })
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "volunteers/activity_form.html")]
-struct NewPage {
-    chrome: Chrome,
-    node: Node,
-    kinds: [ActivityKind; 5],
-    schemes: Vec<gongjian_store::points::Scheme>,
-    teams: Vec<gongjian_store::volunteers::Team>,
-    default_start: String,
-    default_end: String,
-}
-
-async fn new_page(State(state): State<AppState>, user: CurrentUser, Path(id): Path<i64>) -> Result<NewPage, PageError> {
-    let node = state.store.node(&user.actor, id).await?;
-    let schemes = state
-        .store
-        .schemes(&user.actor)
-        .await?
-        .into_iter()
-        .filter(|s| node.path.starts_with(&s.node_path))
-        .collect();
-    let teams = state
-        .store
-        .teams_under(&user.actor, id)
-        .await?
-        .into_iter()
-        .filter(|t| t.status == "active")
-        .collect();
-    let start = chrono::Utc::now() + TimeDelta::days(1);
-    Ok(NewPage {
-        chrome: user.chrome("tree"),
-        node,
-        kinds: ActivityKind::ALL,
-        schemes,
-        teams,
-        default_start: local_input(&start),
-        default_end: local_input(&(start + TimeDelta::hours(2))),
-    })
-}
-
-async fn create(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<i64>,
-    Form(f): Form<ActivityForm>,
-) -> Result<Redirect, PageError> {
-    let a = state.store.create_activity(&user.actor, id, &f, &user.client).await?;
-    Ok(Redirect::to(&format!("/activities/{}", a.id)))
 }
 
 #[derive(Template, WebTemplate)]

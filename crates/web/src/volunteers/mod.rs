@@ -3,6 +3,7 @@
 //! service trajectory, the printable service record and the national-system export.
 
 pub(crate) mod activities;
+mod activity_form;
 pub(crate) mod records;
 pub(crate) mod teams;
 mod trajectory;
@@ -11,6 +12,7 @@ use crate::Route;
 
 pub fn routes() -> Vec<Route> {
     let mut r = activities::routes();
+    r.extend(activity_form::routes());
     r.extend(records::routes());
     r.extend(teams::routes());
     r.extend(trajectory::routes());

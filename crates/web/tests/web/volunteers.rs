@@ -136,6 +136,23 @@ async fn http_story(app: &TestApp) {
     for f in ["title", "capacity", "ends_at"] {
         assert!(fields.iter().any(|x| x == f), "{f} in {fields:?}");
     }
+    // The console form keeps what was typed and says beside each field what is wrong.
+    let r = staff
+        .submit(
+            &format!("/tree/{community}/activities"),
+            &[
+                ("title", "保留的标题"),
+                ("kind", "volunteer"),
+                ("place", "广场"),
+                ("starts_at", "2030-01-01T09:00"),
+                ("ends_at", "2030-01-01T08:00"),
+                ("capacity", "0"),
+            ],
+        )
+        .await
+        .expect(422);
+    assert!(r.text.contains(r#"value="保留的标题""#), "{}", r.text);
+    assert!(r.text.contains("结束时间应晚于开始时间") && r.text.contains("名额应为"));
     let mut body = running("敬老服务", 2);
     body["scheme_id"] = scheme["id"].clone();
     body["points_per_hour"] = json!(10);
@@ -167,6 +184,9 @@ async fn http_story(app: &TestApp) {
     wang.get("/m/activities").await.expect(200);
     staff.get(&format!("/tree/{community}/activities")).await.expect(200);
     staff.get(&format!("/activities/{aid}")).await.expect(200);
+    let edit = staff.get(&format!("/activities/{aid}/edit")).await.expect(200);
+    assert!(edit.text.contains(r#"value="敬老服务""#));
+    zhang.get(&format!("/activities/{aid}/edit")).await.expect(403);
 
     // Codes: only staff see them; a resident checks in once, never with a foreign code.
     zhang.get(&format!("/api/v1/activities/{aid}/code")).await.expect(403);
@@ -409,7 +429,7 @@ async fn hostile_story(app: &TestApp) {
             pairs.retain(|(k, _)| k != field);
             pairs.push((field.to_string(), v.clone()));
             let form: Vec<(&str, &str)> = pairs.iter().map(|(k, x)| (k.as_str(), x.as_str())).collect();
-            let r = staff.post_form(&format!("/tree/{community}/activities"), &form).await;
+            let r = staff.submit(&format!("/tree/{community}/activities"), &form).await;
             form_outcome(&r, &format!("{what} in activity form {field}"), &v);
         }
         let r = staff
@@ -420,7 +440,7 @@ async fn hostile_story(app: &TestApp) {
             .await;
         api_outcome(&r, &format!("{what} in volunteer"), &["consent", "skills"]);
         let r = staff
-            .post_form(
+            .submit(
                 &format!("/tree/{community}/volunteers"),
                 &[("person_id", &v), ("consent", "on")],
             )
@@ -431,7 +451,7 @@ async fn hostile_story(app: &TestApp) {
             .await;
         api_outcome(&r, &format!("{what} in team"), &["name", "focus"]);
         let r = staff
-            .post_form(&format!("/tree/{community}/teams"), &[("name", &v), ("unit_id", &v)])
+            .submit(&format!("/tree/{community}/teams"), &[("name", &v), ("unit_id", &v)])
             .await;
         form_outcome(&r, &format!("{what} in team form"), &v);
         let r = staff
@@ -453,9 +473,7 @@ async fn hostile_story(app: &TestApp) {
             )
             .await;
         api_outcome(&r, &format!("{what} as a code"), &["code"]);
-        let r = staff
-            .post_form(&format!("/m/activities/{a}/check/in"), &[("c", &v)])
-            .await;
+        let r = staff.submit(&format!("/m/activities/{a}/check/in"), &[("c", &v)]).await;
         form_outcome(&r, &format!("{what} as a scanned code"), &v);
         let fresh = id(&staff
             .post_json(&format!("/api/v1/nodes/{community}/activities"), &running("待取消", 5))
@@ -463,7 +481,7 @@ async fn hostile_story(app: &TestApp) {
             .expect(201)
             .json());
         let r = staff
-            .post_form(&format!("/activities/{fresh}/cancel"), &[("reason", &v)])
+            .submit(&format!("/activities/{fresh}/cancel"), &[("reason", &v)])
             .await;
         form_outcome(&r, &format!("{what} as a cancel reason"), &v);
     }
