@@ -381,6 +381,18 @@ async fn sixty_four_clients_never_overfill_an_activity() {
     for_each_engine(race_story).await;
 }
 
+/// A console form's answer: reached the handler (never refused for its CSRF token) and then
+/// stored or refused with a reason.
+#[track_caller]
+fn answered(r: &Reply, what: &str, v: &str) -> bool {
+    assert_ne!(
+        r.status, 403,
+        "{what}: {} was refused before its handler: {}",
+        r.request, r.text
+    );
+    form_outcome(r, what, v)
+}
+
 async fn hostile_story(app: &TestApp) {
     let manager = app.manager().await;
     let t = build_tree(&manager).await;
@@ -430,7 +442,7 @@ async fn hostile_story(app: &TestApp) {
             pairs.push((field.to_string(), v.clone()));
             let form: Vec<(&str, &str)> = pairs.iter().map(|(k, x)| (k.as_str(), x.as_str())).collect();
             let r = staff.submit(&format!("/tree/{community}/activities"), &form).await;
-            form_outcome(&r, &format!("{what} in activity form {field}"), &v);
+            answered(&r, &format!("{what} in activity form {field}"), &v);
         }
         let r = staff
             .post_json(
@@ -445,7 +457,7 @@ async fn hostile_story(app: &TestApp) {
                 &[("person_id", &v), ("consent", "on")],
             )
             .await;
-        form_outcome(&r, &format!("{what} in volunteer form"), &v);
+        answered(&r, &format!("{what} in volunteer form"), &v);
         let r = staff
             .post_json("/api/v1/teams", &json!({"name": v, "focus": v, "node_id": community}))
             .await;
@@ -453,7 +465,7 @@ async fn hostile_story(app: &TestApp) {
         let r = staff
             .submit(&format!("/tree/{community}/teams"), &[("name", &v), ("unit_id", &v)])
             .await;
-        form_outcome(&r, &format!("{what} in team form"), &v);
+        answered(&r, &format!("{what} in team form"), &v);
         let r = staff
             .post_json(
                 "/api/v1/service-records/manual",
@@ -474,7 +486,7 @@ async fn hostile_story(app: &TestApp) {
             .await;
         api_outcome(&r, &format!("{what} as a code"), &["code"]);
         let r = staff.submit(&format!("/m/activities/{a}/check/in"), &[("c", &v)]).await;
-        form_outcome(&r, &format!("{what} as a scanned code"), &v);
+        answered(&r, &format!("{what} as a scanned code"), &v);
         let fresh = id(&staff
             .post_json(&format!("/api/v1/nodes/{community}/activities"), &running("待取消", 5))
             .await
@@ -483,7 +495,7 @@ async fn hostile_story(app: &TestApp) {
         let r = staff
             .submit(&format!("/activities/{fresh}/cancel"), &[("reason", &v)])
             .await;
-        form_outcome(&r, &format!("{what} as a cancel reason"), &v);
+        answered(&r, &format!("{what} as a cancel reason"), &v);
     }
 }
 
