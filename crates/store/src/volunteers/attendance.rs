@@ -129,23 +129,32 @@ impl Store {
         if claim.expired_at(now) {
             return Err(bad("二维码已过期，请重新扫描现场屏幕上的二维码"));
         }
-        // The actor's own person and the activity, each in one read (this is the hot path).
-        let me: (i64, String, String) = sqlx::query_as(
-            "SELECT p.id, p.name, n.path FROM users u JOIN persons p ON p.id = u.person_id \
-             JOIN nodes n ON n.id = p.home_node_id WHERE u.id = $1",
+        // The actor's own person and the activity in one read (this is the hot path); when it
+        // finds nothing, which of the two is missing decides the answer.
+        type Both = (i64, String, String, String, String, String, String);
+        let both: Option<Both> = sqlx::query_as(
+            "SELECT p.id, p.name, pn.path, a.status, a.starts_at, a.ends_at, an.path FROM users u \
+             JOIN persons p ON p.id = u.person_id JOIN nodes pn ON pn.id = p.home_node_id \
+             JOIN activities a ON a.id = $2 JOIN nodes an ON an.id = a.node_id WHERE u.id = $1",
         )
         .bind(actor.user_id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::field("person_id", "账号尚未关联居民信息，请联系社区工作人员"))?;
-        let (status, starts_at, ends_at, node_path): (String, String, String, String) = sqlx::query_as(
-            "SELECT a.status, a.starts_at, a.ends_at, n.path FROM activities a JOIN nodes n ON n.id = a.node_id \
-             WHERE a.id = $1",
-        )
         .bind(activity_id)
         .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        .await?;
+        let Some((pid, pname, home, status, starts_at, ends_at, node_path)) = both else {
+            let linked: Option<Option<i64>> = sqlx::query_scalar("SELECT person_id FROM users WHERE id = $1")
+                .bind(actor.user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+            if linked.flatten().is_none() {
+                return Err(StoreError::field(
+                    "person_id",
+                    "账号尚未关联居民信息，请联系社区工作人员",
+                ));
+            }
+            return Err(StoreError::NotFound);
+        };
+        let me = (pid, pname, home);
         if !me.2.starts_with(&node_path) && !actor.scope(Right::ReadPeople).contains_path(&node_path) {
             return Err(StoreError::NotFound);
         }
