@@ -162,3 +162,29 @@ CREATE TABLE volunteer_settings (
     value TEXT NOT NULL
 );
 INSERT INTO volunteer_settings (name, value) VALUES ('star_hours', '100,300,600,1000,1500');
+
+-- A manual record (service done without check-in) waits here until a second person confirms
+-- it: whoever entered it cannot confirm it. Confirming writes the service_records row
+-- (source 'manual', recorded_by = entered_by, confirmed_by = the confirmer).
+CREATE TABLE service_record_drafts (
+    id             INTEGER PRIMARY KEY,
+    person_id      INTEGER NOT NULL REFERENCES persons(id),
+    node_id        INTEGER NOT NULL REFERENCES nodes(id),
+    activity_id    INTEGER REFERENCES activities(id),
+    served_on      TEXT NOT NULL,
+    minutes        INTEGER NOT NULL CHECK (minutes > 0),
+    content        TEXT NOT NULL,
+    place          TEXT NOT NULL DEFAULT '',
+    organiser_name TEXT NOT NULL,
+    -- Why there is no check-in.
+    reason         TEXT NOT NULL DEFAULT '',
+    entered_by     INTEGER NOT NULL,
+    entered_at     TEXT NOT NULL,
+    -- 'pending' | 'confirmed' | 'rejected'
+    status         TEXT NOT NULL DEFAULT 'pending',
+    decided_by     INTEGER,
+    decided_at     TEXT,
+    decision_note  TEXT NOT NULL DEFAULT '',
+    record_id      INTEGER REFERENCES service_records(id)
+);
+CREATE INDEX service_record_drafts_node ON service_record_drafts(node_id, status);

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_baseline;
+mod bench_checkin;
 mod bench_pages;
 mod bench_points;
 mod config;
@@ -111,7 +112,11 @@ enum Command {
         /// against the bare single-row insert rate of the engine, measured in the same run.
         #[arg(long)]
         points: bool,
-        /// Concurrent HTTP clients of the points benchmark.
+        /// Only the check-in benchmark: QR check-ins per second over HTTP against the bare
+        /// single-row insert rate of the engine, measured in the same run.
+        #[arg(long)]
+        checkins: bool,
+        /// Concurrent HTTP clients of the points (or check-in) benchmark.
         #[arg(long, default_value_t = 64)]
         clients: usize,
         /// Seconds each phase of the points benchmark runs.
@@ -459,6 +464,7 @@ async fn main() -> Result<()> {
             reuse,
             skip_import,
             points,
+            checkins,
             clients,
             seconds,
         } => {
@@ -469,7 +475,7 @@ async fn main() -> Result<()> {
             };
             let given = config.database_url.is_some() || config.data_dir.join("gongjian.db").exists();
             let scratch = (!given).then(|| {
-                let name = if reuse && !points {
+                let name = if reuse && !points && !checkins {
                     format!("gongjian-bench-foshan-{scale}")
                 } else {
                     format!("gongjian-bench-{}", std::process::id())
@@ -485,6 +491,15 @@ async fn main() -> Result<()> {
                 }
                 None => open(&config).await?,
             };
+            if checkins {
+                let figures = bench_checkin::run(&store, clients.clamp(1, 1024), seconds.clamp(1, 600)).await;
+                store.close().await;
+                if let Some(dir) = scratch {
+                    std::fs::remove_dir_all(dir).ok();
+                }
+                bench_checkin::print(store.engine().name(), &figures?);
+                return Ok(());
+            }
             if points {
                 let figures = bench_points::run(&store, clients.clamp(1, 1024), seconds.clamp(1, 600)).await;
                 store.close().await;

@@ -786,3 +786,6 @@ mod points;
 
 #[path = "store/volunteer_views.rs"]
 mod volunteer_views;
+
+#[path = "store/volunteers.rs"]
+mod volunteers;

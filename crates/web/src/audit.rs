@@ -43,7 +43,22 @@ const SELF_AUDITED: [&str; 7] = [
 /// Routes whose successful writes the store records inside the writing transaction (points and
 /// the shop: one audit entry in the same transaction as the ledger entries); their refusals and
 /// failures are still recorded here.
-const AUDITED_WHEN_SUCCESSFUL: [&str; 4] = ["/api/v1/points", "/api/v1/shop", "/m/points", "/shop"];
+const AUDITED_WHEN_SUCCESSFUL: [&str; 13] = [
+    "/api/v1/points",
+    "/api/v1/shop",
+    "/m/points",
+    "/shop",
+    // Volunteer service: every successful write appends its entry in its own transaction.
+    "/api/v1/volunteers",
+    "/api/v1/teams",
+    "/api/v1/activities",
+    "/api/v1/service-records",
+    "/m/activities",
+    "/activities",
+    "/volunteers",
+    "/teams",
+    "/service-records",
+];
 
 fn store_audits_success(method: &Method, route: &str) -> bool {
     *method == Method::POST

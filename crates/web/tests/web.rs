@@ -55,3 +55,6 @@ mod points;
 
 #[path = "web/volunteer_views.rs"]
 mod volunteer_views;
+
+#[path = "web/volunteers.rs"]
+mod volunteers;

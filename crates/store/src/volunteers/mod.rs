@@ -10,3 +10,8 @@ pub mod export;
 pub mod records;
 pub mod teams;
 pub mod trajectory;
+
+pub use activities::{Activity, Signup, local};
+pub use attendance::{BatchAttendance, ShownCode, instant};
+pub use records::{AttendanceOutcome, ManualRecord, ServiceRecord};
+pub use teams::{Team, TeamMember, Volunteer};

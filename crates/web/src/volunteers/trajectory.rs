@@ -71,7 +71,7 @@ async fn staff_page(
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "volunteers/mine.html")]
+#[template(path = "volunteers/my_service.html")]
 struct MinePage {
     chrome: Chrome,
     t: Option<Trajectory>,

@@ -72,6 +72,9 @@ const OWN_OR_PUBLIC: &[(&str, &str)] = &[
     ("GET", "/api/v1/volunteers/settings"),
     ("POST", "/api/v1/volunteers/settings"),
     // ---- end of volunteer views
+    // Volunteer service: the caller's own activities.
+    ("GET", "/api/v1/me/activities"),
+    ("GET", "/m/activities"),
 ];
 
 const Y_NAME: &str = "隔壁社区";
@@ -113,6 +116,13 @@ struct Target {
     // community.
     print: i64,
     campaign: i64,
+    // Volunteer service: a volunteer (the resident), a team, an open activity the resident
+    // signed up for, a service record of a closed one, and a manual record waiting.
+    volunteer: i64,
+    team: i64,
+    activity: i64,
+    record: i64,
+    manual: i64,
 }
 
 /// One request of the walk.
@@ -199,6 +209,18 @@ fn fill(template: &str, t: &Target) -> Result<String, String> {
             "{id}" if under("/service-prints/") || under("/api/v1/service-prints/") => t.print.to_string(),
             "{id}" if under("/api/v1/campaigns/") => t.campaign.to_string(),
             // ---- end of volunteer views
+            // Volunteer service.
+            "{id}" if under("/api/v1/volunteers/") || under("/volunteers/") => t.volunteer.to_string(),
+            "{id}" if under("/api/v1/teams/") || under("/teams/") => t.team.to_string(),
+            "{volunteer}" if under("/api/v1/teams/") => t.volunteer.to_string(),
+            "{id}" if under("/api/v1/activities/") || under("/activities/") || under("/m/activities/") => {
+                t.activity.to_string()
+            }
+            "{purpose}" if under("/m/activities/") => "in".to_string(),
+            "{id}" if under("/api/v1/service-records/manual/") || under("/service-records/manual/") => {
+                t.manual.to_string()
+            }
+            "{id}" if under("/api/v1/service-records/") || under("/service-records/") => t.record.to_string(),
             "{contact}" if under("/units/") => t.contact.to_string(),
             "{unit}" if under("/tree/") || under("/api/v1/nodes/") => t.unit.to_string(),
             "{metric}" if under("/api/v1/stats/") => format!("grid.count.l3?node={}", t.code),
@@ -441,6 +463,64 @@ fn aimed(method: &Method, template: &str, t: &Target, x: &Target, street_b: i64)
                 "starts_on": "2026-01-01", "ends_on": "2026-12-31"}))
         }
         // ---- end of volunteer views
+        // Volunteer service: bodies that name Y, or bring X's own things into Y.
+        ("POST", "/api/v1/volunteers") => {
+            probe.json = Some(json!({"person_id": t.person, "node_id": t.node, "consent": true}))
+        }
+        ("POST", "/tree/{id}/volunteers") => {
+            probe.form = form(&[("person_id", &t.person.to_string()), ("consent", "on")])
+        }
+        ("POST", "/api/v1/teams") => probe.json = Some(json!({"name": "越权服务队", "node_id": t.node})),
+        ("POST", "/tree/{id}/teams") => probe.form = form(&[("name", "越权服务队")]),
+        ("POST", "/api/v1/teams/{id}/members") => probe.json = Some(json!({"volunteer_id": x.volunteer})),
+        ("POST", "/teams/{id}/members") => probe.form = form(&[("volunteer_id", &x.volunteer.to_string())]),
+        ("POST", "/api/v1/nodes/{id}/activities") | ("POST", "/api/v1/activities/{id}") => {
+            probe.json = Some(json!({"title": "越权活动", "kind": "volunteer", "place": "广场",
+                "starts_at": "2030-01-01T09:00", "ends_at": "2030-01-01T11:00", "capacity": 5}))
+        }
+        ("POST", "/tree/{id}/activities") => {
+            probe.form = form(&[
+                ("title", "越权活动"),
+                ("kind", "volunteer"),
+                ("place", "广场"),
+                ("starts_at", "2030-01-01T09:00"),
+                ("ends_at", "2030-01-01T11:00"),
+                ("capacity", "5"),
+            ])
+        }
+        ("POST", "/api/v1/activities/{id}/cancel") => probe.json = Some(json!({"reason": "越权取消"})),
+        ("POST", "/activities/{id}/cancel") => probe.form = form(&[("reason", "越权取消")]),
+        ("POST", "/api/v1/activities/{id}/signups") => probe.json = Some(json!({"person_id": x.person})),
+        ("POST", "/activities/{id}/signups") => probe.form = form(&[("person_id", &x.person.to_string())]),
+        ("POST", "/api/v1/activities/{id}/signups/cancel") => probe.json = Some(json!({"person_id": t.person})),
+        ("POST", "/api/v1/activities/{id}/check") => {
+            probe.json = Some(json!({"purpose": "in", "code": format!("{}.in.4102444800.abc", t.activity)}))
+        }
+        ("POST", "/m/activities/{id}/check/{purpose}") => {
+            probe.form = form(&[("c", &format!("{}.in.4102444800.abc", t.activity))])
+        }
+        ("POST", "/api/v1/activities/{id}/presence") => probe.json = Some(json!({"present": []})),
+        ("POST", "/api/v1/service-records/{id}/corrections") => {
+            probe.json = Some(json!({"hours": "1", "reason": "越权更正"}))
+        }
+        ("POST", "/service-records/{id}/corrections") => probe.form = form(&[("hours", "1"), ("reason", "越权更正")]),
+        ("POST", "/api/v1/service-records/manual") => {
+            probe.json = Some(
+                json!({"person_id": t.person, "node_id": t.node, "served_on": "2026-01-05",
+                "hours": "1", "content": "越权补录", "reason": "越权"}),
+            )
+        }
+        ("POST", "/tree/{id}/service-records/manual") => {
+            probe.form = form(&[
+                ("person_id", &x.person.to_string()),
+                ("served_on", "2026-01-05"),
+                ("hours", "1"),
+                ("content", "越权补录"),
+                ("reason", "越权"),
+            ])
+        }
+        ("POST", "/api/v1/service-records/manual/{id}/decision") => probe.json = Some(json!({"decision": "confirm"})),
+        ("POST", "/service-records/manual/{id}/decision") => probe.form = form(&[("decision", "confirm")]),
         // Restores, revocations, password resets: the target is in the path alone.
         _ if api => probe.json = Some(json!({})),
         _ => probe.form = Some(Vec::new()),
@@ -605,6 +685,21 @@ async fn snapshot(app: &TestApp, y: &Target) -> Value {
             sqlx::query_scalar::<_, String>("SELECT value FROM volunteer_settings WHERE name = 'star_hours'").fetch_one(s.pool()).await.expect("setting"),
         ],
         // ---- end of volunteer views
+        // Volunteer service.
+        "volunteers": [
+            v(serde_json::to_value(s.volunteer(&o, y.volunteer).await.expect("volunteer"))),
+            v(serde_json::to_value(s.team(&o, y.team).await.expect("team"))),
+            v(serde_json::to_value(s.team_members(&o, y.team).await.expect("members"))),
+            v(serde_json::to_value(s.activity(&o, y.activity).await.expect("activity"))),
+            v(serde_json::to_value(s.signups(&o, y.activity).await.expect("signups"))),
+            v(serde_json::to_value(s.service_record(&o, y.record).await.expect("record"))),
+            v(serde_json::to_value(s.manual_record(&o, y.manual).await.expect("manual"))),
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM service_records").fetch_one(s.pool()).await.expect("count"),
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM activity_signups").fetch_one(s.pool()).await.expect("count"),
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM activities").fetch_one(s.pool()).await.expect("count"),
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM volunteer_teams").fetch_one(s.pool()).await.expect("count"),
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM service_record_drafts").fetch_one(s.pool()).await.expect("count"),
+        ],
         "rows": [
             sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM party_members").fetch_one(s.pool()).await.expect("count"),
             sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM units").fetch_one(s.pool()).await.expect("count"),
@@ -825,7 +920,71 @@ async fn walk_story(app: &TestApp) {
             .id;
         [scheme, item, redemption]
     };
+    // Volunteer service: a volunteer, a team, an open activity, a record and a manual record.
+    let volunteering = async |person: i64, node: i64, tag: &str, organiser: &str| -> [i64; 5] {
+        use gongjian_domain::volunteers::activities::{ActivityForm, TeamForm, VolunteerForm};
+        let s = &app.store;
+        let user = app.add_user(organiser, Role::CommunityStaff, Some(node), false).await;
+        let a = s.actor(user.id).await.expect("actor");
+        let vol = VolunteerForm {
+            person_id: person.to_string(),
+            node_id: node.to_string(),
+            consent: "on".into(),
+            ..Default::default()
+        };
+        let vol = s.register_volunteer(&a, &vol, "test").await.expect("volunteer").id;
+        let team = TeamForm {
+            name: format!("{tag}志愿服务队"),
+            node_id: node.to_string(),
+            ..Default::default()
+        };
+        let team = s.create_team(&a, &team, "test").await.expect("team").id;
+        s.add_team_member(&a, team, vol, true, "test").await.expect("member");
+        let now = chrono::Utc::now();
+        let h = |n: i64| (now + chrono::TimeDelta::hours(n)).to_rfc3339();
+        let form = |title: &str| ActivityForm {
+            title: format!("{tag}{title}"),
+            kind: "volunteer".into(),
+            team_id: team.to_string(),
+            place: format!("{tag}广场"),
+            starts_at: h(-1),
+            ends_at: h(1),
+            capacity: "5".into(),
+            signup_opens_at: h(-2),
+            signup_closes_at: h(1),
+            ..Default::default()
+        };
+        let open = s
+            .create_activity(&a, node, &form("清洁家园"), "test")
+            .await
+            .expect("activity")
+            .id;
+        s.sign_up(&a, open, Some(person), "test").await.expect("sign up");
+        let closed = s
+            .create_activity(&a, node, &form("敬老服务"), "test")
+            .await
+            .expect("activity")
+            .id;
+        let su = s.sign_up(&a, closed, Some(person), "test").await.expect("sign up").id;
+        let present = gongjian_store::volunteers::BatchAttendance { present: vec![su] };
+        s.confirm_presence(&a, closed, &present, "test")
+            .await
+            .expect("presence");
+        let out = s.confirm_attendance(&a, closed, "test").await.expect("attendance");
+        let manual = gongjian_domain::volunteers::attendance::ManualForm {
+            person_id: person.to_string(),
+            node_id: node.to_string(),
+            served_on: "2026-01-05".into(),
+            hours: "1".into(),
+            content: format!("{tag}慰问"),
+            reason: "现场无网络".into(),
+            ..Default::default()
+        };
+        let manual = s.enter_manual_record(&a, &manual, "test").await.expect("manual").id;
+        [vol, team, open, out.records[0].id, manual]
+    };
     let [member, unit, contact, registration, letter, pairing] = extras(y_person, id(&y), y_org, "紫荆物业公司").await;
+    let [volunteer, team, activity, record, manual] = volunteering(y_person, id(&y), "紫荆", "organiser.y").await;
     let [scheme, item, redemption] = shop(y_person, id(&y), "紫荆").await;
     // ---- Volunteer views: a campaign at the community and a print kept for its resident.
     let views = async |person: i64, node: i64, issued_by: i64, name: &str| -> [i64; 2] {
@@ -882,6 +1041,11 @@ async fn walk_story(app: &TestApp) {
         redemption,
         print: y_print,
         campaign: y_campaign,
+        volunteer,
+        team,
+        activity,
+        record,
+        manual,
     };
     let staff_user = app
         .add_user("staff.x", Role::CommunityStaff, Some(id(&t.community)), false)
@@ -889,6 +1053,7 @@ async fn walk_story(app: &TestApp) {
     let x_extras = extras(x_person, id(&t.community), x_org, "阳光物业公司").await;
     let x_shop = shop(x_person, id(&t.community), "阳光").await;
     let x_views = views(x_person, id(&t.community), staff_user.id, "阳光").await;
+    let x_vol = volunteering(x_person, id(&t.community), "阳光", "organiser.x").await;
     let target_x = Target {
         node: id(&t.community),
         code: COMMUNITY_CODE.to_string(),
@@ -911,6 +1076,11 @@ async fn walk_story(app: &TestApp) {
         redemption: x_shop[2],
         print: x_views[0],
         campaign: x_views[1],
+        volunteer: x_vol[0],
+        team: x_vol[1],
+        activity: x_vol[2],
+        record: x_vol[3],
+        manual: x_vol[4],
     };
     let street_b = id(&t.street_b);
     // Everything of Y that must never reach X's worker.
@@ -1125,6 +1295,11 @@ fn an_unmapped_route_parameter_is_named() {
         redemption: 18,
         print: 19,
         campaign: 20,
+        volunteer: 19,
+        team: 20,
+        activity: 21,
+        record: 22,
+        manual: 23,
     };
     let e = fill("/meetings/{id}/minutes", &t).expect_err("no mapping for meetings");
     assert!(e.contains("/meetings/{id}/minutes"), "{e}");
