@@ -223,29 +223,40 @@ impl Store {
         let Some(activity_id) = r.activity_id else {
             return Ok(None);
         };
-        if r.corrects_id.is_some() {
-            return Ok(None);
-        }
         let (scheme, per_hour): (Option<i64>, i64) =
             sqlx::query_as("SELECT scheme_id, points_per_hour FROM activities WHERE id = $1")
                 .bind(activity_id)
                 .fetch_one(&self.pool)
                 .await?;
-        let amount = per_hour * r.minutes / 60;
-        let (Some(scheme), Ok(points)) = (scheme, Points::new(amount)) else {
+        let Some(scheme) = scheme else {
             return Ok(None);
         };
-        let tx = self
-            .credit_points(
-                actor,
-                &CreditSource::Hours { record_id },
-                r.person_id,
-                scheme,
-                points,
-                &format!("service-record-{record_id}"),
-                client,
-            )
-            .await?;
+        let earned = |minutes: i64| per_hour * minutes / 60;
+        // A correction moves the difference between what the corrected record earned and what
+        // the correction earns, once the corrected record's points were issued.
+        let amount = match r.corrects_id {
+            None => earned(r.minutes),
+            Some(prev_id) => {
+                let prev = self.service_record(actor, prev_id).await?;
+                if prev.points_tx_id.is_none() && earned(prev.minutes) != 0 {
+                    return Err(StoreError::field("record_id", "被更正记录的积分尚未发放，请先发放"));
+                }
+                earned(r.minutes) - earned(prev.minutes)
+            }
+        };
+        let key = format!("service-record-{record_id}");
+        let tx = if amount > 0 {
+            let points = Points::new(amount).map_err(|e| StoreError::field("points", e))?;
+            let source = CreditSource::Hours { record_id };
+            self.credit_points(actor, &source, r.person_id, scheme, points, &key, client)
+                .await?
+        } else if amount < 0 {
+            let points = Points::new(-amount).map_err(|e| StoreError::field("points", e))?;
+            self.deduct_points(actor, r.person_id, scheme, points, "志愿服务时长更正", &key, client)
+                .await?
+        } else {
+            return Ok(None);
+        };
         sqlx::query("UPDATE service_records SET points_tx_id = $1 WHERE id = $2 AND points_tx_id IS NULL")
             .bind(tx.id)
             .bind(record_id)
@@ -355,6 +366,11 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        // The points follow the hours; when they cannot (the holder has spent them), the
+        // correction stands and `credit_record_points` may be asked again.
+        if let Err(e) = self.credit_record_points(actor, id, client).await {
+            tracing::warn!(record = id, error = %e, "the points of a correction were not moved");
+        }
         self.service_record(actor, id).await
     }
 

@@ -447,6 +447,9 @@ async fn codes_refuse_replay_other_activities_and_second_check_ins_and_hours_are
             (zr.minutes, zr.delta_minutes)
         );
         refused(s.correct_record(&staff, zr.id, &fix, "t").await, "hours", "最新");
+        // The points follow: 1.5 hours earn 15, so 5 of the 20 go back.
+        check!(c.points_tx_id.is_some());
+        eq!(s.balance(&zhang, scheme.id, zp).await.expect("balance"), 15);
         let (records, total) = s.records_of_person(&zhang, zp).await.expect("mine");
         eq!(total, 90);
         eq!(records.len(), 2);
@@ -463,6 +466,7 @@ async fn codes_refuse_replay_other_activities_and_second_check_ins_and_hours_are
             .await
             .expect("correct the correction");
         eq!(c2.delta_minutes, -30);
+        eq!(s.balance(&zhang, scheme.id, zp).await.expect("balance"), 10);
         eq!(s.records_of_person(&staff, zp).await.expect("records").1, 60);
         let raw = db
             .scalar(&format!("SELECT COUNT(*) FROM service_records WHERE id = {}", zr.id))
