@@ -545,6 +545,8 @@ async fn browser_journey_from_a_new_activity_to_confirmed_hours() {
         // The organiser publishes an activity that is under way.
         c.goto(&format!("{base}/login")).await.expect("login page");
         login(&c, "organiser", PASSWORD).await;
+        // Signed in: the console's page has come, so the next address is not raced by it.
+        element(&c, "form[action='/logout'] button").await;
         c.goto(&format!("{base}/tree/{community}/activities/new"))
             .await
             .expect("form");
@@ -569,6 +571,8 @@ async fn browser_journey_from_a_new_activity_to_confirmed_hours() {
 
         // The resident signs up on the phone page, then opens the scanned address.
         login(&c, "xiaoming", PASSWORD).await;
+        // Signed in: the console's page has come, so the next address is not raced by it.
+        element(&c, "form[action='/logout'] button").await;
         c.goto(&format!("{base}/m/activities")).await.expect("mine");
         click(&c, &format!("#activity-{aid} button.signup")).await;
         text_where(&c, &format!("#activity-{aid} .tag"), |t| t == "已报名").await;
@@ -582,6 +586,8 @@ async fn browser_journey_from_a_new_activity_to_confirmed_hours() {
 
         // The organiser confirms attendance; the hours are shown.
         login(&c, "organiser", PASSWORD).await;
+        // Signed in: the console's page has come, so the next address is not raced by it.
+        element(&c, "form[action='/logout'] button").await;
         c.goto(&format!("{base}/activities/{aid}/attendance"))
             .await
             .expect("attendance");
