@@ -20,6 +20,19 @@ impl InsertBaseline {
     pub fn per_second(&self) -> f64 {
         self.inserts as f64 / self.seconds.max(1e-9)
     }
+
+    /// The baseline's row of a benchmark's table (measure, writers, seconds, count, per second),
+    /// with `blank` empty cells after it for the table's further columns.
+    pub fn row(&self, blank: usize) -> String {
+        format!(
+            "| baseline: bare single-row INSERT, autocommit | {} | {:.1} | {} | {:.0} |{}",
+            self.writers,
+            self.seconds,
+            self.inserts,
+            self.per_second(),
+            " |".repeat(blank)
+        )
+    }
 }
 
 /// The engine's bare single-row insert (one autocommitted `INSERT` per transaction into

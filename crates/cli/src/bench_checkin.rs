@@ -28,8 +28,7 @@ pub struct CheckinFigures {
     pub seconds: f64,
     pub checkins: u64,
     pub refused: u64,
-    pub inserts: u64,
-    pub insert_seconds: f64,
+    pub baseline: crate::bench_baseline::InsertBaseline,
 }
 
 impl CheckinFigures {
@@ -38,7 +37,7 @@ impl CheckinFigures {
     }
 
     pub fn inserts_per_second(&self) -> f64 {
-        self.inserts as f64 / self.insert_seconds
+        self.baseline.per_second()
     }
 }
 
@@ -228,15 +227,13 @@ pub async fn run(store: &Store, clients: usize, seconds: u64) -> Result<CheckinF
         bail!("{checkins} check-ins were accepted but {written} were written");
     }
     let baseline = crate::bench_baseline::bare_inserts(store, clients, seconds).await?;
-    let (inserts, insert_seconds) = (baseline.inserts, baseline.seconds);
     Ok(CheckinFigures {
         clients,
         activities,
         seconds: elapsed,
         checkins,
         refused: refused.load(Ordering::Relaxed),
-        inserts,
-        insert_seconds,
+        baseline,
     })
 }
 
@@ -251,13 +248,7 @@ pub fn print(engine: &str, f: &CheckinFigures) {
         f.checkins,
         f.per_second()
     ));
-    crate::say(&format!(
-        "| baseline: bare single-row INSERT, autocommit | {} | {:.1} | {} | {:.0} |",
-        f.clients,
-        f.insert_seconds,
-        f.inserts,
-        f.inserts_per_second()
-    ));
+    crate::say(&f.baseline.row(0));
     crate::say(&format!(
         "activities: {}; refused or failed requests: {}; check-ins/s ÷ insert/s = {:.2}; every accepted check-in written: yes",
         f.activities,

@@ -270,13 +270,7 @@ pub fn print(engine: &str, f: &PointsFigures) {
         f.percentile_ms(0.50),
         f.percentile_ms(0.95)
     ));
-    crate::say(&format!(
-        "| baseline: bare single-row INSERT, autocommit | {} | {:.1} | {} | {:.0} | | |",
-        f.baseline.writers,
-        f.baseline.seconds,
-        f.baseline.inserts,
-        f.inserts_per_second()
-    ));
+    crate::say(&f.baseline.row(2));
     crate::say(&format!(
         "refused or failed requests: {}; points tx/s ÷ insert/s = {:.3}; books balance: yes",
         f.refused,
