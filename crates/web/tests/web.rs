@@ -5,7 +5,8 @@
 //! - `security`: lockout across two servers of one database, CSRF, API tokens, the
 //!   administrators' second factor and separation, password history, the audit trail.
 //! - `walk`: every route of `gongjian_web::route_table()` aimed at a community outside the
-//!   caller's scope; a new route without a mapping there fails the suite.
+//!   caller's scope, with the request for each route built in `walk_probes`; a new route
+//!   without a mapping there fails the suite.
 //! - `hostile`: hostile text in every text field of every form and API.
 //! - `dashboards`: the statistics API with periods and breakdowns, the dashboards' exports,
 //!   and the drill-down from the city to a community in the browser.
@@ -32,6 +33,8 @@ mod security;
 
 #[path = "web/walk.rs"]
 mod walk;
+#[path = "web/walk_probes.rs"]
+mod walk_probes;
 
 #[path = "web/hostile.rs"]
 mod hostile;
