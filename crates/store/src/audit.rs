@@ -164,29 +164,29 @@ pub async fn append(tx: &mut Tx, ev: &AuditEvent) -> StoreResult<i64> {
         hash: String::new(),
     };
     let hash = entry.computed_hash();
-    sqlx::query(
-        "INSERT INTO audit_log (seq, at, actor_id, actor_name, roles, action, object, result, client_addr, \
-         operation_id, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    )
-    .bind(entry.seq)
-    .bind(&entry.at)
-    .bind(entry.actor_id)
-    .bind(&entry.actor_name)
-    .bind(&entry.roles)
-    .bind(&entry.action)
-    .bind(&entry.object)
-    .bind(&entry.result)
-    .bind(&entry.client_addr)
-    .bind(&entry.operation_id)
-    .bind(&entry.detail)
-    .bind(&entry.prev_hash)
-    .bind(&hash)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1")
+    // The entry and the head's new hash in one round trip: every write holds the head's lock
+    // from the first statement here to its commit.
+    let engine = crate::db::Engine::of(&**tx);
+    let written = sqlx::query(engine.audit_write_sql())
+        .bind(entry.seq)
+        .bind(&entry.at)
+        .bind(entry.actor_id)
+        .bind(&entry.actor_name)
+        .bind(&entry.roles)
+        .bind(&entry.action)
+        .bind(&entry.object)
+        .bind(&entry.result)
+        .bind(&entry.client_addr)
+        .bind(&entry.operation_id)
+        .bind(&entry.detail)
+        .bind(&entry.prev_hash)
         .bind(&hash)
         .execute(&mut **tx)
         .await?;
+    // SQLite counts the rows of both statements, PostgreSQL those of the outer update.
+    if written.rows_affected() == 0 {
+        return Err(StoreError::Config("the audit head was not moved".into()));
+    }
     Ok(seq)
 }
 

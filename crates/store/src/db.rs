@@ -46,6 +46,35 @@ impl Engine {
         }
     }
 
+    /// The engine behind an open connection, for code that holds a transaction but not the
+    /// store (the audit append).
+    pub fn of(conn: &sqlx::AnyConnection) -> Engine {
+        if conn.backend_name().to_ascii_lowercase().contains("postgres") {
+            Engine::Postgres
+        } else {
+            Engine::Sqlite
+        }
+    }
+
+    /// The audit append's write in one round trip: the entry (`$1`–`$13`, `$13` its hash) and
+    /// the chain head's new hash. SQLite runs the two statements as one script; PostgreSQL
+    /// takes one statement only, so the insert rides in a data-modifying `WITH`.
+    pub fn audit_write_sql(self) -> &'static str {
+        match self {
+            Engine::Sqlite => {
+                "INSERT INTO audit_log (seq, at, actor_id, actor_name, roles, action, object, result, client_addr, \
+                 operation_id, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13); \
+                 UPDATE audit_head SET last_hash = $13 WHERE id = 1"
+            }
+            Engine::Postgres => {
+                "WITH entry AS (INSERT INTO audit_log (seq, at, actor_id, actor_name, roles, action, object, result, \
+                 client_addr, operation_id, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+                 $11, $12, $13) RETURNING seq) UPDATE audit_head SET last_hash = $13 WHERE id = 1 \
+                 AND EXISTS (SELECT 1 FROM entry)"
+            }
+        }
+    }
+
     /// The position (from 1, 0 when absent) of `needle` in `haystack`, both SQL expressions.
     pub fn position(self, haystack: &str, needle: &str) -> String {
         match self {
