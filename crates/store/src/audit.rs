@@ -166,7 +166,7 @@ pub async fn append(tx: &mut Tx, ev: &AuditEvent) -> StoreResult<i64> {
     let hash = entry.computed_hash();
     // The entry and the head's new hash in one round trip: every write holds the head's lock
     // from the first statement here to its commit.
-    let engine = crate::db::Engine::of(&**tx);
+    let engine = crate::db::Engine::of(tx);
     let written = sqlx::query(engine.audit_write_sql())
         .bind(entry.seq)
         .bind(&entry.at)
