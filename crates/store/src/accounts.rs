@@ -174,10 +174,18 @@ impl Store {
             .await?)
     }
 
-    /// On a database without accounts, creates the administrator `admin` with a one-time
-    /// password that must be changed at first login, and returns that password.
+    /// On a database where nobody can sign in — no active account, and no `admin` yet (the demo's
+    /// activity organisers are disabled records, not accounts) — creates the administrator
+    /// `admin` with a one-time password that must be changed at first login, and returns that
+    /// password.
     pub async fn ensure_admin(&self) -> StoreResult<Option<String>> {
-        if self.user_count().await? > 0 {
+        let (active, admin): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE(SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN username = 'admin' THEN 1 ELSE 0 END), 0) FROM users",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        if active > 0 || admin > 0 {
             return Ok(None);
         }
         let password = one_time_password();

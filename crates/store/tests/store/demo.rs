@@ -17,6 +17,8 @@ async fn demo_cities_load_with_exact_counts() {
         let migrated = persons_indexes(db).await;
         let r = load(DemoCity::Foshan).await.unwrap();
         eq!((r.districts, r.streets, r.communities), (5, 32, 809));
+        // The demo's activity organisers are disabled records: the administrator is still made.
+        check!(s.ensure_admin().await.unwrap().is_some());
         eq!((r.grids_l2, r.grids_l3), (5302, 10721));
         // 52 agency committees and 586 part-time members' posts come with double registration.
         eq!((r.party_orgs, r.residents, r.posts), (2548 + 52, 32163, 9571 + 586));
