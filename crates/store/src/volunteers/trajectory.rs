@@ -249,20 +249,6 @@ impl Store {
         Ok((p, Reader::Staff))
     }
 
-    /// A person, masked, whoever asks (callers check who may read).
-    pub(crate) async fn person_unchecked(&self, person_id: i64) -> StoreResult<Person> {
-        sqlx::query_as(
-            "SELECT p.id, p.name, p.id_number_masked, p.birth_date, p.sex, p.mobile_masked, \
-             p.home_node_id, h.name AS home_name, h.code AS home_code, h.path AS home_path, p.household, \
-             p.registered_elsewhere, p.status, p.created_at FROM persons p JOIN nodes h ON h.id = p.home_node_id \
-             WHERE p.id = $1",
-        )
-        .bind(person_id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)
-    }
-
     /// The person linked to the actor's account, for "my service" on the phone.
     pub async fn own_person_id(&self, actor: &Actor) -> StoreResult<Option<i64>> {
         Ok(self.own_person(actor).await?.map(|h| h.id))
