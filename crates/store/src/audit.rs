@@ -140,30 +140,14 @@ pub fn require_audit(actor: &Actor) -> StoreResult<()> {
     }
 }
 
+/// Moves the chain's head on and answers the new entry's number and the hash before it. The
+/// row stays locked (the first write of the transaction on SQLite) until the transaction ends.
+pub(crate) const BUMP_HEAD_SQL: &str = "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, last_hash";
+
 /// Appends an entry inside the caller's write transaction.
 pub async fn append(tx: &mut Tx, ev: &AuditEvent) -> StoreResult<i64> {
-    let (seq, prev): (i64, String) =
-        sqlx::query_as("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, last_hash")
-            .fetch_one(&mut **tx)
-            .await?;
-    let at = now_text();
-    let clip = |s: &str, n: usize| s.chars().filter(|c| *c != '\0').take(n).collect::<String>();
-    let entry = AuditEntry {
-        seq,
-        at,
-        actor_id: ev.actor_id,
-        actor_name: clip(&ev.actor_name, 64),
-        roles: clip(&ev.roles, 200),
-        action: clip(&ev.action, 200),
-        object: clip(&ev.object, 200),
-        result: clip(&ev.result, 40),
-        client_addr: clip(&ev.client_addr, 64),
-        operation_id: clip(&ev.operation_id, 64),
-        detail: clip(&ev.detail, 2000),
-        prev_hash: prev,
-        hash: String::new(),
-    };
-    let hash = entry.computed_hash();
+    let (seq, prev): (i64, String) = sqlx::query_as(BUMP_HEAD_SQL).fetch_one(&mut **tx).await?;
+    let entry = chained(seq, prev, ev);
     // The entry and the head's new hash in one round trip: every write holds the head's lock
     // from the first statement here to its commit.
     let engine = crate::db::Engine::of(tx);
@@ -180,7 +164,7 @@ pub async fn append(tx: &mut Tx, ev: &AuditEvent) -> StoreResult<i64> {
         .bind(&entry.operation_id)
         .bind(&entry.detail)
         .bind(&entry.prev_hash)
-        .bind(&hash)
+        .bind(&entry.hash)
         .execute(&mut **tx)
         .await?;
     // SQLite counts the rows of both statements, PostgreSQL those of the outer update.
@@ -188,6 +172,91 @@ pub async fn append(tx: &mut Tx, ev: &AuditEvent) -> StoreResult<i64> {
         return Err(StoreError::Config("the audit head was not moved".into()));
     }
     Ok(seq)
+}
+
+/// The entry numbered `seq` after the entry whose hash is `prev`, with its own hash.
+pub(crate) fn chained(seq: i64, prev: String, ev: &AuditEvent) -> AuditEntry {
+    let clip = |s: &str, n: usize| s.chars().filter(|c| *c != '\0').take(n).collect::<String>();
+    let mut entry = AuditEntry {
+        seq,
+        at: now_text(),
+        actor_id: ev.actor_id,
+        actor_name: clip(&ev.actor_name, 64),
+        roles: clip(&ev.roles, 200),
+        action: clip(&ev.action, 200),
+        object: clip(&ev.object, 200),
+        result: clip(&ev.result, 40),
+        client_addr: clip(&ev.client_addr, 64),
+        operation_id: clip(&ev.operation_id, 64),
+        detail: clip(&ev.detail, 2000),
+        prev_hash: prev,
+        hash: String::new(),
+    };
+    entry.hash = entry.computed_hash();
+    entry
+}
+
+/// Appends to a SQLite script the statements that store `entry` and make it the chain's head,
+/// in a transaction that has not read the head: the entry's `prev_hash` is read from the head
+/// only while the head is still the entry before it, else it is `NULL`, which `audit_log`
+/// refuses, and the script stops there.
+pub(crate) fn push_sqlite_append(sql: &mut Sql, entry: &AuditEntry) {
+    push_entry_values(sql, entry, true);
+    sql.push("; UPDATE audit_head SET seq = ")
+        .bind(entry.seq)
+        .push(", last_hash = ")
+        .bind(&entry.hash)
+        .push(" WHERE id = 1; ");
+}
+
+/// Appends to a SQLite script the statements that store `entry` and make it the chain's head
+/// (the head was moved on with [`BUMP_HEAD_SQL`] earlier in the same transaction).
+pub(crate) fn push_sqlite_write(sql: &mut Sql, entry: &AuditEntry) {
+    push_entry_values(sql, entry, false);
+    sql.push("; UPDATE audit_head SET last_hash = ")
+        .bind(&entry.hash)
+        .push(" WHERE id = 1; ");
+}
+
+/// `INSERT INTO audit_log … VALUES (…)` for `entry`; with `checked`, its `prev_hash` is read
+/// from the head (see [`push_sqlite_append`]).
+fn push_entry_values(sql: &mut Sql, entry: &AuditEntry, checked: bool) {
+    sql.push(
+        "INSERT INTO audit_log (seq, at, actor_id, actor_name, roles, action, object, result, client_addr, \
+         operation_id, detail, prev_hash, hash) VALUES (",
+    )
+    .bind(entry.seq)
+    .push(", ")
+    .bind(&entry.at)
+    .push(", ")
+    .bind(entry.actor_id)
+    .push(", ")
+    .bind(&entry.actor_name)
+    .push(", ")
+    .bind(&entry.roles)
+    .push(", ")
+    .bind(&entry.action)
+    .push(", ")
+    .bind(&entry.object)
+    .push(", ")
+    .bind(&entry.result)
+    .push(", ")
+    .bind(&entry.client_addr)
+    .push(", ")
+    .bind(&entry.operation_id)
+    .push(", ")
+    .bind(&entry.detail)
+    .push(", ");
+    if checked {
+        sql.push("(SELECT last_hash FROM audit_head WHERE id = 1 AND seq = ")
+            .bind(entry.seq - 1)
+            .push(" AND last_hash = ")
+            .bind(&entry.prev_hash)
+            .push(")");
+    } else {
+        sql.bind(&entry.prev_hash);
+    }
+    sql.push(", ").bind(&entry.hash).push(")");
 }
 
 /// The outcome of walking the chain.

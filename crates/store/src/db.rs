@@ -148,11 +148,16 @@ pub struct Store {
     pub(crate) pool: AnyPool,
     pub(crate) engine: Engine,
     pub(crate) keys: std::sync::Arc<crate::crypto::Keyring>,
-    /// On SQLite, ledger writers queue here before `BEGIN IMMEDIATE` (see [`Store::begin_ledger_write`]).
-    pub(crate) ledger_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// On SQLite, ledger writers queue here before `BEGIN IMMEDIATE` (see
+    /// [`Store::begin_ledger_write`]). It holds the connection of the two-round-trip writes
+    /// (`points::sqlite_write`), opened when first needed.
+    pub(crate) ledger_gate: std::sync::Arc<tokio::sync::Mutex<crate::points::LedgerWriter>>,
 }
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// A ledger writer's place at the head of the SQLite queue (see [`Store::begin_ledger_write`]).
+pub type LedgerGate = tokio::sync::OwnedMutexGuard<crate::points::LedgerWriter>;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
@@ -196,7 +201,8 @@ impl Store {
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                             PRAGMA cache_size = -65536; PRAGMA analysis_limit = 1000;",
+                             PRAGMA cache_size = -65536; PRAGMA analysis_limit = 1000; \
+                             PRAGMA wal_autocheckpoint = 10000;",
                         )
                         .await?;
                         for sql in Engine::Sqlite.after_index_build_sql() {
@@ -208,11 +214,14 @@ impl Store {
             })
             .connect_with(options)
             .await?;
+        if engine == Engine::Sqlite {
+            spawn_checkpointer(pool.clone());
+        }
         Ok(Store {
             pool,
             engine,
             keys: std::sync::Arc::new(crate::crypto::Keyring::ephemeral()?),
-            ledger_gate: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+            ledger_gate: std::sync::Arc::new(tokio::sync::Mutex::new(crate::points::LedgerWriter::default())),
         })
     }
 
@@ -265,7 +274,7 @@ impl Store {
     /// orders writers; correctness rests on the transaction (the database's lock, the
     /// conditional updates), so writers of other processes on the same file stay correct.
     /// PostgreSQL needs no gate.
-    pub async fn begin_ledger_write(&self) -> StoreResult<(Option<tokio::sync::OwnedMutexGuard<()>>, Tx)> {
+    pub async fn begin_ledger_write(&self) -> StoreResult<(Option<LedgerGate>, Tx)> {
         let conn = self.pool.acquire().await?;
         self.begin_ledger_write_on(conn).await
     }
@@ -275,9 +284,14 @@ impl Store {
     pub async fn begin_ledger_write_on(
         &self,
         conn: sqlx::pool::PoolConnection<sqlx::Any>,
-    ) -> StoreResult<(Option<tokio::sync::OwnedMutexGuard<()>>, Tx)> {
+    ) -> StoreResult<(Option<LedgerGate>, Tx)> {
         let gate = match self.engine {
-            Engine::Sqlite => Some(self.ledger_gate.clone().lock_owned().await),
+            Engine::Sqlite => {
+                let mut gate = self.ledger_gate.clone().lock_owned().await;
+                // This write goes around the writer's connection: what it knew may not hold.
+                gate.forget();
+                Some(gate)
+            }
             Engine::Postgres => None,
         };
         let sql = sqlx::SqlStr::from_static(self.engine.begin_write_sql());
@@ -291,8 +305,39 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(writer) = self.ledger_gate.lock().await.take_connection() {
+            let _ = sqlx::Connection::close(writer).await;
+        }
         self.pool.close().await;
     }
+}
+
+/// How often the SQLite write-ahead log is copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// SQLite: copies the write-ahead log back into the database file in the background, every
+/// [`CHECKPOINT_EVERY`], until the pool is closed. Left to itself SQLite does this inside the
+/// commit that takes the log past its limit, with two `fsync`s, while the writer still holds
+/// its place in the queue of writers; a passive checkpoint on a connection of its own waits
+/// for no writer and holds none up. The connections' own limit (`wal_autocheckpoint`, 10,000
+/// pages) stays as a backstop for a log that grows faster than this keeps up.
+fn spawn_checkpointer(pool: AnyPool) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            if pool.is_closed() {
+                break;
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+                if pool.is_closed() {
+                    break;
+                }
+                tracing::warn!(error = %e, "checkpointing the write-ahead log failed");
+            }
+        }
+    });
 }
 
 impl Engine {

@@ -46,6 +46,8 @@ macro_rules! check {
 /// A migrated, empty database of one engine.
 struct Db {
     store: Store,
+    /// What the store was opened with: a second store (another process) can open it again.
+    url: String,
     _dir: Option<tempfile::TempDir>,
     /// For PostgreSQL: the URL given and the name of the database created for this test.
     pg: Option<(String, String)>,
@@ -92,10 +94,10 @@ fn with_database(url: &str, name: &str) -> String {
 }
 
 async fn open(engine: &'static str) -> Db {
-    let (store, _dir, pg) = if engine == "sqlite" {
+    let (store, url, _dir, pg) = if engine == "sqlite" {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        (Store::connect(&url).await.expect("sqlite"), Some(dir), None)
+        (Store::connect(&url).await.expect("sqlite"), url, Some(dir), None)
     } else {
         let url = std::env::var("GONGJIAN_TEST_DATABASE_URL").expect("postgres url");
         let name = format!("gj_t_{}", uuid::Uuid::new_v4().simple());
@@ -104,10 +106,11 @@ async fn open(engine: &'static str) -> Db {
         let create = format!("CREATE DATABASE {name}");
         let icu = format!("{create} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'");
         pg_admin(&url, &[format!("{icu} LOCALE 'C.UTF-8'"), create]).await;
-        let store = Store::connect(&with_database(&url, &name)).await;
-        (store.expect("postgres"), None, Some((url, name)))
+        let own = with_database(&url, &name);
+        let store = Store::connect(&own).await;
+        (store.expect("postgres"), own, None, Some((url, name)))
     };
-    let db = Db { store, _dir, pg };
+    let db = Db { store, url, _dir, pg };
     db.store.migrate().await.expect("migrate");
     db
 }

@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 
 use sqlx::AnyConnection;
 
+use super::sqlite_write::{LedgerWrite, Written};
 use super::{Holder, holder_account, own_person_on, resolve, system_account};
 use crate::audit::{AuditEvent, append};
 use crate::db::{Engine, Store, Tx};
@@ -163,27 +164,34 @@ pub(crate) async fn open(tx: &mut Tx, actor: &Actor, o: &Opening<'_>) -> StoreRe
     if let Some(id) = id {
         return Ok(Opened::New(id));
     }
+    replayed(tx, actor, o).await.map(Opened::Replay)
+}
+
+/// The transaction stored under `o.key`, when it was the same actor's and of the same kind:
+/// a repeated request answers with it.
+pub(crate) async fn replayed(conn: &mut AnyConnection, actor: &Actor, o: &Opening<'_>) -> StoreResult<i64> {
     let (id, kind, by): (i64, String, Option<i64>) =
         sqlx::query_as("SELECT id, kind, actor_id FROM point_transactions WHERE idempotency_key = $1")
             .bind(o.key)
-            .fetch_one(&mut **tx)
+            .fetch_one(&mut *conn)
             .await?;
     if kind != o.kind || by != Some(actor.user_id) {
         return Err(StoreError::field("idempotency_key", "该幂等键已用于另一请求"));
     }
-    Ok(Opened::Replay(id))
+    Ok(id)
 }
 
 /// Posts balanced entries and moves the balances (see the module's comment for the order).
 /// Returns the entries in the order they were inserted (that of their ids), zero legs left out.
-pub(crate) async fn post(tx: &mut Tx, engine: Engine, tx_id: i64, mut legs: Vec<Leg>) -> StoreResult<Vec<Leg>> {
-    if legs.iter().map(|l| l.amount).sum::<i64>() != 0 {
-        return Err(StoreError::Config(format!("transaction {tx_id} does not balance")));
-    }
-    legs.retain(|l| l.amount != 0);
-    legs.sort_by_key(|l| (!l.holder, l.account));
+pub(crate) async fn post(tx: &mut Tx, engine: Engine, tx_id: i64, legs: Vec<Leg>) -> StoreResult<Vec<Leg>> {
+    let legs = balanced(tx_id, legs)?;
     if engine == Engine::Sqlite {
-        post_sqlite(tx, tx_id, &legs).await?;
+        let mut sql = Sql::new("");
+        push_sqlite_postings(&mut sql, tx_id, &legs);
+        sql.query()
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| short_of_points(e.into()))?;
         return Ok(legs);
     }
     for l in &legs {
@@ -211,28 +219,41 @@ pub(crate) async fn post(tx: &mut Tx, engine: Engine, tx_id: i64, mut legs: Vec<
     Ok(legs)
 }
 
-/// [`post`] for SQLite in one round trip: the balance updates and the entries go as one script
-/// (its numbered parameters shared by all its statements), and the rows it changed say
-/// whether every update found its row and, for a holder's debit, enough on it. The writer
-/// holds SQLite's write lock (`BEGIN IMMEDIATE`), so nothing runs between the statements.
-async fn post_sqlite(tx: &mut Tx, tx_id: i64, legs: &[Leg]) -> StoreResult<()> {
-    let mut sql = Sql::new("");
+/// The legs to post, once they are seen to sum to zero: zero legs left out, holders' accounts
+/// first, then system accounts, each group in id order.
+pub(crate) fn balanced(tx_id: i64, mut legs: Vec<Leg>) -> StoreResult<Vec<Leg>> {
+    if legs.iter().map(|l| l.amount).sum::<i64>() != 0 {
+        return Err(StoreError::Config(format!("transaction {tx_id} does not balance")));
+    }
+    legs.retain(|l| l.amount != 0);
+    legs.sort_by_key(|l| (!l.holder, l.account));
+    Ok(legs)
+}
+
+/// [`post`]'s statements for SQLite, as part of one script (its numbered parameters shared by
+/// all its statements). The writer holds SQLite's write lock (`BEGIN IMMEDIATE`), so nothing
+/// runs between them. A holder's debit needs no condition: `point_accounts` refuses a
+/// holder's balance below zero (`CHECK (person_id IS NULL OR balance >= 0)`), which stops the
+/// script, and every entry's foreign key names an account that exists.
+pub(crate) fn push_sqlite_postings(sql: &mut Sql, tx_id: i64, legs: &[Leg]) {
     for l in legs {
         sql.push("UPDATE point_accounts SET balance = balance + ")
             .bind(l.amount)
             .push(" WHERE id = ")
-            .bind(l.account);
-        if l.holder && l.amount < 0 {
-            sql.push(" AND balance >= ").bind(-l.amount);
-        }
-        sql.push("; ");
+            .bind(l.account)
+            .push("; ");
     }
-    push_entries(&mut sql, tx_id, legs);
-    let changed = sql.query().execute(&mut **tx).await?.rows_affected();
-    if changed != 2 * legs.len() as u64 {
-        return Err(StoreError::field("points", "积分不足"));
+    push_entries(sql, tx_id, legs);
+    sql.push("; ");
+}
+
+/// A holder's balance refused below zero, as the field error it is.
+pub(crate) fn short_of_points(e: StoreError) -> StoreError {
+    if super::sqlite_write::refused_by_check(&e, "balance") {
+        StoreError::field("points", "积分不足")
+    } else {
+        e
     }
-    Ok(())
 }
 
 fn push_entries(sql: &mut Sql, tx_id: i64, legs: &[Leg]) {
@@ -299,6 +320,46 @@ impl Store {
             memo: String::new(),
             at: now_text(),
         };
+        let audit = |id: i64| {
+            AuditEvent::by(actor, "points.credit", format!("point_tx:{id}"), client).with_detail(format!(
+                "person:{} +{amount} {}",
+                h.id,
+                source.reference()
+            ))
+        };
+        let issue = |account: i64| {
+            vec![
+                Leg {
+                    account,
+                    amount,
+                    holder: true,
+                },
+                Leg {
+                    account: issuance,
+                    amount: -amount,
+                    holder: false,
+                },
+            ]
+        };
+        let labels = |account: i64| [person_label(account, &h), system_label(issuance, "issuance")];
+        if self.engine == Engine::Sqlite
+            && !capped
+            && let Some(account) = account
+        {
+            // Nothing to read under the lock: one round trip (see `sqlite_write`).
+            drop(conn);
+            let legs = balanced(0, issue(account))?;
+            let write = LedgerWrite {
+                opening: &opening,
+                event: &|id, _| audit(id),
+                body: &|sql, id, _| push_sqlite_postings(sql, id, &legs),
+            };
+            let id = match self.sqlite_ledger_write(actor, &write).await.map_err(short_of_points)? {
+                Written::Replay(id) => return self.point_tx(id).await,
+                Written::New { tx_id, .. } => tx_id,
+            };
+            return Ok(opening.written(id, actor, &legs, &labels(account)));
+        }
         let (gate, mut tx) = self.begin_ledger_write_on(conn).await?;
         let id = match open(&mut tx, actor, &opening).await? {
             Opened::Replay(id) => {
@@ -344,41 +405,11 @@ impl Store {
                 ));
             }
         }
-        let legs = post(
-            &mut tx,
-            self.engine,
-            id,
-            vec![
-                Leg {
-                    account,
-                    amount,
-                    holder: true,
-                },
-                Leg {
-                    account: issuance,
-                    amount: -amount,
-                    holder: false,
-                },
-            ],
-        )
-        .await?;
-        append(
-            &mut tx,
-            &AuditEvent::by(actor, "points.credit", format!("point_tx:{id}"), client).with_detail(format!(
-                "person:{} +{amount} {}",
-                h.id,
-                source.reference()
-            )),
-        )
-        .await?;
+        let legs = post(&mut tx, self.engine, id, issue(account)).await?;
+        append(&mut tx, &audit(id)).await?;
         tx.commit().await?;
         drop(gate);
-        Ok(opening.written(
-            id,
-            actor,
-            &legs,
-            &[person_label(account, &h), system_label(issuance, "issuance")],
-        ))
+        Ok(opening.written(id, actor, &legs, &labels(account)))
     }
 
     /// Deducts points from a person (party-member points' 扣分). The balance stops at zero: a

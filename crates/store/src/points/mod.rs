@@ -13,6 +13,7 @@
 
 mod ledger;
 mod shop;
+mod sqlite_write;
 mod views;
 
 use gongjian_domain::access::{Actor, Right};
@@ -23,6 +24,7 @@ use utoipa::ToSchema;
 
 pub use ledger::{Entry, PointTx, TransferInput};
 pub use shop::{ItemForm, RedeemInput, Redemption, ShopItem};
+pub(crate) use sqlite_write::LedgerWriter;
 pub use views::{AccountView, LedgerCheck, LedgerLine, MyPoints, Statement, StatementLine};
 
 use crate::audit::{AuditEvent, append};

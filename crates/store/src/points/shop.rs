@@ -11,9 +11,10 @@ use sqlx::AnyConnection;
 use utoipa::ToSchema;
 
 use super::holder_account;
-use super::ledger::{Leg, Opened, Opening, open, post};
+use super::ledger::{Leg, Opened, Opening, balanced, open, post, push_sqlite_postings, short_of_points};
+use super::sqlite_write::{LedgerWrite, Written, refused_by_check};
 use crate::audit::{AuditEvent, append};
-use crate::db::Store;
+use crate::db::{Engine, Store};
 use crate::error::{StoreError, StoreResult};
 use crate::sql::Sql;
 use crate::{Page, now_text, scope};
@@ -279,7 +280,7 @@ impl Store {
         }
         let rules = SchemeRules::parse(&found.rules)
             .map_err(|_| StoreError::Config(format!("scheme {} has unreadable rules", item.scheme_id)))?;
-        if !rules.redeemable || found.scheme_status != "active" {
+        if !rules.redeemable || found.scheme_status != "active" || item.status != "active" {
             return Err(StoreError::field("item_id", "该商品暂不可兑换"));
         }
         if let Some(min) = rules.redeem_min_age {
@@ -305,35 +306,13 @@ impl Store {
             memo: format!("{} × {}", item.name, input.quantity),
             at: now_text(),
         };
-        let (gate, mut tx) = self.begin_ledger_write_on(conn).await?;
-        let tx_id = match open(&mut tx, actor, &opening).await? {
-            Opened::Replay(id) => {
-                drop(tx);
-                drop(gate);
-                return self.redemption_by_tx(id).await;
-            }
-            Opened::New(id) => id,
+        let audit = |id: i64| {
+            AuditEvent::by(actor, "shop.redeem", format!("redemption:{id}"), client).with_detail(format!(
+                "person:{} item:{} ×{} -{points}",
+                holder.id, item.id, input.quantity
+            ))
         };
-        let now = opening.at;
-        let taken = sqlx::query(
-            "UPDATE shop_items SET stock = stock - $1, updated_at = $2 WHERE id = $3 AND stock >= $1 AND status = 'active'",
-        )
-        .bind(input.quantity)
-        .bind(&now)
-        .bind(item.id)
-        .execute(&mut *tx)
-        .await?;
-        if taken.rows_affected() != 1 {
-            return Err(StoreError::field("quantity", "库存不足"));
-        }
-        let account = match found.account_id {
-            Some(a) => a,
-            None => holder_account(&mut tx, item.scheme_id, &holder).await?,
-        };
-        post(
-            &mut tx,
-            self.engine,
-            tx_id,
+        let spend = |account: i64| {
             vec![
                 Leg {
                     account,
@@ -345,32 +324,106 @@ impl Store {
                     amount: points,
                     holder: false,
                 },
-            ],
-        )
-        .await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO redemptions (item_id, person_id, node_id, quantity, points, status, reserve_tx_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, 'reserved', $6, $7) RETURNING id",
-        )
-        .bind(item.id)
-        .bind(holder.id)
-        .bind(item.node_id)
-        .bind(input.quantity)
-        .bind(points)
-        .bind(tx_id)
-        .bind(&now)
-        .fetch_one(&mut *tx)
-        .await?;
-        append(
-            &mut tx,
-            &AuditEvent::by(actor, "shop.redeem", format!("redemption:{id}"), client).with_detail(format!(
-                "person:{} item:{} ×{} -{points}",
-                holder.id, item.id, input.quantity
-            )),
-        )
-        .await?;
-        tx.commit().await?;
-        drop(gate);
+            ]
+        };
+        let now = opening.at.clone();
+        let (id, tx_id) = if self.engine == Engine::Sqlite
+            && let Some(account) = found.account_id
+        {
+            // Nothing to read under the lock: one round trip (see `sqlite_write`).
+            drop(conn);
+            let legs = balanced(0, spend(account))?;
+            let body = |sql: &mut Sql, tx_id: i64, id: i64| {
+                // A withdrawn item gives no stock: its stock would go below zero, which is refused.
+                sql.push("UPDATE shop_items SET stock = CASE WHEN status = 'active' THEN stock - ")
+                    .bind(input.quantity)
+                    .push(" ELSE -1 END, updated_at = ")
+                    .bind(&now)
+                    .push(" WHERE id = ")
+                    .bind(item.id)
+                    .push("; ");
+                push_sqlite_postings(sql, tx_id, &legs);
+                sql.push(
+                    "INSERT INTO redemptions (id, item_id, person_id, node_id, quantity, points, status, \
+                     reserve_tx_id, created_at) VALUES (",
+                )
+                .bind(id)
+                .push(", ")
+                .bind(item.id)
+                .push(", ")
+                .bind(holder.id)
+                .push(", ")
+                .bind(item.node_id)
+                .push(", ")
+                .bind(input.quantity)
+                .push(", ")
+                .bind(points)
+                .push(", 'reserved', ")
+                .bind(tx_id)
+                .push(", ")
+                .bind(&now)
+                .push("); ");
+            };
+            let write = LedgerWrite {
+                opening: &opening,
+                event: &|_, id| audit(id),
+                body: &body,
+            };
+            let written = self.sqlite_ledger_write(actor, &write).await.map_err(|e| {
+                if refused_by_check(&e, "stock") {
+                    StoreError::field("quantity", "库存不足")
+                } else {
+                    short_of_points(e)
+                }
+            })?;
+            match written {
+                Written::Replay(id) => return self.redemption_by_tx(id).await,
+                Written::New { tx_id, redemption_id } => (redemption_id, tx_id),
+            }
+        } else {
+            let (gate, mut tx) = self.begin_ledger_write_on(conn).await?;
+            let tx_id = match open(&mut tx, actor, &opening).await? {
+                Opened::Replay(id) => {
+                    drop(tx);
+                    drop(gate);
+                    return self.redemption_by_tx(id).await;
+                }
+                Opened::New(id) => id,
+            };
+            let taken = sqlx::query(
+                "UPDATE shop_items SET stock = stock - $1, updated_at = $2 WHERE id = $3 AND stock >= $1 AND status = 'active'",
+            )
+            .bind(input.quantity)
+            .bind(&now)
+            .bind(item.id)
+            .execute(&mut *tx)
+            .await?;
+            if taken.rows_affected() != 1 {
+                return Err(StoreError::field("quantity", "库存不足"));
+            }
+            let account = match found.account_id {
+                Some(a) => a,
+                None => holder_account(&mut tx, item.scheme_id, &holder).await?,
+            };
+            post(&mut tx, self.engine, tx_id, spend(account)).await?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO redemptions (item_id, person_id, node_id, quantity, points, status, reserve_tx_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, 'reserved', $6, $7) RETURNING id",
+            )
+            .bind(item.id)
+            .bind(holder.id)
+            .bind(item.node_id)
+            .bind(input.quantity)
+            .bind(points)
+            .bind(tx_id)
+            .bind(&now)
+            .fetch_one(&mut *tx)
+            .await?;
+            append(&mut tx, &audit(id)).await?;
+            tx.commit().await?;
+            drop(gate);
+            (id, tx_id)
+        };
         Ok(Redemption {
             id,
             item_id: item.id,

@@ -507,3 +507,128 @@ async fn concurrent_redemptions_take_exactly_what_there_is() {
     })
     .await;
 }
+
+/// The common writes (an uncapped credit, a redemption) on SQLite go as one script built from
+/// what the last write left; when another writer wrote in between — a non-ledger write that
+/// appends to the audit log, a general-path ledger write, another process on the same
+/// database — the script is refused and the write goes the longer way. Nothing is lost or
+/// written twice, the audit chain stays intact and the books balance. The same story holds on
+/// PostgreSQL, where every write takes the general path.
+#[tokio::test]
+async fn ledger_writes_hold_when_other_writers_write_in_between() {
+    for_each_engine(async |db| {
+        let t = build_tree(db).await;
+        let s = &db.store;
+        let staff = scoped(Role::CommunityStaff, &t["a1"]);
+        let scheme = s
+            .create_scheme(
+                &staff,
+                &SchemeForm {
+                    name: "志愿积分".into(),
+                    kind: "volunteer".into(),
+                    node_id: Some(t["a1"].id),
+                    rules: None,
+                },
+                "t",
+            )
+            .await
+            .expect("scheme");
+        let item = s
+            .create_item(
+                &staff,
+                t["a1"].id,
+                &ItemForm {
+                    name: "毛巾".into(),
+                    scheme_id: Some(scheme.id),
+                    price: Some(5),
+                    stock: Some(3),
+                },
+                "t",
+            )
+            .await
+            .expect("item");
+        let person = |i: i64| {
+            resident(
+                &format!("写者{i}"),
+                &id_with_check(&format!("4406041990020200{i}")),
+                "",
+                &t["a1g1a"],
+            )
+        };
+        let wang = s.create_person(&staff, &person(1), "t").await.expect("person").id;
+        let credit = async |n: i64, key: &str| {
+            s.credit_points(&staff, &award("服务"), wang, scheme.id, pts(n), key, "t")
+                .await
+        };
+        let redeem = async |quantity: i64, key: &str| {
+            let input = RedeemInput {
+                item_id: item.id,
+                quantity,
+                person_id: Some(wang),
+            };
+            s.redeem(&staff, &input, key, "t").await
+        };
+        // The first credit opens the account; the next ones need nothing read under the lock.
+        let mut ids = Vec::new();
+        for (n, key) in [(4, "w-credit-1"), (3, "w-credit-2"), (2, "w-credit-3")] {
+            ids.push(credit(n, key).await.expect("credit").id);
+        }
+        // A repeat answers with the first transaction and writes nothing.
+        eq!(credit(2, "w-credit-3").await.expect("repeat").id, ids[2]);
+        eq!(s.balance(&staff, scheme.id, wang).await.expect("balance"), 9);
+
+        // A non-ledger write moves the audit head on.
+        s.create_person(&staff, &person(2), "t").await.expect("person");
+        ids.push(credit(1, "w-credit-4").await.expect("credit after another write").id);
+        // A general-path ledger write (a deduction) in between.
+        s.deduct_points(&staff, wang, scheme.id, pts(1), "迟到", "w-deduct-1", "t")
+            .await
+            .expect("deduct");
+        let first = redeem(1, "w-redeem-1").await.expect("redeem");
+        // Another process on the same database writes a transaction and an audit entry.
+        let other = Store::connect(&db.url).await.expect("second store");
+        other
+            .credit_points(&staff, &award("服务"), wang, scheme.id, pts(5), "w-credit-other", "t")
+            .await
+            .expect("credit by the other store");
+        other.close().await;
+        let second = redeem(1, "w-redeem-2")
+            .await
+            .expect("redeem after another process wrote");
+        assert!(second.id > first.id && second.reserve_tx_id > first.reserve_tx_id);
+        eq!(redeem(1, "w-redeem-2").await.expect("repeat").id, second.id);
+        // 9 + 1 - 1 - 5 + 5 - 5 = 4: not enough for another; the refusal leaves stock and points.
+        refused(redeem(1, "w-redeem-3").await, "points", "积分不足");
+        eq!(s.balance(&staff, scheme.id, wang).await.expect("balance"), 4);
+        eq!(s.shop_item(&staff, item.id).await.expect("item").stock, 1);
+        credit(10, "w-credit-5").await.expect("credit after a refusal");
+        // A withdrawn item gives nothing, whatever its stock.
+        sqlx::query("UPDATE shop_items SET status = 'withdrawn' WHERE id = $1")
+            .bind(item.id)
+            .execute(s.pool())
+            .await
+            .expect("withdraw");
+        refused(redeem(1, "w-redeem-4").await, "item_id", "暂不可兑换");
+        sqlx::query("UPDATE shop_items SET status = 'active' WHERE id = $1")
+            .bind(item.id)
+            .execute(s.pool())
+            .await
+            .expect("restore");
+        redeem(1, "w-redeem-5").await.expect("last unit");
+        refused(redeem(1, "w-redeem-6").await, "quantity", "库存不足");
+
+        eq!(s.balance(&staff, scheme.id, wang).await.expect("balance"), 9);
+        eq!(s.shop_item(&staff, item.id).await.expect("item").stock, 0);
+        let books = s.verify_ledger().await.expect("books");
+        assert!(books.is_sound(), "[{}] {books:?}", ENGINE.get());
+        assert!(
+            matches!(
+                s.verify_audit().await.expect("audit"),
+                gongjian_store::audit::AuditVerdict::Intact { .. }
+            ),
+            "[{}] the audit chain is broken",
+            ENGINE.get()
+        );
+    })
+    .await;
+}

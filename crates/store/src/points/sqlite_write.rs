@@ -1,0 +1,337 @@
+//! The ledger's common writes on SQLite in one round trip under the write lock.
+//!
+//! SQLite runs each connection's statements on a thread of its own, so every statement a
+//! writer awaits costs two thread wake-ups, and while one writer holds the write lock every
+//! other writer waits: under many clients the round trips inside the lock, not the work, set
+//! the rate. A credit that checks no cap, and a redemption, whose holder already has an
+//! account, are therefore written by one script, [`Store::sqlite_ledger_write`]:
+//!
+//! `BEGIN IMMEDIATE`, the transaction row, the writer's statements (balances, entries, its
+//! own rows), the audit entry, `COMMIT`.
+//!
+//! The ids the script gives its rows and the audit entry's number and hash (which the entry's
+//! hash covers, so they must be known before the script is sent) come from what the last write
+//! through here left ([`Known`]). Nothing is checked between the statements; the tables refuse
+//! what may not be stored, and a refused statement stops the script before its `COMMIT`, after
+//! which the transaction is rolled back:
+//!
+//! - a used idempotency key is refused by its unique index — the request is a repeat;
+//! - a holder's balance and an item's stock below zero are refused by `CHECK` constraints;
+//! - every entry and redemption names its account and item by a foreign key;
+//! - a transaction or redemption id already taken, or an audit head that moved on since, is
+//!   refused (the ids are primary keys; the entry's `prev_hash` is read from the head only
+//!   when the head is still where it was, and is `NOT NULL`) — another writer wrote (a
+//!   non-ledger write appends to the audit log; another process may write). The write then
+//!   goes in two round trips instead: the first begins and reads what the script needs under
+//!   the lock, the second is the rest of the script.
+//!
+//! The other writers (transfers, deductions, cancellations, capped credits) and every write on
+//! PostgreSQL take the general path in `ledger.rs`; they forget what this path knew.
+//!
+//! All of them run on one connection, kept in the ledger's gate ([`crate::db::LedgerGate`]):
+//! a SQLite connection discards its page cache whenever another connection wrote since its
+//! last transaction, so writes that always go through the same connection find their pages
+//! still cached.
+//!
+//! The transaction is begun by a script, outside sqlx's own bookkeeping, so [`Raw`] closes the
+//! connection (and the next writer opens another) unless the transaction was seen to end: a
+//! request dropped half-way, or a failed rollback, cannot leave the writer's connection inside
+//! a transaction.
+
+use gongjian_domain::access::Actor;
+use sqlx::{AnyConnection, Row};
+
+use super::ledger::{Opening, replayed};
+use crate::audit::{self, AuditEvent};
+use crate::db::{LedgerGate, Store};
+use crate::error::{StoreError, StoreResult};
+use crate::sql::Sql;
+
+/// The SQLite ledger writer: its connection and what it knows of the database.
+#[derive(Debug, Default)]
+pub struct LedgerWriter {
+    conn: Option<AnyConnection>,
+    known: Option<Known>,
+}
+
+impl LedgerWriter {
+    /// Takes the connection out, to close it.
+    pub(crate) fn take_connection(&mut self) -> Option<AnyConnection> {
+        self.known = None;
+        self.conn.take()
+    }
+
+    /// Another ledger writer is about to write: what was known may no longer hold.
+    pub(crate) fn forget(&mut self) {
+        self.known = None;
+    }
+}
+
+/// What the last write through here left: the audit head and the next free ids.
+#[derive(Debug, Clone)]
+struct Known {
+    audit_seq: i64,
+    audit_hash: String,
+    next_tx: i64,
+    next_redemption: i64,
+}
+
+/// The ledger's gate, held, with its connection, which may be inside a transaction begun by a
+/// script.
+struct Raw {
+    gate: LedgerGate,
+    /// Whether a transaction may be open on the connection.
+    open: bool,
+}
+
+impl Drop for Raw {
+    fn drop(&mut self) {
+        if self.open {
+            // Closing the connection ends whatever it had begun.
+            self.gate.take_connection();
+        }
+    }
+}
+
+/// A write for [`Store::sqlite_ledger_write`].
+pub(crate) struct LedgerWrite<'a> {
+    pub opening: &'a Opening<'a>,
+    /// The audit event, given the transaction's id and the redemption id the write may use.
+    pub event: &'a (dyn Fn(i64, i64) -> AuditEvent + Sync),
+    /// Appends the statements after the transaction row, given the same two ids.
+    pub body: &'a (dyn Fn(&mut Sql, i64, i64) + Sync),
+}
+
+/// What [`Store::sqlite_ledger_write`] did.
+pub(crate) enum Written {
+    /// Written: the transaction's id and the redemption id it was given to use.
+    New { tx_id: i64, redemption_id: i64 },
+    /// The key was used before by the same actor for the same kind: that transaction's id.
+    Replay(i64),
+}
+
+/// How a script failed.
+enum Failure {
+    /// The idempotency key is taken.
+    Replay,
+    /// What the writer knew was out of date.
+    Stale,
+    Other(StoreError),
+}
+
+impl Store {
+    /// Writes `w` (see the module's comment). A refused balance or stock comes back as the
+    /// database's error, for the caller to answer as a field error ([`refused_by_check`]).
+    pub(crate) async fn sqlite_ledger_write(&self, actor: &Actor, w: &LedgerWrite<'_>) -> StoreResult<Written> {
+        let mut raw = self.ledger_writer().await?;
+        let outcome = match raw.gate.known.clone() {
+            Some(known) => match raw.in_one_trip(actor, w, known).await {
+                Err(Failure::Stale) => {
+                    raw.gate.forget();
+                    raw.in_two_trips(actor, w).await
+                }
+                other => other,
+            },
+            None => raw.in_two_trips(actor, w).await,
+        };
+        drop(raw);
+        match outcome {
+            Ok(written) => Ok(written),
+            Err(Failure::Replay) => Ok(Written::Replay(
+                replayed(&mut *self.pool.acquire().await?, actor, w.opening).await?,
+            )),
+            Err(Failure::Stale) => Err(StoreError::Config(
+                "the ledger write was refused twice as out of date".into(),
+            )),
+            Err(Failure::Other(e)) => Err(e),
+        }
+    }
+
+    /// Queues for the ledger's gate and answers it with the writer's connection, opened when
+    /// there is none yet (or the last one was closed).
+    async fn ledger_writer(&self) -> StoreResult<Raw> {
+        let mut gate = self.ledger_gate.clone().lock_owned().await;
+        if gate.conn.is_none() {
+            gate.known = None;
+            gate.conn = Some(self.pool.acquire().await?.detach());
+        }
+        Ok(Raw { gate, open: false })
+    }
+}
+
+impl Raw {
+    fn conn(&mut self) -> Result<&mut AnyConnection, Failure> {
+        self.gate
+            .conn
+            .as_mut()
+            .ok_or_else(|| Failure::Other(StoreError::Config("the ledger writer has no connection".into())))
+    }
+
+    /// The whole write as one script, with the ids and the audit head `known`.
+    async fn in_one_trip(&mut self, actor: &Actor, w: &LedgerWrite<'_>, known: Known) -> Result<Written, Failure> {
+        let (tx_id, redemption_id) = (known.next_tx, known.next_redemption);
+        let entry = audit::chained(
+            known.audit_seq + 1,
+            known.audit_hash.clone(),
+            &(w.event)(tx_id, redemption_id),
+        );
+        let mut sql = Sql::new("BEGIN IMMEDIATE; ");
+        push_transaction(&mut sql, Some(tx_id), actor, w.opening);
+        sql.push("; ");
+        (w.body)(&mut sql, tx_id, redemption_id);
+        audit::push_sqlite_append(&mut sql, &entry);
+        sql.push("COMMIT");
+        self.open = true;
+        let run = sql.query().execute(self.conn()?).await;
+        match run {
+            Ok(_) => {
+                self.open = false;
+                self.gate.known = Some(Known {
+                    audit_seq: entry.seq,
+                    audit_hash: entry.hash,
+                    next_tx: tx_id + 1,
+                    next_redemption: redemption_id + 1,
+                });
+                Ok(Written::New { tx_id, redemption_id })
+            }
+            Err(e) => Err(self.abandon(e.into()).await),
+        }
+    }
+
+    /// The write in two scripts: `BEGIN IMMEDIATE`, the transaction row, the audit head moved
+    /// on and the next redemption id, read back; then the rest.
+    async fn in_two_trips(&mut self, actor: &Actor, w: &LedgerWrite<'_>) -> Result<Written, Failure> {
+        let mut sql = Sql::new("BEGIN IMMEDIATE; ");
+        push_transaction(&mut sql, None, actor, w.opening);
+        sql.push(" RETURNING id AS tx_id; ")
+            .push(audit::BUMP_HEAD_SQL)
+            .push("; SELECT COALESCE(MAX(id), 0) + 1 AS next_id FROM redemptions");
+        self.open = true;
+        let read = sql.query().fetch_all(self.conn()?).await;
+        let rows = match read {
+            Ok(rows) => rows,
+            Err(e) => return Err(self.abandon(e.into()).await),
+        };
+        let (mut tx_id, mut head, mut redemption_id) = (None, None, None);
+        for row in &rows {
+            if let Ok(id) = row.try_get::<i64, _>("tx_id") {
+                tx_id = Some(id);
+            } else if let Ok(next) = row.try_get::<i64, _>("next_id") {
+                redemption_id = Some(next);
+            } else if let (Ok(seq), Ok(hash)) = (row.try_get::<i64, _>("seq"), row.try_get::<String, _>("last_hash")) {
+                head = Some((seq, hash));
+            }
+        }
+        let (Some(tx_id), Some((seq, prev)), Some(redemption_id)) = (tx_id, head, redemption_id) else {
+            let what = StoreError::Config("the ledger write's first statements answered nothing".into());
+            return Err(self.abandon(what).await);
+        };
+        let entry = audit::chained(seq, prev, &(w.event)(tx_id, redemption_id));
+        let mut body = Sql::new("");
+        (w.body)(&mut body, tx_id, redemption_id);
+        audit::push_sqlite_write(&mut body, &entry);
+        body.push("COMMIT");
+        let run = body.query().execute(self.conn()?).await;
+        match run {
+            Ok(_) => {
+                self.open = false;
+                self.gate.known = Some(Known {
+                    audit_seq: entry.seq,
+                    audit_hash: entry.hash,
+                    next_tx: tx_id + 1,
+                    next_redemption: redemption_id + 1,
+                });
+                Ok(Written::New { tx_id, redemption_id })
+            }
+            Err(e) => Err(self.abandon(e.into()).await),
+        }
+    }
+
+    /// Rolls back after `cause` and says what it was. When the transaction never began
+    /// (`BEGIN` itself failed) SQLite says there is nothing to roll back, which is as good.
+    async fn abandon(&mut self, cause: StoreError) -> Failure {
+        let failure = classify(cause);
+        // A repeat and a refused balance or stock say nothing about the ids or the head.
+        let still_known = match &failure {
+            Failure::Replay => true,
+            Failure::Other(e) => refused_by_check(e, ""),
+            Failure::Stale => false,
+        };
+        if !still_known {
+            self.gate.forget();
+        }
+        let rolled = match self.conn() {
+            Ok(conn) => sqlx::query("ROLLBACK").execute(conn).await,
+            Err(_) => return failure,
+        };
+        match rolled {
+            Ok(_) => self.open = false,
+            Err(sqlx::Error::Database(e)) if e.message().contains("no transaction is active") => self.open = false,
+            Err(e) => tracing::error!(error = %e, "rolling back a ledger write failed; the connection is closed"),
+        }
+        failure
+    }
+}
+
+/// `INSERT INTO point_transactions …` for `o`, with the id `id` when given. No conflict
+/// clause: a used key stops the script.
+fn push_transaction(sql: &mut Sql, id: Option<i64>, actor: &Actor, o: &Opening<'_>) {
+    sql.push("INSERT INTO point_transactions (");
+    if id.is_some() {
+        sql.push("id, ");
+    }
+    sql.push("idempotency_key, scheme_id, kind, source, item, memo, actor_id, created_at) VALUES (");
+    if let Some(id) = id {
+        sql.bind(id).push(", ");
+    }
+    sql.bind(o.key)
+        .push(", ")
+        .bind(o.scheme_id)
+        .push(", ")
+        .bind(o.kind)
+        .push(", ")
+        .bind(&o.source)
+        .push(", ")
+        .bind(&o.item)
+        .push(", ")
+        .bind(&o.memo)
+        .push(", ")
+        .bind(actor.user_id)
+        .push(", ")
+        .bind(&o.at)
+        .push(")");
+}
+
+/// What a refused statement of the script means.
+fn classify(e: StoreError) -> Failure {
+    let message = match &e {
+        StoreError::Database(sqlx::Error::Database(d)) => d.message().to_string(),
+        _ => return Failure::Other(e),
+    };
+    if message.contains("point_transactions.idempotency_key") {
+        Failure::Replay
+    } else if [
+        "point_transactions.id",
+        "redemptions.id",
+        "audit_log.seq",
+        "audit_log.prev_hash",
+    ]
+    .iter()
+    .any(|column| message.contains(column))
+    {
+        Failure::Stale
+    } else {
+        Failure::Other(e)
+    }
+}
+
+/// Whether `e` is SQLite refusing a row by the `CHECK` constraint whose text mentions `column`.
+pub(crate) fn refused_by_check(e: &StoreError, column: &str) -> bool {
+    match e {
+        StoreError::Database(sqlx::Error::Database(d)) => {
+            let m = d.message();
+            m.starts_with("CHECK constraint failed") && m.contains(column)
+        }
+        _ => false,
+    }
+}
