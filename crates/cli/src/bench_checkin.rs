@@ -164,7 +164,7 @@ pub async fn run(store: &Store, clients: usize, seconds: u64) -> Result<CheckinF
         .context("benchmark set-up")?;
     let ids = Arc::new(ids);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
+    let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let state = gongjian_web::AppState::new(store.clone(), gongjian_web::WebConfig::default());
     let server = tokio::spawn(gongjian_web::serve(listener, state, async move {
@@ -177,12 +177,9 @@ pub async fn run(store: &Store, clients: usize, seconds: u64) -> Result<CheckinF
     let mut tasks = Vec::new();
     let started = Instant::now();
     for token in tokens {
-        let (base, ids, store) = (base.clone(), ids.clone(), store.clone());
+        let (ids, store) = (ids.clone(), store.clone());
         let (done, ok, refused) = (done.clone(), ok.clone(), refused.clone());
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .pool_max_idle_per_host(1)
-            .build()?;
+        let mut client = crate::bench_http::Client::connect(addr, &token).await?;
         tasks.push(tokio::spawn(async move {
             for id in ids.iter() {
                 if done.load(Ordering::Relaxed) {
@@ -190,15 +187,16 @@ pub async fn run(store: &Store, clients: usize, seconds: u64) -> Result<CheckinF
                 }
                 // What the organiser's screen shows now, as the phone scans it.
                 let code = store.code_at(*id, Purpose::In, Utc::now()).code;
-                let sent = client
-                    .post(format!("{base}/api/v1/activities/{id}/check"))
-                    .bearer_auth(&token)
-                    .json(&json!({"purpose": "in", "code": code}))
-                    .send()
-                    .await;
-                match sent {
-                    Ok(r) if r.status() == 200 => ok.fetch_add(1, Ordering::Relaxed),
-                    _ => refused.fetch_add(1, Ordering::Relaxed),
+                let body = bytes::Bytes::from(json!({"purpose": "in", "code": code}).to_string());
+                let path = format!("/api/v1/activities/{id}/check");
+                match client.post(&path, None, body).await {
+                    Ok(200) => ok.fetch_add(1, Ordering::Relaxed),
+                    Ok(_) => refused.fetch_add(1, Ordering::Relaxed),
+                    // The connection is gone: this client stops.
+                    Err(_) => {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
                 };
             }
         }));

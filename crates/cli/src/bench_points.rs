@@ -1,6 +1,6 @@
 //! `gongjian bench --points`: sustained points transactions per second over HTTP. The server
-//! runs in this process on 127.0.0.1; N clients (64 by default), each with a connection of its
-//! own, send for a bounded time credits and shop redemptions (alternately) for their own
+//! runs in this process on 127.0.0.1; N clients (64 by default), each with a keep-alive
+//! connection of its own (`bench_http`), send for a bounded time credits and shop redemptions (alternately) for their own
 //! holder, each with a fresh idempotency key. The same run measures the engine's bare
 //! single-row insert rate with as many concurrent writers, and checks the books afterwards.
 
@@ -18,6 +18,8 @@ use gongjian_store::tree::NodeInput;
 use serde_json::json;
 
 use crate::bench_baseline::InsertBaseline;
+use crate::bench_http::Client;
+use bytes::Bytes;
 
 pub struct PointsFigures {
     pub clients: usize,
@@ -155,7 +157,8 @@ pub async fn run(store: &Store, clients: usize, seconds: u64) -> Result<PointsFi
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
     let (token, scheme, item, people) = setup(store, clients, &run).await.context("benchmark set-up")?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
+    let listener_addr = listener.local_addr()?;
+    let base = format!("http://{listener_addr}");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let state = gongjian_web::AppState::new(store.clone(), gongjian_web::WebConfig::default());
     let server = tokio::spawn(gongjian_web::serve(listener, state, async move {
@@ -186,46 +189,42 @@ pub async fn run(store: &Store, clients: usize, seconds: u64) -> Result<PointsFi
             );
         }
     }
+    // Every client's two request bodies, serialised once.
+    let addr = listener_addr;
     let started = Instant::now();
     for (c, person) in people.iter().copied().enumerate() {
-        let (base, token, run) = (base.clone(), token.clone(), run.clone());
+        let (token, run) = (token.clone(), run.clone());
         let (done, ok, refused) = (done.clone(), ok.clone(), refused.clone());
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .pool_max_idle_per_host(1)
-            .build()?;
+        let credit = Bytes::from(
+            json!({"scheme_id": scheme, "person_id": person, "amount": 2,
+                "source": {"kind": "award", "item": "基准"}})
+            .to_string(),
+        );
+        let redeem = Bytes::from(json!({"item_id": item, "person_id": person}).to_string());
+        let mut client = Client::connect(addr, &token).await?;
         tasks.push(tokio::spawn(async move {
             let mut n = 0u64;
             let mut latencies = Vec::new();
             while !done.load(Ordering::Relaxed) {
                 let key = format!("bench-{run}-{c}-{n}");
                 let (path, body) = if n.is_multiple_of(2) {
-                    let source = json!({"kind": "award", "item": "基准"});
-                    (
-                        "/api/v1/points/credits",
-                        json!({"scheme_id": scheme, "person_id": person, "amount": 2, "source": source}),
-                    )
+                    ("/api/v1/points/credits", credit.clone())
                 } else {
-                    (
-                        "/api/v1/shop/redemptions",
-                        json!({"item_id": item, "person_id": person}),
-                    )
+                    ("/api/v1/shop/redemptions", redeem.clone())
                 };
                 n += 1;
                 let asked = Instant::now();
-                let sent = client
-                    .post(format!("{base}{path}"))
-                    .bearer_auth(&token)
-                    .header("idempotency-key", key)
-                    .json(&body)
-                    .send()
-                    .await;
-                match sent {
-                    Ok(r) if r.status() == 201 => {
+                match client.post(path, Some(&key), body).await {
+                    Ok(201) => {
                         latencies.push(asked.elapsed().as_micros() as u64);
                         ok.fetch_add(1, Ordering::Relaxed)
                     }
-                    _ => refused.fetch_add(1, Ordering::Relaxed),
+                    Ok(_) => refused.fetch_add(1, Ordering::Relaxed),
+                    // The connection is gone: this client stops.
+                    Err(_) => {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
                 };
             }
             latencies

@@ -3,6 +3,7 @@
 mod bench;
 mod bench_baseline;
 mod bench_checkin;
+mod bench_http;
 mod bench_pages;
 mod bench_points;
 mod config;

@@ -286,3 +286,20 @@ async fn import_reads_residents_then_members_with_progress_and_changes_nothing_t
     );
     assert!(!wrong.status.success());
 }
+
+/// The write benchmarks run end to end over HTTP (four clients, a second each) and check what
+/// they wrote: every request answered as expected, the books balanced, every check-in stored.
+#[test]
+fn the_write_benchmarks_run_and_check_what_they_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    for (what, written) in [
+        ("--points", "books balance: yes"),
+        ("--checkins", "every accepted check-in written: yes"),
+    ] {
+        let o = gongjian(dir.path(), &["bench", what, "--clients", "4", "--seconds", "1"]);
+        assert!(o.status.success(), "{what}: {}", String::from_utf8_lossy(&o.stderr));
+        let out = stdout(&o);
+        assert!(out.contains("refused or failed requests: 0"), "{what}: {out}");
+        assert!(out.contains(written), "{what}: {out}");
+    }
+}
