@@ -146,6 +146,11 @@ pub(crate) const BUMP_HEAD_SQL: &str = "UPDATE audit_head SET seq = seq + 1 WHER
 
 /// Appends an entry inside the caller's write transaction.
 pub async fn append(tx: &mut Tx, ev: &AuditEvent) -> StoreResult<i64> {
+    Ok(append_entry(tx, ev).await?.seq)
+}
+
+/// [`append`], answering the entry written.
+pub(crate) async fn append_entry(tx: &mut Tx, ev: &AuditEvent) -> StoreResult<AuditEntry> {
     let (seq, prev): (i64, String) = sqlx::query_as(BUMP_HEAD_SQL).fetch_one(&mut **tx).await?;
     let entry = chained(seq, prev, ev);
     // The entry and the head's new hash in one round trip: every write holds the head's lock
@@ -171,7 +176,7 @@ pub async fn append(tx: &mut Tx, ev: &AuditEvent) -> StoreResult<i64> {
     if written.rows_affected() == 0 {
         return Err(StoreError::Config("the audit head was not moved".into()));
     }
-    Ok(seq)
+    Ok(entry)
 }
 
 /// The entry numbered `seq` after the entry whose hash is `prev`, with its own hash.
@@ -200,8 +205,11 @@ pub(crate) fn chained(seq: i64, prev: String, ev: &AuditEvent) -> AuditEntry {
 /// in a transaction that has not read the head: the entry's `prev_hash` is read from the head
 /// only while the head is still the entry before it, else it is `NULL`, which `audit_log`
 /// refuses, and the script stops there.
-pub(crate) fn push_sqlite_append(sql: &mut Sql, entry: &AuditEntry) {
-    push_entry_values(sql, entry, true);
+///
+/// With `after_one_change`, the head is read only when the statement before changed exactly
+/// one row, so a write that changed nothing stops there too.
+pub(crate) fn push_sqlite_append(sql: &mut Sql, entry: &AuditEntry, after_one_change: bool) {
+    push_entry_values(sql, entry, Some(after_one_change));
     sql.push("; UPDATE audit_head SET seq = ")
         .bind(entry.seq)
         .push(", last_hash = ")
@@ -212,7 +220,7 @@ pub(crate) fn push_sqlite_append(sql: &mut Sql, entry: &AuditEntry) {
 /// Appends to a SQLite script the statements that store `entry` and make it the chain's head
 /// (the head was moved on with [`BUMP_HEAD_SQL`] earlier in the same transaction).
 pub(crate) fn push_sqlite_write(sql: &mut Sql, entry: &AuditEntry) {
-    push_entry_values(sql, entry, false);
+    push_entry_values(sql, entry, None);
     sql.push("; UPDATE audit_head SET last_hash = ")
         .bind(&entry.hash)
         .push(" WHERE id = 1; ");
@@ -220,7 +228,7 @@ pub(crate) fn push_sqlite_write(sql: &mut Sql, entry: &AuditEntry) {
 
 /// `INSERT INTO audit_log … VALUES (…)` for `entry`; with `checked`, its `prev_hash` is read
 /// from the head (see [`push_sqlite_append`]).
-fn push_entry_values(sql: &mut Sql, entry: &AuditEntry, checked: bool) {
+fn push_entry_values(sql: &mut Sql, entry: &AuditEntry, checked: Option<bool>) {
     sql.push(
         "INSERT INTO audit_log (seq, at, actor_id, actor_name, roles, action, object, result, client_addr, \
          operation_id, detail, prev_hash, hash) VALUES (",
@@ -247,12 +255,15 @@ fn push_entry_values(sql: &mut Sql, entry: &AuditEntry, checked: bool) {
     .push(", ")
     .bind(&entry.detail)
     .push(", ");
-    if checked {
+    if let Some(after_one_change) = checked {
         sql.push("(SELECT last_hash FROM audit_head WHERE id = 1 AND seq = ")
             .bind(entry.seq - 1)
             .push(" AND last_hash = ")
-            .bind(&entry.prev_hash)
-            .push(")");
+            .bind(&entry.prev_hash);
+        if after_one_change {
+            sql.push(" AND changes() = 1");
+        }
+        sql.push(")");
     } else {
         sql.bind(&entry.prev_hash);
     }

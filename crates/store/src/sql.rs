@@ -76,6 +76,25 @@ impl Sql {
         self
     }
 
+    /// Appends `text`, whose placeholders `$1`…`$k` stand for `values` in order, numbered on
+    /// after the values already bound: a fixed statement inside a longer script.
+    pub fn push_bound(&mut self, text: &str, values: impl IntoIterator<Item = Arg>) -> &mut Sql {
+        let offset = self.args.len();
+        let mut rest = text;
+        while let Some(at) = rest.find('$') {
+            self.text.push_str(&rest[..at]);
+            let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
+            match rest[at + 1..at + 1 + digits].parse::<usize>() {
+                Ok(n) => self.text.push_str(&format!("${}", n + offset)),
+                Err(_) => self.text.push('$'),
+            }
+            rest = &rest[at + 1 + digits..];
+        }
+        self.text.push_str(rest);
+        self.args.extend(values);
+        self
+    }
+
     /// Appends `(v1, v2, …)` as placeholders; `(NULL)` when empty, which matches nothing.
     pub fn bind_list<T: Into<Arg> + Clone>(&mut self, values: &[T]) -> &mut Sql {
         if values.is_empty() {

@@ -4,9 +4,11 @@
 //!   a user account to a person, the people a ledger writer looks up.
 //! - `ledger.rs`: double entry. Every transaction is a set of entries summing to zero, written
 //!   with its idempotency key first; entries are only inserted; each account's balance is
-//!   changed in the same transaction, a holder's by a conditional `UPDATE … WHERE balance >=`
-//!   so no holder goes below zero on either engine. [`Store::credit_points`] is the only way
-//!   points are issued.
+//!   changed in the same transaction; no holder goes below zero on either engine (a
+//!   conditional `UPDATE … WHERE balance >=` on PostgreSQL, the accounts' `CHECK` on SQLite).
+//!   [`Store::credit_points`] is the only way points are issued.
+//! - `sqlite_write.rs`: on SQLite, the common writes (an uncapped credit, a redemption) as one
+//!   script on the ledger gate's own connection, guarded by the schema's constraints.
 //! - `shop.rs`: items with stock at a node, redemption (points and stock taken together),
 //!   pick-up, cancellation (both returned).
 //! - `views.rs`: a holder's own points, ledger pages, monthly statements, the ledger check.

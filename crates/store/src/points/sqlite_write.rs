@@ -39,10 +39,11 @@
 //! a transaction.
 
 use gongjian_domain::access::Actor;
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::ledger::{Opening, replayed};
-use crate::audit::{self, AuditEvent};
+use crate::audit::{self, AuditEntry, AuditEvent};
 use crate::db::{LedgerGate, Store};
 use crate::error::{StoreError, StoreResult};
 use crate::sql::Sql;
@@ -65,15 +66,24 @@ impl LedgerWriter {
     pub(crate) fn forget(&mut self) {
         self.known = None;
     }
+
+    /// The audit head a general-path write through the gate left: `entry`, just committed.
+    pub(crate) fn learn_audit_head(&mut self, entry: &AuditEntry) {
+        self.known = Some(Known {
+            audit_seq: entry.seq,
+            audit_hash: entry.hash.clone(),
+            next_ids: None,
+        });
+    }
 }
 
-/// What the last write through here left: the audit head and the next free ids.
+/// What the last write through here left: the audit head and, after a points write, the next
+/// free ids.
 #[derive(Debug, Clone)]
 struct Known {
     audit_seq: i64,
     audit_hash: String,
-    next_tx: i64,
-    next_redemption: i64,
+    next_ids: Option<(i64, i64)>,
 }
 
 /// The ledger's gate, held, with its connection, which may be inside a transaction begun by a
@@ -125,14 +135,14 @@ impl Store {
     pub(crate) async fn sqlite_ledger_write(&self, actor: &Actor, w: &LedgerWrite<'_>) -> StoreResult<Written> {
         let mut raw = self.ledger_writer().await?;
         let outcome = match raw.gate.known.clone() {
-            Some(known) => match raw.in_one_trip(actor, w, known).await {
+            Some(known) if known.next_ids.is_some() => match raw.in_one_trip(actor, w, known).await {
                 Err(Failure::Stale) => {
                     raw.gate.forget();
                     raw.in_two_trips(actor, w).await
                 }
                 other => other,
             },
-            None => raw.in_two_trips(actor, w).await,
+            _ => raw.in_two_trips(actor, w).await,
         };
         drop(raw);
         match outcome {
@@ -144,6 +154,53 @@ impl Store {
                 "the ledger write was refused twice as out of date".into(),
             )),
             Err(Failure::Other(e)) => Err(e),
+        }
+    }
+
+    /// An audited write on SQLite in one round trip: `BEGIN IMMEDIATE`, `body` (whose last
+    /// statement must change exactly one row), the audit entry for `event`, `COMMIT`, on the
+    /// gate's connection, with the audit head the last write through the gate left. Answers the
+    /// rows the body returned, or `None` when it could not be done so — nothing known, another
+    /// writer moved the head, or the body's last statement changed no row — and nothing was
+    /// written: the caller then writes the general way, which also says why a row was not
+    /// changed. (The entry's `prev_hash` is read from the head only after one changed row.)
+    pub(crate) async fn sqlite_audited_write(
+        &self,
+        event: &AuditEvent,
+        body: &(dyn Fn(&mut Sql) + Sync),
+    ) -> StoreResult<Option<Vec<AnyRow>>> {
+        let mut raw = self.ledger_writer().await?;
+        let Some(known) = raw.gate.known.clone() else {
+            return Ok(None);
+        };
+        let entry = audit::chained(known.audit_seq + 1, known.audit_hash.clone(), event);
+        let mut sql = Sql::new("BEGIN IMMEDIATE; ");
+        body(&mut sql);
+        sql.push("; ");
+        audit::push_sqlite_append(&mut sql, &entry, true);
+        sql.push("COMMIT");
+        raw.open = true;
+        let conn = match raw.conn() {
+            Ok(conn) => conn,
+            Err(_) => return Ok(None),
+        };
+        match sql.query().fetch_all(conn).await {
+            Ok(rows) => {
+                raw.open = false;
+                raw.gate.known = Some(Known {
+                    audit_seq: entry.seq,
+                    audit_hash: entry.hash,
+                    next_ids: known.next_ids,
+                });
+                Ok(Some(rows))
+            }
+            Err(e) => match raw.abandon(e.into()).await {
+                Failure::Other(e) if !matches!(&e, StoreError::Database(sqlx::Error::Database(_))) => Err(e),
+                _ => {
+                    raw.gate.forget();
+                    Ok(None)
+                }
+            },
         }
     }
 
@@ -169,7 +226,7 @@ impl Raw {
 
     /// The whole write as one script, with the ids and the audit head `known`.
     async fn in_one_trip(&mut self, actor: &Actor, w: &LedgerWrite<'_>, known: Known) -> Result<Written, Failure> {
-        let (tx_id, redemption_id) = (known.next_tx, known.next_redemption);
+        let (tx_id, redemption_id) = known.next_ids.unwrap_or_default();
         let entry = audit::chained(
             known.audit_seq + 1,
             known.audit_hash.clone(),
@@ -179,7 +236,7 @@ impl Raw {
         push_transaction(&mut sql, Some(tx_id), actor, w.opening);
         sql.push("; ");
         (w.body)(&mut sql, tx_id, redemption_id);
-        audit::push_sqlite_append(&mut sql, &entry);
+        audit::push_sqlite_append(&mut sql, &entry, false);
         sql.push("COMMIT");
         self.open = true;
         let run = sql.query().execute(self.conn()?).await;
@@ -189,8 +246,7 @@ impl Raw {
                 self.gate.known = Some(Known {
                     audit_seq: entry.seq,
                     audit_hash: entry.hash,
-                    next_tx: tx_id + 1,
-                    next_redemption: redemption_id + 1,
+                    next_ids: Some((tx_id + 1, redemption_id + 1)),
                 });
                 Ok(Written::New { tx_id, redemption_id })
             }
@@ -238,8 +294,7 @@ impl Raw {
                 self.gate.known = Some(Known {
                     audit_seq: entry.seq,
                     audit_hash: entry.hash,
-                    next_tx: tx_id + 1,
-                    next_redemption: redemption_id + 1,
+                    next_ids: Some((tx_id + 1, redemption_id + 1)),
                 });
                 Ok(Written::New { tx_id, redemption_id })
             }

@@ -17,10 +17,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::activities::{Access, Signup, lock_activity, parse_time};
-use crate::audit::{AuditEvent, append};
-use crate::db::Store;
+use crate::audit::{AuditEvent, append, append_entry};
+use crate::db::{Engine, Store};
 use crate::error::{StoreError, StoreResult};
+use crate::sql::{Arg, Sql};
 use crate::{now_text, time_text};
+use sqlx::FromRow;
 
 const CODE_LABEL: &str = "activity.checkin";
 
@@ -165,26 +167,52 @@ impl Store {
             return Err(bad("不在活动当天，不能签到"));
         }
         let at = time_text(now);
-        // One writer at a time on SQLite, queued in process rather than in the busy handler.
-        let (gate, mut tx) = self.begin_ledger_write().await?;
-        let row: Option<SignupRow> = match purpose {
-            Purpose::In => sqlx::query_as(
+        let event = AuditEvent::by(actor, "activity.check", format!("activity:{activity_id}"), client)
+            .with_detail(format!("person:{} {}", me.0, purpose.key()));
+        let check = match purpose {
+            Purpose::In => {
                 "UPDATE activity_signups SET checked_in_at = $1, attendance_by = 'code', updated_at = $1 \
                  WHERE activity_id = $2 AND person_id = $3 AND status = 'confirmed' AND checked_in_at IS NULL \
-                 RETURNING id, status, signed_up_at, checked_in_at, checked_out_at, attendance_by",
-            ),
-            Purpose::Out => sqlx::query_as(
+                 RETURNING id, status, signed_up_at, checked_in_at, checked_out_at, attendance_by"
+            }
+            Purpose::Out => {
                 "UPDATE activity_signups SET checked_out_at = $1, updated_at = $1 \
                  WHERE activity_id = $2 AND person_id = $3 AND status = 'confirmed' \
                  AND checked_in_at IS NOT NULL AND checked_out_at IS NULL \
-                 RETURNING id, status, signed_up_at, checked_in_at, checked_out_at, attendance_by",
-            ),
+                 RETURNING id, status, signed_up_at, checked_in_at, checked_out_at, attendance_by"
+            }
+        };
+        let signup = |row: SignupRow| Signup {
+            id: row.id,
+            activity_id,
+            person_id: me.0,
+            person_name: me.1.clone(),
+            status: row.status,
+            signed_up_at: row.signed_up_at,
+            checked_in_at: row.checked_in_at,
+            checked_out_at: row.checked_out_at,
+            attendance_by: row.attendance_by,
+        };
+        if self.engine == Engine::Sqlite {
+            // The common case in one round trip (see `points::sqlite_write`); a refusal, or a
+            // head another writer moved, comes back as `None` and is written the general way.
+            let body = |sql: &mut Sql| {
+                sql.push_bound(check, [Arg::from(at.as_str()), Arg::from(activity_id), Arg::from(me.0)]);
+            };
+            if let Some(rows) = self.sqlite_audited_write(&event, &body).await?
+                && let Some(row) = rows.first()
+            {
+                return Ok(signup(SignupRow::from_row(row)?));
+            }
         }
-        .bind(&at)
-        .bind(activity_id)
-        .bind(me.0)
-        .fetch_optional(&mut *tx)
-        .await?;
+        // One writer at a time on SQLite, queued in process rather than in the busy handler.
+        let (mut gate, mut tx) = self.begin_ledger_write().await?;
+        let row: Option<SignupRow> = sqlx::query_as(check)
+            .bind(&at)
+            .bind(activity_id)
+            .bind(me.0)
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some(row) = row else {
             let row: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
                 "SELECT status, checked_in_at, checked_out_at FROM activity_signups \
@@ -203,28 +231,13 @@ impl Store {
                 (Purpose::Out, Some(_)) => "您已签退",
             }));
         };
-        append(
-            &mut tx,
-            &AuditEvent::by(actor, "activity.check", format!("activity:{activity_id}"), client).with_detail(format!(
-                "person:{} {}",
-                me.0,
-                purpose.key()
-            )),
-        )
-        .await?;
+        let entry = append_entry(&mut tx, &event).await?;
         tx.commit().await?;
+        if let Some(gate) = gate.as_mut() {
+            gate.learn_audit_head(&entry);
+        }
         drop(gate);
-        Ok(Signup {
-            id: row.id,
-            activity_id,
-            person_id: me.0,
-            person_name: me.1,
-            status: row.status,
-            signed_up_at: row.signed_up_at,
-            checked_in_at: row.checked_in_at,
-            checked_out_at: row.checked_out_at,
-            attendance_by: row.attendance_by,
-        })
+        Ok(signup(row))
     }
 
     /// Staff tick who was present when phones were not at hand: those ticked without a
