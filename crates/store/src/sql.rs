@@ -176,3 +176,23 @@ where
     };
     Ok(crate::Page { items, next_cursor })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fixed_statement_is_numbered_on_after_the_values_before_it() {
+        let mut sql = Sql::new("UPDATE t SET a = ");
+        sql.bind(1).push("; ");
+        sql.push_bound(
+            "UPDATE u SET b = $1, c = $1 WHERE id = $2 AND d = '$'",
+            [Arg::from(7), Arg::from("x")],
+        );
+        assert_eq!(
+            sql.text(),
+            "UPDATE t SET a = $1; UPDATE u SET b = $2, c = $2 WHERE id = $3 AND d = '$'"
+        );
+        assert_eq!(sql.args.len(), 3);
+    }
+}
