@@ -353,6 +353,7 @@ impl Store {
                 opening: &opening,
                 event: &|id, _| audit(id),
                 body: &|sql, id, _| push_sqlite_postings(sql, id, &legs),
+                redemption: false,
             };
             let id = match self.sqlite_ledger_write(actor, &write).await.map_err(short_of_points)? {
                 Written::Replay(id) => return self.point_tx(id).await,

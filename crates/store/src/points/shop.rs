@@ -368,6 +368,7 @@ impl Store {
                 opening: &opening,
                 event: &|_, id| audit(id),
                 body: &body,
+                redemption: true,
             };
             let written = self.sqlite_ledger_write(actor, &write).await.map_err(|e| {
                 if refused_by_check(&e, "stock") {

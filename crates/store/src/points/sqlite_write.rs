@@ -39,6 +39,7 @@
 //! a transaction.
 
 use gongjian_domain::access::Actor;
+use gongjian_domain::points::check_idempotency_key;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
@@ -110,6 +111,8 @@ pub(crate) struct LedgerWrite<'a> {
     pub event: &'a (dyn Fn(i64, i64) -> AuditEvent + Sync),
     /// Appends the statements after the transaction row, given the same two ids.
     pub body: &'a (dyn Fn(&mut Sql, i64, i64) + Sync),
+    /// Whether the body inserts a redemption under the id it is given.
+    pub redemption: bool,
 }
 
 /// What [`Store::sqlite_ledger_write`] did.
@@ -133,10 +136,12 @@ impl Store {
     /// Writes `w` (see the module's comment). A refused balance or stock comes back as the
     /// database's error, for the caller to answer as a field error ([`refused_by_check`]).
     pub(crate) async fn sqlite_ledger_write(&self, actor: &Actor, w: &LedgerWrite<'_>) -> StoreResult<Written> {
+        check_idempotency_key(w.opening.key).map_err(|m| StoreError::field("idempotency_key", m))?;
         let mut raw = self.ledger_writer().await?;
         let outcome = match raw.gate.known.clone() {
             Some(known) if known.next_ids.is_some() => match raw.in_one_trip(actor, w, known).await {
-                Err(Failure::Stale) => {
+                // Unless the rollback failed, when the connection is closed as `raw` is dropped.
+                Err(Failure::Stale) if !raw.open => {
                     raw.gate.forget();
                     raw.in_two_trips(actor, w).await
                 }
@@ -206,13 +211,27 @@ impl Store {
 
     /// Queues for the ledger's gate and answers it with the writer's connection, opened when
     /// there is none yet (or the last one was closed).
+    ///
+    /// The connection is taken from the pool while the gate is *not* held: writers of the
+    /// general path hold a pool connection while they queue for the gate, so a gate holder
+    /// waiting for the pool could wait for ever.
     async fn ledger_writer(&self) -> StoreResult<Raw> {
-        let mut gate = self.ledger_gate.clone().lock_owned().await;
-        if gate.conn.is_none() {
-            gate.known = None;
-            gate.conn = Some(self.pool.acquire().await?.detach());
+        loop {
+            let mut gate = self.ledger_gate.clone().lock_owned().await;
+            if gate.conn.is_some() {
+                return Ok(Raw { gate, open: false });
+            }
+            drop(gate);
+            let conn = self.pool.acquire().await?.detach();
+            gate = self.ledger_gate.clone().lock_owned().await;
+            if gate.conn.is_none() {
+                gate.known = None;
+                gate.conn = Some(conn);
+                return Ok(Raw { gate, open: false });
+            }
+            // Another writer opened one meanwhile; this one is closed as it is dropped.
+            drop(conn);
         }
-        Ok(Raw { gate, open: false })
     }
 }
 
@@ -241,15 +260,7 @@ impl Raw {
         self.open = true;
         let run = sql.query().execute(self.conn()?).await;
         match run {
-            Ok(_) => {
-                self.open = false;
-                self.gate.known = Some(Known {
-                    audit_seq: entry.seq,
-                    audit_hash: entry.hash,
-                    next_ids: Some((tx_id + 1, redemption_id + 1)),
-                });
-                Ok(Written::New { tx_id, redemption_id })
-            }
+            Ok(_) => Ok(self.committed(w, entry, tx_id, redemption_id)),
             Err(e) => Err(self.abandon(e.into()).await),
         }
     }
@@ -289,17 +300,20 @@ impl Raw {
         body.push("COMMIT");
         let run = body.query().execute(self.conn()?).await;
         match run {
-            Ok(_) => {
-                self.open = false;
-                self.gate.known = Some(Known {
-                    audit_seq: entry.seq,
-                    audit_hash: entry.hash,
-                    next_ids: Some((tx_id + 1, redemption_id + 1)),
-                });
-                Ok(Written::New { tx_id, redemption_id })
-            }
+            Ok(_) => Ok(self.committed(w, entry, tx_id, redemption_id)),
             Err(e) => Err(self.abandon(e.into()).await),
         }
+    }
+
+    /// Notes what a committed points write leaves for the next one.
+    fn committed(&mut self, w: &LedgerWrite<'_>, entry: AuditEntry, tx_id: i64, redemption_id: i64) -> Written {
+        self.open = false;
+        self.gate.known = Some(Known {
+            audit_seq: entry.seq,
+            audit_hash: entry.hash,
+            next_ids: Some((tx_id + 1, redemption_id + i64::from(w.redemption))),
+        });
+        Written::New { tx_id, redemption_id }
     }
 
     /// Rolls back after `cause` and says what it was. When the transaction never began

@@ -573,8 +573,9 @@ async fn ledger_writes_hold_when_other_writers_write_in_between() {
         for (n, key) in [(4, "w-credit-1"), (3, "w-credit-2"), (2, "w-credit-3")] {
             ids.push(credit(n, key).await.expect("credit").id);
         }
-        // A repeat answers with the first transaction and writes nothing.
+        // A repeat answers with the first transaction and writes nothing; a malformed key is refused.
         eq!(credit(2, "w-credit-3").await.expect("repeat").id, ids[2]);
+        refused(credit(2, "short").await, "idempotency_key", "幂等键");
         eq!(s.balance(&staff, scheme.id, wang).await.expect("balance"), 9);
 
         // A non-ledger write moves the audit head on.
@@ -614,7 +615,9 @@ async fn ledger_writes_hold_when_other_writers_write_in_between() {
             .execute(s.pool())
             .await
             .expect("restore");
-        redeem(1, "w-redeem-5").await.expect("last unit");
+        // Credits between two redemptions leave no gap in the redemptions' ids.
+        let last = redeem(1, "w-redeem-5").await.expect("last unit");
+        eq!(last.id, second.id + 1);
         refused(redeem(1, "w-redeem-6").await, "quantity", "库存不足");
 
         eq!(s.balance(&staff, scheme.id, wang).await.expect("balance"), 9);
