@@ -9,6 +9,9 @@
 //! `BEGIN IMMEDIATE`, the transaction row, the writer's statements (balances, entries, its
 //! own rows), the audit entry, `COMMIT`.
 //!
+//! A QR check-in (`volunteers::attendance`), which queues on the same gate, takes the same
+//! kind of script without a transaction row: [`Store::sqlite_audited_write`].
+//!
 //! The ids the script gives its rows and the audit entry's number and hash (which the entry's
 //! hash covers, so they must be known before the script is sent) come from what the last write
 //! through here left ([`Known`]). Nothing is checked between the statements; the tables refuse

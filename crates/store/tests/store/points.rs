@@ -405,39 +405,39 @@ async fn points_are_issued_spent_returned_and_always_balance() {
     .await;
 }
 
+/// An uncapped volunteer scheme at `node` and an item of its shop there.
+async fn scheme_with_item(
+    s: &Store,
+    staff: &Actor,
+    node: i64,
+    name: &str,
+    price: i64,
+    stock: i64,
+) -> (gongjian_store::points::Scheme, gongjian_store::points::ShopItem) {
+    let form = SchemeForm {
+        name: "志愿积分".into(),
+        kind: "volunteer".into(),
+        node_id: Some(node),
+        rules: None,
+    };
+    let scheme = s.create_scheme(staff, &form, "t").await.expect("scheme");
+    let form = ItemForm {
+        name: name.into(),
+        scheme_id: Some(scheme.id),
+        price: Some(price),
+        stock: Some(stock),
+    };
+    let item = s.create_item(staff, node, &form, "t").await.expect("item");
+    (scheme, item)
+}
+
 #[tokio::test]
 async fn concurrent_redemptions_take_exactly_what_there_is() {
     for_each_engine(async |db| {
         let t = build_tree(db).await;
         let s = &db.store;
         let staff = scoped(Role::CommunityStaff, &t["a1"]);
-        let scheme = s
-            .create_scheme(
-                &staff,
-                &SchemeForm {
-                    name: "志愿积分".into(),
-                    kind: "volunteer".into(),
-                    node_id: Some(t["a1"].id),
-                    rules: None,
-                },
-                "t",
-            )
-            .await
-            .expect("scheme");
-        let item = s
-            .create_item(
-                &staff,
-                t["a1"].id,
-                &ItemForm {
-                    name: "大米".into(),
-                    scheme_id: Some(scheme.id),
-                    price: Some(10),
-                    stock: Some(10),
-                },
-                "t",
-            )
-            .await
-            .expect("item");
+        let (scheme, item) = scheme_with_item(s, &staff, t["a1"].id, "大米", 10, 10).await;
         let mut people = Vec::new();
         for i in 0..4 {
             let p = s
@@ -520,33 +520,7 @@ async fn ledger_writes_hold_when_other_writers_write_in_between() {
         let t = build_tree(db).await;
         let s = &db.store;
         let staff = scoped(Role::CommunityStaff, &t["a1"]);
-        let scheme = s
-            .create_scheme(
-                &staff,
-                &SchemeForm {
-                    name: "志愿积分".into(),
-                    kind: "volunteer".into(),
-                    node_id: Some(t["a1"].id),
-                    rules: None,
-                },
-                "t",
-            )
-            .await
-            .expect("scheme");
-        let item = s
-            .create_item(
-                &staff,
-                t["a1"].id,
-                &ItemForm {
-                    name: "毛巾".into(),
-                    scheme_id: Some(scheme.id),
-                    price: Some(5),
-                    stock: Some(3),
-                },
-                "t",
-            )
-            .await
-            .expect("item");
+        let (scheme, item) = scheme_with_item(s, &staff, t["a1"].id, "毛巾", 5, 3).await;
         let person = |i: i64| {
             resident(
                 &format!("写者{i}"),
