@@ -43,14 +43,14 @@ pub(crate) async fn bare_inserts(store: &Store, writers: usize, seconds: u64) ->
     let started = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..writers {
-        let (pool, done, count) = (store.pool().clone(), done.clone(), count.clone());
+        let (pool, done, count, clock) = (store.pool().clone(), done.clone(), count.clone(), store.clock().clone());
         tasks.push(tokio::spawn(async move {
             let mut n = 0i64;
             while !done.load(Ordering::Relaxed) {
                 n += 1;
                 let r = sqlx::query("INSERT INTO bench_rows (n, at) VALUES ($1, $2)")
                     .bind(w as i64 * 1_000_000_000 + n)
-                    .bind(gongjian_store::now_text())
+                    .bind(gongjian_store::time_text(clock.now()))
                     .execute(&pool)
                     .await;
                 if r.is_ok() {

@@ -136,7 +136,7 @@ async fn setup(store: &Store, clients: usize, activities: usize, run: &str) -> R
     }
     // Every resident signed up to every activity: set-up, written in one transaction.
     let mut tx = store.pool().begin().await?;
-    let at = gongjian_store::now_text();
+    let at = store.now_text();
     for a in &ids {
         for p in &people {
             sqlx::query(

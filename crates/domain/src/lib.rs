@@ -5,6 +5,7 @@
 //! per-field validation errors that every boundary turns into its own error format.
 
 pub mod access;
+pub mod clock;
 pub mod dates;
 pub mod error;
 pub mod ids;

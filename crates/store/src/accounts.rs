@@ -14,10 +14,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::Page;
-use crate::audit::{AuditEvent, append};
+use crate::audit::AuditEvent;
 use crate::db::Store;
 use crate::error::{StoreError, StoreResult};
-use crate::now_text;
 use crate::scope;
 use crate::sql::Sql;
 
@@ -135,7 +134,7 @@ impl Store {
         if taken > 0 {
             return Err(StoreError::field("username", format!("用户名“{username}”已存在")));
         }
-        let now = now_text();
+        let now = self.now_text();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO users (username, display_name, password_hash, must_change_password, status, created_at, \
              updated_at) VALUES ($1, $2, $3, $4, 'active', $5, $5) RETURNING id",
@@ -249,7 +248,7 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| StoreError::field("username", format!("用户“{username}”不存在")))?;
-        let now = now_text();
+        let now = self.now_text();
         sqlx::query("UPDATE users SET password_hash = $1, must_change_password = 1, updated_at = $2 WHERE id = $3")
             .bind(hash)
             .bind(&now)
@@ -538,10 +537,10 @@ impl Store {
             .bind(user_id)
             .bind(role.key())
             .bind(node_id)
-            .bind(now_text())
+            .bind(self.now_text())
             .execute(&mut *tx)
             .await?;
-        append(
+        self.append_audit(
             &mut tx,
             &audit_event(
                 actor,
@@ -572,11 +571,11 @@ impl Store {
         }
         let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE role_grants SET revoked_at = $1 WHERE id = $2")
-            .bind(now_text())
+            .bind(self.now_text())
             .bind(grant_id)
             .execute(&mut *tx)
             .await?;
-        append(
+        self.append_audit(
             &mut tx,
             &audit_event(
                 actor,
@@ -598,7 +597,7 @@ impl Store {
             return Err(StoreError::Forbidden);
         }
         let mut tx = self.begin_write().await?;
-        let now = now_text();
+        let now = self.now_text();
         sqlx::query("UPDATE users SET status = $1, updated_at = $2 WHERE id = $3")
             .bind(if active { "active" } else { "disabled" })
             .bind(&now)
@@ -613,7 +612,7 @@ impl Store {
                 .await?;
         }
         let action = if active { "user.enable" } else { "user.disable" };
-        append(
+        self.append_audit(
             &mut tx,
             &audit_event(
                 actor,

@@ -15,7 +15,6 @@ use gongjian_domain::access::{Actor, Right, Scope};
 
 use crate::db::{Store, Tx};
 use crate::error::{StoreError, StoreResult};
-use crate::now_text;
 use crate::sql::Sql;
 
 /// The shortest retention the law allows (等保 2.0: at least 180 days).
@@ -144,15 +143,22 @@ pub fn require_audit(actor: &Actor) -> StoreResult<()> {
 /// row stays locked (the first write of the transaction on SQLite) until the transaction ends.
 pub(crate) const BUMP_HEAD_SQL: &str = "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, last_hash";
 
-/// Appends an entry inside the caller's write transaction.
-pub async fn append(tx: &mut Tx, ev: &AuditEvent) -> StoreResult<i64> {
-    Ok(append_entry(tx, ev).await?.seq)
+impl Store {
+    /// Appends an entry inside the caller's write transaction.
+    pub async fn append_audit(&self, tx: &mut Tx, ev: &AuditEvent) -> StoreResult<i64> {
+        Ok(append_entry(tx, ev, self.now_text()).await?.seq)
+    }
+
+    /// [`Store::append_audit`], answering the entry written.
+    pub(crate) async fn append_audit_entry(&self, tx: &mut Tx, ev: &AuditEvent) -> StoreResult<AuditEntry> {
+        append_entry(tx, ev, self.now_text()).await
+    }
 }
 
-/// [`append`], answering the entry written.
-pub(crate) async fn append_entry(tx: &mut Tx, ev: &AuditEvent) -> StoreResult<AuditEntry> {
+/// Appends the entry made at `at` (the store's clock) inside the caller's write transaction.
+async fn append_entry(tx: &mut Tx, ev: &AuditEvent, at: String) -> StoreResult<AuditEntry> {
     let (seq, prev): (i64, String) = sqlx::query_as(BUMP_HEAD_SQL).fetch_one(&mut **tx).await?;
-    let entry = chained(seq, prev, ev);
+    let entry = chained(seq, prev, ev, at);
     // The entry and the head's new hash in one round trip: every write holds the head's lock
     // from the first statement here to its commit.
     let engine = crate::db::Engine::of(tx);
@@ -180,11 +186,11 @@ pub(crate) async fn append_entry(tx: &mut Tx, ev: &AuditEvent) -> StoreResult<Au
 }
 
 /// The entry numbered `seq` after the entry whose hash is `prev`, with its own hash.
-pub(crate) fn chained(seq: i64, prev: String, ev: &AuditEvent) -> AuditEntry {
+pub(crate) fn chained(seq: i64, prev: String, ev: &AuditEvent, at: String) -> AuditEntry {
     let clip = |s: &str, n: usize| s.chars().filter(|c| *c != '\0').take(n).collect::<String>();
     let mut entry = AuditEntry {
         seq,
-        at: now_text(),
+        at,
         actor_id: ev.actor_id,
         actor_name: clip(&ev.actor_name, 64),
         roles: clip(&ev.roles, 200),
@@ -302,7 +308,7 @@ impl Store {
     /// Appends an entry in a transaction of its own.
     pub async fn audit(&self, ev: &AuditEvent) -> StoreResult<i64> {
         let mut tx = self.begin_write().await?;
-        let seq = append(&mut tx, ev).await?;
+        let seq = self.append_audit(&mut tx, ev).await?;
         tx.commit().await?;
         Ok(seq)
     }
@@ -447,7 +453,7 @@ impl Store {
                 format!("审计记录至少保留 {MIN_RETENTION_DAYS} 天"),
             ));
         }
-        let cutoff = crate::time_text(chrono::Utc::now() - chrono::Duration::days(retention_days));
+        let cutoff = crate::time_text(self.now() - chrono::Duration::days(retention_days));
         let mut tx = self.begin_write().await?;
         let last: Option<(i64, String)> =
             sqlx::query_as("SELECT seq, hash FROM audit_log WHERE at < $1 ORDER BY seq DESC LIMIT 1")
@@ -475,7 +481,7 @@ impl Store {
         ev.object = "audit_log".into();
         ev.result = "success".into();
         ev.detail = format!("removed {removed} entries older than {cutoff} (retention {retention_days} days)");
-        append(&mut tx, &ev).await?;
+        self.append_audit(&mut tx, &ev).await?;
         tx.commit().await?;
         Ok(removed)
     }

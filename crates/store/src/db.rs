@@ -152,6 +152,8 @@ pub struct Store {
     /// [`Store::begin_ledger_write`]). It holds the connection of the two-round-trip writes
     /// (`points::sqlite_write`), opened when first needed.
     pub(crate) ledger_gate: std::sync::Arc<tokio::sync::Mutex<crate::points::LedgerWriter>>,
+    /// Where every use case reads the current time (see [`gongjian_domain::clock`]).
+    pub(crate) clock: gongjian_domain::clock::Clock,
 }
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
@@ -222,6 +224,7 @@ impl Store {
             engine,
             keys: std::sync::Arc::new(crate::crypto::Keyring::ephemeral()?),
             ledger_gate: std::sync::Arc::new(tokio::sync::Mutex::new(crate::points::LedgerWriter::default())),
+            clock: gongjian_domain::clock::Clock::system(),
         })
     }
 
@@ -247,6 +250,32 @@ impl Store {
     pub fn with_keyring(mut self, keys: crate::crypto::Keyring) -> Store {
         self.keys = std::sync::Arc::new(keys);
         self
+    }
+
+    /// The same store reading the time from `clock` (tests start it at a chosen instant).
+    pub fn with_clock(mut self, clock: gongjian_domain::clock::Clock) -> Store {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock every use case reads.
+    pub fn clock(&self) -> &gongjian_domain::clock::Clock {
+        &self.clock
+    }
+
+    /// The current instant by [`Store::clock`].
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// The current instant as stored (see [`crate::time_text`]).
+    pub fn now_text(&self) -> String {
+        crate::time_text(self.clock.now())
+    }
+
+    /// Today's date in China by [`Store::clock`].
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.clock.china_today()
     }
 
     pub fn keyring(&self) -> &crate::crypto::Keyring {

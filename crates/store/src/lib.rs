@@ -32,11 +32,8 @@ pub mod volunteers;
 pub use db::{Engine, Store};
 pub use error::{StoreError, StoreResult};
 
-/// The current time as stored: RFC 3339 UTC with microseconds, so text order is time order.
-pub fn now_text() -> String {
-    time_text(chrono::Utc::now())
-}
-
+/// A time as stored: RFC 3339 UTC with microseconds, so text order is time order. The current
+/// time comes from the store's clock ([`Store::now_text`]).
 pub fn time_text(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }

@@ -10,11 +10,11 @@ use gongjian_domain::members::{MemberDraft, MemberForm, MemberStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::audit::{AuditEvent, append};
+use crate::audit::AuditEvent;
 use crate::db::{Store, Tx};
 use crate::error::{StoreError, StoreResult};
 use crate::sql::Sql;
-use crate::{Page, now_text, scope};
+use crate::{Page, scope};
 
 /// A membership as listed (the person's numbers masked).
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -162,10 +162,10 @@ impl Store {
         v.clone().into_result()?;
         let Ok(d) = draft else { return Err(v.into()) };
         let mut tx = self.begin_write().await?;
-        let id = insert_member(&mut tx, &d, actor.user_id, &now_text())
+        let id = insert_member(&mut tx, &d, actor.user_id, &self.now_text())
             .await
             .map_err(|e| crate::tree::map_unique(e, "person_id", "此人已登记为党员，如需变更请办理组织关系转接"))?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "member.add", format!("member:{id}"), client)
                 .with_detail(format!("person:{} org:{}", d.person_id, d.org_id)),
@@ -208,7 +208,7 @@ impl Store {
         scope::require(actor, Right::ManagePeople, &m.org_territory_path)?;
         let mut v = Validation::new();
         let on = match input.transferred_on.trim() {
-            "" => Some(gongjian_domain::ids::today_shanghai()),
+            "" => Some(self.today()),
             raw => v.check("transferred_on", parse_past_day(raw)),
         };
         match input.to_org_id {
@@ -236,8 +236,8 @@ impl Store {
             on,
             note,
         };
-        record_transfer(&mut tx, &transfer, actor.user_id, &now_text()).await?;
-        append(
+        record_transfer(&mut tx, &transfer, actor.user_id, &self.now_text()).await?;
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "member.transfer", format!("member:{id}"), client)
                 .with_detail(format!("org:{} -> org:{to}", m.org_id)),
@@ -261,11 +261,11 @@ impl Store {
         let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE party_members SET status = 'full', full_on = $1, updated_at = $2 WHERE id = $3")
             .bind(day_text(day))
-            .bind(now_text())
+            .bind(self.now_text())
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "member.full", format!("member:{id}"), client),
         )

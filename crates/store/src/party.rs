@@ -9,12 +9,12 @@ use gongjian_domain::tree::Name;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::Page;
 use crate::db::{Store, Tx};
 use crate::error::{StoreError, StoreResult};
 use crate::scope;
 use crate::sql::Sql;
 use crate::tree::{STATUS_ACTIVE, STATUS_ARCHIVED};
-use crate::{Page, now_text};
 
 /// A party organisation with the territory it covers.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -135,6 +135,7 @@ async fn fetch_org(tx: &mut Tx, id: i64) -> StoreResult<Option<PartyOrg>> {
 #[allow(clippy::too_many_arguments)]
 async fn record(
     tx: &mut Tx,
+    at: &str,
     org_id: i64,
     action: &str,
     actor: &Actor,
@@ -149,7 +150,7 @@ async fn record(
          new_parent_id, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(org_id)
-    .bind(now_text())
+    .bind(at)
     .bind(action)
     .bind(actor.user_id)
     .bind(old_name.map(str::to_string))
@@ -169,7 +170,7 @@ struct ParsedOrg {
     founded_on: Option<String>,
 }
 
-fn parse_org(v: &mut Validation, input: &PartyOrgInput) -> Option<ParsedOrg> {
+fn parse_org(v: &mut Validation, input: &PartyOrgInput, today: chrono::NaiveDate) -> Option<ParsedOrg> {
     let kind = OrgKind::from_key(input.kind.trim());
     if kind.is_none() {
         v.push("kind", "请选择组织类别（党工委、党委、党总支、党支部或党小组）");
@@ -182,7 +183,7 @@ fn parse_org(v: &mut Validation, input: &PartyOrgInput) -> Option<ParsedOrg> {
     let founded_on = match input.founded_on.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => Some(None),
         Some(s) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-            Ok(d) if d <= chrono::Utc::now().date_naive() => Some(Some(d.format("%Y-%m-%d").to_string())),
+            Ok(d) if d <= today => Some(Some(d.format("%Y-%m-%d").to_string())),
             Ok(_) => {
                 v.push("founded_on", "成立日期不能晚于今天");
                 None
@@ -362,7 +363,7 @@ impl Store {
 
     pub async fn create_party_org(&self, actor: &Actor, input: &PartyOrgInput) -> StoreResult<PartyOrg> {
         let mut v = Validation::new();
-        let parsed = parse_org(&mut v, input);
+        let parsed = parse_org(&mut v, input, self.today());
         let mut tx = self.begin_write().await?;
         let territory = self.resolve_territory(&mut tx, actor, &mut v, input).await?;
         let parent = match input.parent_id {
@@ -400,7 +401,7 @@ impl Store {
         let (Some(p), Some(t)) = (parsed, territory) else {
             return Err(v.into());
         };
-        let now = now_text();
+        let now = self.now_text();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO party_orgs (parent_id, kind, category, name, territory_node_id, path, founded_on, status, \
              created_at, updated_at) VALUES ($1, $2, $3, $4, $5, '', $6, $7, $8, $8) RETURNING id",
@@ -423,6 +424,7 @@ impl Store {
             .await?;
         record(
             &mut tx,
+            &self.now_text(),
             id,
             "created",
             actor,
@@ -451,7 +453,7 @@ impl Store {
         if input.kind.trim().is_empty() {
             input.kind = org.kind.clone();
         }
-        let parsed = parse_org(&mut v, &input);
+        let parsed = parse_org(&mut v, &input, self.today());
         let territory = self.resolve_territory(&mut tx, actor, &mut v, &input).await?;
         if let (Some(p), Some(t)) = (&parsed, &territory)
             && let Err(m) = check_territory(p.category, t.level)
@@ -475,12 +477,13 @@ impl Store {
         .bind(p.category.key())
         .bind(t.id)
         .bind(p.founded_on)
-        .bind(now_text())
+        .bind(self.now_text())
         .bind(id)
         .execute(&mut *tx)
         .await?;
         record(
             &mut tx,
+            &self.now_text(),
             id,
             "edited",
             actor,
@@ -535,7 +538,7 @@ impl Store {
             .push(" || substr(path, CAST(")
             .bind(org.path.len() as i64 + 1)
             .push(" AS INTEGER)), updated_at = ")
-            .bind(now_text())
+            .bind(self.now_text())
             .push(" WHERE ");
         scope::push_subtree(&mut upd, "path", &org.path);
         upd.query().execute(&mut *tx).await?;
@@ -546,6 +549,7 @@ impl Store {
             .await?;
         record(
             &mut tx,
+            &self.now_text(),
             id,
             "moved",
             actor,
@@ -580,14 +584,26 @@ impl Store {
                 format!("还有 {children} 个下级党组织未撤销"),
             ));
         }
-        let now = now_text();
+        let now = self.now_text();
         sqlx::query("UPDATE party_orgs SET status = $1, archived_at = $2, updated_at = $2 WHERE id = $3")
             .bind(STATUS_ARCHIVED)
             .bind(&now)
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        record(&mut tx, id, "archived", actor, None, None, None, None, note.as_deref()).await?;
+        record(
+            &mut tx,
+            &self.now_text(),
+            id,
+            "archived",
+            actor,
+            None,
+            None,
+            None,
+            None,
+            note.as_deref(),
+        )
+        .await?;
         let org = fetch_org(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
         tx.commit().await?;
         Ok(org)
@@ -611,11 +627,23 @@ impl Store {
         }
         sqlx::query("UPDATE party_orgs SET status = $1, archived_at = NULL, updated_at = $2 WHERE id = $3")
             .bind(STATUS_ACTIVE)
-            .bind(now_text())
+            .bind(self.now_text())
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        record(&mut tx, id, "restored", actor, None, None, None, None, None).await?;
+        record(
+            &mut tx,
+            &self.now_text(),
+            id,
+            "restored",
+            actor,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
+        .await?;
         let org = fetch_org(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
         tx.commit().await?;
         Ok(org)

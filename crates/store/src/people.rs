@@ -8,12 +8,12 @@ use gongjian_domain::tree::Level;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::audit::{AuditEvent, append};
+use crate::Page;
+use crate::audit::AuditEvent;
 use crate::db::Store;
 use crate::error::{StoreError, StoreResult};
 use crate::scope;
 use crate::sql::Sql;
-use crate::{Page, now_text};
 
 pub const ID_FIELD: &str = "id_number";
 pub const MOBILE_FIELD: &str = "mobile";
@@ -165,7 +165,7 @@ impl Store {
         }
         v.clone().into_result()?;
         let Ok(d) = draft else { return Err(v.into()) };
-        let now = now_text();
+        let now = self.now_text();
         let (sid, mobile) = (
             self.seal_id(d.id_number.as_ref())?,
             self.seal_mobile(d.mobile.as_ref())?,
@@ -200,7 +200,7 @@ impl Store {
         .bind(actor.user_id)
         .execute(&mut *tx)
         .await?;
-        append(
+        self.append_audit(
             &mut tx,
             &event(actor, "person.create", format!("person:{id}"), client, String::new()),
         )
@@ -361,7 +361,7 @@ impl Store {
         .await?;
         let value = stored.map(|s| self.keys.decrypt(field, &s)).transpose()?;
         let mut tx = self.begin_write().await?;
-        append(
+        self.append_audit(
             &mut tx,
             &event(
                 actor,

@@ -8,10 +8,10 @@ use gongjian_domain::posts::PostKind;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::audit::{AuditEvent, append};
+use crate::audit::AuditEvent;
 use crate::db::{Store, Tx};
 use crate::error::{StoreError, StoreResult};
-use crate::{now_text, scope};
+use crate::scope;
 
 /// A post as listed.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -61,8 +61,7 @@ pub struct PostInput {
     pub started_on: Option<String>,
 }
 
-fn parse_date(v: &mut Validation, field: &str, raw: Option<&str>) -> Option<NaiveDate> {
-    let today = gongjian_domain::ids::today_shanghai();
+fn parse_date(v: &mut Validation, field: &str, raw: Option<&str>, today: NaiveDate) -> Option<NaiveDate> {
     match raw.map(str::trim).filter(|s| !s.is_empty()) {
         None => Some(today),
         Some(s) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
@@ -141,7 +140,7 @@ impl Store {
         if kind.is_none() {
             v.push("kind", "请选择职务");
         }
-        let started = parse_date(&mut v, "started_on", input.started_on.as_deref());
+        let started = parse_date(&mut v, "started_on", input.started_on.as_deref(), self.today());
         let person = match input.person_id {
             Some(id) => self.person(actor, id).await.ok(),
             None => None,
@@ -202,8 +201,8 @@ impl Store {
         if let Some(name) = current_holder(&mut tx, &place).await? {
             return Err(StoreError::field("kind", held_by(kind, &name)));
         }
-        let id = insert_post(&mut tx, person.id, &place, grade, started, &now_text()).await?;
-        append(
+        let id = insert_post(&mut tx, person.id, &place, grade, started, &self.now_text()).await?;
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "post.assign", format!("post:{id}"), client).with_detail(format!(
                 "{} person:{}",
@@ -239,7 +238,7 @@ impl Store {
             return Err(StoreError::field("ended_on", "该任职已结束"));
         }
         let mut v = Validation::new();
-        let Some(ended) = parse_date(&mut v, "ended_on", ended_on) else {
+        let Some(ended) = parse_date(&mut v, "ended_on", ended_on, self.today()) else {
             return Err(v.into());
         };
         if ended.format("%Y-%m-%d").to_string() < post.started_on {
@@ -251,7 +250,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "post.end", format!("post:{id}"), client),
         )

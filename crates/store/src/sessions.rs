@@ -2,15 +2,15 @@
 //! nodes agree), sessions, the TOTP second factor with recovery codes, and password changes
 //! with history. Every outcome is written to the audit log in the same transaction.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use gongjian_domain::access::{Actor, check_password};
 use serde::Serialize;
 
 use crate::accounts::{SessionPolicy, dummy_hash, hash_password, random_token, token_hash, verify_password};
-use crate::audit::{AuditEvent, append};
+use crate::audit::AuditEvent;
 use crate::db::{Store, Tx};
 use crate::error::{StoreError, StoreResult};
-use crate::{now_text, time_text, totp};
+use crate::{time_text, totp};
 
 /// Failed logins of one account within [`WINDOW_MINUTES`] that lock it.
 pub const LOCKOUT_FAILURES: i64 = 5;
@@ -97,11 +97,11 @@ fn event(actor_id: Option<i64>, name: &str, action: &str, result: &str, client: 
     }
 }
 
-async fn record_attempt(tx: &mut Tx, username: &str, client: &str, success: i64) -> StoreResult<()> {
+async fn record_attempt(tx: &mut Tx, at: &str, username: &str, client: &str, success: i64) -> StoreResult<()> {
     sqlx::query("INSERT INTO login_attempts (username, client_addr, at, success) VALUES ($1, $2, $3, $4)")
         .bind(username)
         .bind(client)
-        .bind(now_text())
+        .bind(at)
         .bind(success)
         .execute(&mut **tx)
         .await?;
@@ -116,7 +116,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 
 impl Store {
     async fn recent_failures(&self, column: &str, value: &str) -> StoreResult<i64> {
-        let since = time_text(Utc::now() - Duration::minutes(WINDOW_MINUTES));
+        let since = time_text(self.now() - Duration::minutes(WINDOW_MINUTES));
         let sql = match column {
             "username" => "SELECT COUNT(*) FROM login_attempts WHERE username = $1 AND at >= $2 AND success = 0",
             _ => "SELECT COUNT(*) FROM login_attempts WHERE client_addr = $1 AND at >= $2 AND success = 0",
@@ -137,14 +137,16 @@ impl Store {
         let username = username.as_str();
         if self.recent_failures("client_addr", client).await? >= THROTTLE_FAILURES {
             let mut tx = self.begin_write().await?;
-            append(&mut tx, &event(None, username, "login", "throttled", client)).await?;
+            self.append_audit(&mut tx, &event(None, username, "login", "throttled", client))
+                .await?;
             tx.commit().await?;
             return Ok(LoginOutcome::Throttled);
         }
         if self.recent_failures("username", username).await? >= LOCKOUT_FAILURES {
             let mut tx = self.begin_write().await?;
-            record_attempt(&mut tx, username, client, 2).await?;
-            append(&mut tx, &event(None, username, "login", "locked", client)).await?;
+            record_attempt(&mut tx, &self.now_text(), username, client, 2).await?;
+            self.append_audit(&mut tx, &event(None, username, "login", "locked", client))
+                .await?;
             tx.commit().await?;
             return Ok(LoginOutcome::Locked);
         }
@@ -170,7 +172,7 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
         }
-        let since = time_text(Utc::now() - Duration::minutes(WINDOW_MINUTES));
+        let since = time_text(self.now() - Duration::minutes(WINDOW_MINUTES));
         let failures: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM login_attempts WHERE username = $1 AND at >= $2 AND success = 0")
                 .bind(username)
@@ -178,8 +180,8 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
         if failures >= LOCKOUT_FAILURES {
-            record_attempt(&mut tx, username, client, 2).await?;
-            append(
+            record_attempt(&mut tx, &self.now_text(), username, client, 2).await?;
+            self.append_audit(
                 &mut tx,
                 &event(row.as_ref().map(|r| r.0), username, "login", "locked", client),
             )
@@ -189,10 +191,10 @@ impl Store {
         }
         let outcome = match row {
             Some((user_id, _, must_change, status, totp_enabled)) if ok && status == "active" => {
-                record_attempt(&mut tx, username, client, 1).await?;
+                record_attempt(&mut tx, &self.now_text(), username, client, 1).await?;
                 let token = random_token(32);
                 let csrf_token = random_token(16);
-                let now = Utc::now();
+                let now = self.now();
                 sqlx::query(
                     "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at, \
                      client_addr) VALUES ($1, $2, $3, $4, $4, $5, $6)",
@@ -205,7 +207,8 @@ impl Store {
                 .bind(client)
                 .execute(&mut *tx)
                 .await?;
-                append(&mut tx, &event(Some(user_id), username, "login", "success", client)).await?;
+                self.append_audit(&mut tx, &event(Some(user_id), username, "login", "success", client))
+                    .await?;
                 LoginOutcome::Success(NewSession {
                     token,
                     csrf_token,
@@ -214,9 +217,10 @@ impl Store {
                 })
             }
             other => {
-                record_attempt(&mut tx, username, client, 0).await?;
+                record_attempt(&mut tx, &self.now_text(), username, client, 0).await?;
                 let result = if other.is_some() && ok { "disabled" } else { "failed" };
-                append(&mut tx, &event(other.map(|r| r.0), username, "login", result, client)).await?;
+                self.append_audit(&mut tx, &event(other.map(|r| r.0), username, "login", result, client))
+                    .await?;
                 LoginOutcome::Invalid
             }
         };
@@ -235,7 +239,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let now = Utc::now();
+        let now = self.now();
         let now_s = time_text(now);
         if row.status != "active" || row.last_seen_at < time_text(now - policy.idle) || row.expires_at < now_s {
             sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id = $2")
@@ -276,11 +280,12 @@ impl Store {
         .await?;
         if let Some((id, name)) = user {
             sqlx::query("UPDATE sessions SET ended_at = $1 WHERE token_hash = $2")
-                .bind(now_text())
+                .bind(self.now_text())
                 .bind(token_hash(token))
                 .execute(&mut *tx)
                 .await?;
-            append(&mut tx, &event(Some(id), &name, "logout", "success", client)).await?;
+            self.append_audit(&mut tx, &event(Some(id), &name, "logout", "success", client))
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -340,14 +345,14 @@ impl Store {
                 client,
             );
             ev.detail = v.0.iter().map(|e| e.field.as_str()).collect::<Vec<_>>().join(",");
-            append(&mut tx, &ev).await?;
+            self.append_audit(&mut tx, &ev).await?;
             tx.commit().await?;
             return Err(v.into());
         }
         let pw = new.to_string();
         let new_hash = blocking(move || hash_password(&pw)).await??;
         let mut tx = self.begin_write().await?;
-        let now = now_text();
+        let now = self.now_text();
         sqlx::query("INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, $2, $3)")
             .bind(actor.user_id)
             .bind(&hash)
@@ -360,7 +365,7 @@ impl Store {
             .bind(actor.user_id)
             .execute(&mut *tx)
             .await?;
-        append(
+        self.append_audit(
             &mut tx,
             &event(
                 Some(actor.user_id),
@@ -441,10 +446,10 @@ impl Store {
             return Err(StoreError::field("code", "请先生成密钥"));
         };
         let secret = self.keys.decrypt(TOTP_FIELD, &stored)?;
-        let Some(step) = totp::verify(&secret, code, Utc::now().timestamp(), None) else {
+        let Some(step) = totp::verify(&secret, code, self.now().timestamp(), None) else {
             return Err(StoreError::field("code", "动态口令不正确，请核对手机时间后重试"));
         };
-        let now = now_text();
+        let now = self.now_text();
         sqlx::query("UPDATE users SET totp_enabled_at = $1, totp_last_step = $2 WHERE id = $3")
             .bind(&now)
             .bind(step)
@@ -471,7 +476,7 @@ impl Store {
                 .await?;
             codes.push(code);
         }
-        append(
+        self.append_audit(
             &mut tx,
             &event(Some(actor.user_id), &actor.username, "totp.enable", "success", client),
         )
@@ -500,7 +505,7 @@ impl Store {
                 changed += 1;
             }
         }
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent {
                 actor_name: "cli".into(),
@@ -543,7 +548,7 @@ impl Store {
         let secret = secret.map(|s| self.keys.decrypt(TOTP_FIELD, &s)).transpose()?;
         if let Some(step) = secret
             .as_deref()
-            .and_then(|s| totp::verify(s, code, Utc::now().timestamp(), last_step))
+            .and_then(|s| totp::verify(s, code, self.now().timestamp(), last_step))
         {
             sqlx::query("UPDATE users SET totp_last_step = $1 WHERE id = $2")
                 .bind(step)
@@ -555,7 +560,7 @@ impl Store {
             let used = sqlx::query(
                 "UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
             )
-            .bind(now_text())
+            .bind(self.now_text())
             .bind(actor.user_id)
             .bind(token_hash(&code.to_lowercase()))
             .execute(&mut *tx)
@@ -565,11 +570,11 @@ impl Store {
         }
         if ok {
             sqlx::query("UPDATE sessions SET second_factor_at = $1 WHERE token_hash = $2")
-                .bind(now_text())
+                .bind(self.now_text())
                 .bind(token_hash(session_token))
                 .execute(&mut *tx)
                 .await?;
-            append(
+            self.append_audit(
                 &mut tx,
                 &event(
                     Some(actor.user_id),
@@ -581,8 +586,8 @@ impl Store {
             )
             .await?;
         } else {
-            record_attempt(&mut tx, &actor.username, client, 0).await?;
-            append(
+            record_attempt(&mut tx, &self.now_text(), &actor.username, client, 0).await?;
+            self.append_audit(
                 &mut tx,
                 &event(
                     Some(actor.user_id),

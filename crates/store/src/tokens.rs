@@ -1,16 +1,16 @@
 //! Personal access tokens for API clients: shown once, stored as their SHA-256, with scopes
 //! and an expiry, revocable. Sent as `Authorization: Bearer gjt_…`.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use gongjian_domain::access::Actor;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::accounts::{random_token, token_hash};
-use crate::audit::{AuditEvent, append};
+use crate::audit::AuditEvent;
 use crate::db::Store;
 use crate::error::{StoreError, StoreResult};
-use crate::{now_text, time_text};
+use crate::time_text;
 
 pub const TOKEN_PREFIX: &str = "gjt_";
 pub const MAX_DAYS: i64 = 366;
@@ -62,8 +62,9 @@ pub struct TokenInfo {
 }
 
 impl TokenInfo {
-    pub fn is_live(&self) -> bool {
-        self.revoked_at.is_none() && self.expires_at > now_text()
+    /// Whether the token is neither revoked nor expired at `now` (as stored).
+    pub fn is_live(&self, now: &str) -> bool {
+        self.revoked_at.is_none() && self.expires_at.as_str() > now
     }
 
     pub fn scope(&self) -> TokenScope {
@@ -126,7 +127,7 @@ impl Store {
             return Err(v.into());
         };
         let token = format!("{TOKEN_PREFIX}{}", random_token(20));
-        let now = Utc::now();
+        let now = self.now();
         let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO api_tokens (user_id, name, token_hash, scopes, created_at, expires_at) \
@@ -140,7 +141,7 @@ impl Store {
         .bind(time_text(now + Duration::days(input.expires_in_days)))
         .fetch_one(&mut *tx)
         .await?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "token.create", format!("token:{id}"), client_addr).with_detail(format!(
                 "scope {}, {} days",
@@ -175,7 +176,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let n =
             sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
-                .bind(now_text())
+                .bind(self.now_text())
                 .bind(id)
                 .bind(actor.user_id)
                 .execute(&mut *tx)
@@ -184,7 +185,7 @@ impl Store {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "token.revoke", format!("token:{id}"), client_addr),
         )
@@ -213,14 +214,14 @@ impl Store {
             return Ok(None);
         };
         let (id, user_id, username) = (first.id, first.user_id, first.username.clone());
-        let now = now_text();
+        let now = self.now_text();
         if first.revoked_at.is_some() || first.expires_at <= now || first.status != "active" {
             return Ok(None);
         }
         if first
             .last_used_at
             .as_ref()
-            .is_none_or(|l| *l < time_text(Utc::now() - Duration::seconds(60)))
+            .is_none_or(|l| *l < time_text(self.now() - Duration::seconds(60)))
         {
             sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
                 .bind(&now)

@@ -8,12 +8,12 @@ use gongjian_domain::units::{ContactDraft, ContactForm, UnitDraft, UnitForm, Uni
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::audit::{AuditEvent, append};
+use crate::audit::AuditEvent;
 use crate::db::{Store, Tx};
 use crate::error::{StoreError, StoreResult};
 use crate::people::MOBILE_FIELD;
 use crate::sql::Sql;
-use crate::{Page, now_text, scope};
+use crate::{Page, scope};
 
 /// A unit as listed.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -140,10 +140,10 @@ impl Store {
         v.clone().into_result()?;
         let Ok(d) = draft else { return Err(v.into()) };
         let mut tx = self.begin_write().await?;
-        let id = save_unit(&mut tx, None, &d, &now_text())
+        let id = save_unit(&mut tx, None, &d, &self.now_text())
             .await
             .map_err(|e| crate::tree::map_unique(e, "credit_code", "该统一社会信用代码已登记，请查找已有单位"))?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "unit.create", format!("unit:{id}"), client).with_detail(d.kind.key().to_string()),
         )
@@ -160,10 +160,10 @@ impl Store {
         v.clone().into_result()?;
         let Ok(d) = draft else { return Err(v.into()) };
         let mut tx = self.begin_write().await?;
-        save_unit(&mut tx, Some(id), &d, &now_text())
+        save_unit(&mut tx, Some(id), &d, &self.now_text())
             .await
             .map_err(|e| crate::tree::map_unique(e, "credit_code", "该统一社会信用代码已登记，请查找已有单位"))?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "unit.update", format!("unit:{id}"), client).with_detail(format!(
                 "{} -> {}",
@@ -192,11 +192,11 @@ impl Store {
         let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE units SET org_id = $1, updated_at = $2 WHERE id = $3")
             .bind(org_id)
-            .bind(now_text())
+            .bind(self.now_text())
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "unit.org", format!("unit:{id}"), client)
                 .with_detail(org_id.map(|o| format!("org:{o}")).unwrap_or_default()),
@@ -286,8 +286,8 @@ impl Store {
         scope::require(actor, Right::ManagePeople, &unit.node_path)?;
         let d = ContactDraft::try_from(form)?;
         let mut tx = self.begin_write().await?;
-        let id = self.insert_contact(&mut tx, unit_id, &d, &now_text()).await?;
-        append(
+        let id = self.insert_contact(&mut tx, unit_id, &d, &self.now_text()).await?;
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "unit.contact.add", format!("unit:{unit_id}"), client)
                 .with_detail(format!("contact:{id}")),
@@ -308,7 +308,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let done =
             sqlx::query("UPDATE unit_contacts SET ended_at = $1 WHERE id = $2 AND unit_id = $3 AND ended_at IS NULL")
-                .bind(now_text())
+                .bind(self.now_text())
                 .bind(contact_id)
                 .bind(unit_id)
                 .execute(&mut *tx)
@@ -316,7 +316,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "unit.contact.end", format!("unit:{unit_id}"), client)
                 .with_detail(format!("contact:{contact_id}")),
@@ -364,7 +364,7 @@ impl Store {
         };
         let value = stored.map(|s| self.keys.decrypt(MOBILE_FIELD, &s)).transpose()?;
         let mut tx = self.begin_write().await?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "unit.contact.reveal", format!("unit:{unit_id}"), client)
                 .with_detail(format!("contact:{contact_id}")),

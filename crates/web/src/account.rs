@@ -178,6 +178,8 @@ async fn confirm_totp(
 struct TokensPage {
     chrome: Chrome,
     tokens: Vec<TokenInfo>,
+    /// The current time as stored, against which a token is live or expired.
+    now: String,
     new_token: Option<String>,
     form: TokenForm,
     errors: Validation,
@@ -208,6 +210,7 @@ async fn tokens_page(State(state): State<AppState>, user: CurrentUser) -> Result
     Ok(TokensPage {
         chrome: user.chrome("tokens"),
         tokens,
+        now: state.store.now_text(),
         new_token: None,
         form: TokenForm {
             scope: "read".into(),
@@ -229,6 +232,7 @@ async fn create_token(
         Ok((secret, _)) => Ok(TokensPage {
             chrome: user.chrome("tokens"),
             tokens,
+            now: state.store.now_text(),
             new_token: Some(secret),
             form: TokenForm {
                 scope: "read".into(),
@@ -243,6 +247,7 @@ async fn create_token(
             TokensPage {
                 chrome: user.chrome("tokens"),
                 tokens,
+                now: state.store.now_text(),
                 new_token: None,
                 form,
                 errors,

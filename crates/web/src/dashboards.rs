@@ -619,8 +619,8 @@ struct ScreenPanel {
     updated: String,
 }
 
-fn clock() -> String {
-    (chrono::Utc::now() + chrono::TimeDelta::hours(8))
+fn clock(store: &Store) -> String {
+    (store.now() + chrono::TimeDelta::hours(8))
         .format("%Y-%m-%d %H:%M:%S")
         .to_string()
 }
@@ -640,7 +640,7 @@ async fn screen(
     Ok(ScreenPage {
         o,
         carry,
-        updated: clock(),
+        updated: clock(&state.store),
     })
 }
 
@@ -653,5 +653,8 @@ async fn screen_panel(
     let node = state.store.node(&user.actor, id).await?;
     let (period, _) = q.period();
     let o = build(&state.store, &user.actor, node, &period, "").await?;
-    Ok(ScreenPanel { o, updated: clock() })
+    Ok(ScreenPanel {
+        o,
+        updated: clock(&state.store),
+    })
 }

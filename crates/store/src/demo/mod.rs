@@ -10,7 +10,6 @@ use gongjian_domain::tree::{GridKind, Level, NodeCode};
 use crate::db::{Store, Tx};
 use crate::divisions::{Division, embedded};
 use crate::error::{StoreError, StoreResult};
-use crate::now_text;
 use crate::sql::Sql;
 use crate::tree::STATUS_ACTIVE;
 
@@ -323,7 +322,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?
             + 1;
-        let now = now_text();
+        let now = self.now_text();
         let mut nodes: Vec<NodeIns> = Vec::new();
         let mut orgs: Vec<OrgIns> = Vec::new();
         let mut report = DemoReport {

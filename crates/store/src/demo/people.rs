@@ -8,7 +8,6 @@ use super::bulk::{PersonRow, PersonWriter, SetAside};
 use super::{Progress, Scale, mix};
 use crate::db::{Store, Tx};
 use crate::error::{StoreError, StoreResult};
-use crate::now_text;
 use crate::people::{ID_FIELD, MOBILE_FIELD};
 use crate::sql::Sql;
 
@@ -70,10 +69,10 @@ fn generate(
     keys: &crate::crypto::Keyring,
     plan: &Plan,
     out: &tokio::sync::mpsc::Sender<StoreResult<Vec<PersonRow>>>,
+    today: chrono::NaiveDate,
 ) -> FirstResidents {
     let mut first: FirstResidents = std::collections::HashMap::new();
     let mut serial: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    let today = gongjian_domain::ids::today_shanghai();
     let mut next_id = plan.first_id;
     let mut rows = Vec::with_capacity(plan.batch);
     for (grid, code) in &plan.grids {
@@ -175,7 +174,7 @@ impl Store {
             Scale::Full => (8_150_000 / grids.len().max(1)).max(1),
         };
         let total = grids.len() * per_grid;
-        let now = now_text();
+        let now = self.now_text();
         let (existing, max_id): (i64, i64) = sqlx::query_as("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM persons")
             .fetch_one(&mut **tx)
             .await?;
@@ -192,7 +191,8 @@ impl Store {
         };
         let (sender, mut batches) = tokio::sync::mpsc::channel(4);
         let keys = self.keys.clone();
-        let generator = tokio::task::spawn_blocking(move || generate(&keys, &plan, &sender));
+        let today = self.today();
+        let generator = tokio::task::spawn_blocking(move || generate(&keys, &plan, &sender, today));
         let writer = PersonWriter::new(self.engine, crate::sql::ROWS_PER_INSERT, &now);
         let mut written = 0usize;
         progress("写入居民", 0, total as u64);

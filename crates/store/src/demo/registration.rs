@@ -14,7 +14,6 @@ use gongjian_domain::tree::Level;
 use super::{Progress, Scale, gets_extra, mix};
 use crate::db::{Store, Tx};
 use crate::error::StoreResult;
-use crate::now_text;
 use crate::registrations::{PersonRows, mark_repeated};
 use crate::sql::{Arg, ROWS_PER_INSERT, Sql};
 
@@ -162,7 +161,7 @@ impl Store {
             Scale::Small => (2, 1, 1, 1),
             Scale::Full => (124, 74, 4, 1),
         };
-        let now = now_text();
+        let now = self.now_text();
         let city: (String, String, String) = sqlx::query_as("SELECT path, code, name FROM nodes WHERE id = $1")
             .bind(city_id)
             .fetch_one(&self.pool)

@@ -16,7 +16,6 @@ use gongjian_domain::tree::Level;
 use super::{Progress, Scale, mix};
 use crate::db::{Store, Tx};
 use crate::error::StoreResult;
-use crate::now_text;
 use crate::sql::{Arg, ROWS_PER_INSERT, Sql};
 
 /// Volunteers of the showcase community.
@@ -212,7 +211,7 @@ impl Store {
             Scale::Small => (40, 12),
             Scale::Full => (8, 24),
         };
-        let now = now_text();
+        let now = self.now_text();
         let mut tx = self.begin_write().await?;
         let city_path: String = sqlx::query_scalar("SELECT path FROM nodes WHERE id = $1")
             .bind(city_id)

@@ -15,7 +15,6 @@ use super::sheet::{Col, ID_NAMES, Sheet, Spec};
 use crate::db::Store;
 use crate::error::StoreResult;
 use crate::members::{MemberTransfer, insert_member, record_transfer};
-use crate::now_text;
 use crate::sql::Sql;
 
 pub(super) const SPECS: &[Spec] = &[
@@ -159,8 +158,8 @@ impl Store {
         if !job.commit() {
             return Ok(());
         }
-        let now = now_text();
-        let today = gongjian_domain::ids::today_shanghai();
+        let now = self.now_text();
+        let today = self.today();
         let total = (inserts.len() + updates.len()) as u64;
         let mut tx = self.begin_write().await?;
         for (i, d) in inserts.iter().enumerate() {
@@ -194,7 +193,7 @@ impl Store {
             }
         }
         job.writing(total, total);
-        job.seal(tx, actor).await
+        job.seal(self, tx, actor).await
     }
 
     /// The memberships of the drafts' people, by person.

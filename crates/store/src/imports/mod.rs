@@ -19,11 +19,10 @@ use gongjian_domain::access::Actor;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::audit::{AuditEvent, append};
+use crate::audit::AuditEvent;
 use crate::db::{Store, Tx};
 use crate::demo::Progress;
 use crate::error::{StoreError, StoreResult};
-use crate::now_text;
 
 pub use sheet::{excel_date, read_rows};
 
@@ -239,7 +238,7 @@ impl Job<'_> {
     }
 
     /// Audits the import in the writing transaction and commits it.
-    pub async fn seal(&mut self, mut tx: Tx, actor: &Actor) -> StoreResult<()> {
+    pub async fn seal(&mut self, store: &Store, mut tx: Tx, actor: &Actor) -> StoreResult<()> {
         let r = &self.report;
         let detail = format!(
             "{} rows: {} inserted, {} updated, {} unchanged, {} rejected, {} warnings",
@@ -252,11 +251,12 @@ impl Job<'_> {
         );
         let object = format!("file:{}", self.filename.chars().take(100).collect::<String>());
         let action = self.options.kind.audit_action();
-        append(
-            &mut tx,
-            &AuditEvent::by(actor, action, object, self.client).with_detail(detail),
-        )
-        .await?;
+        store
+            .append_audit(
+                &mut tx,
+                &AuditEvent::by(actor, action, object, self.client).with_detail(detail),
+            )
+            .await?;
         tx.commit().await?;
         self.report.committed = true;
         Ok(())
@@ -327,7 +327,7 @@ impl Store {
         .bind(preview.kind.clone())
         .bind(filename)
         .bind(bytes.to_vec())
-        .bind(now_text())
+        .bind(self.now_text())
         .bind(serde_json::to_string(preview).unwrap_or_default())
         .fetch_one(&self.pool)
         .await?)
@@ -357,7 +357,7 @@ impl Store {
     /// Records the outcome of a committed upload and drops its bytes.
     pub async fn finish_import(&self, actor: &Actor, id: i64, report: &ImportReport) -> StoreResult<()> {
         sqlx::query("UPDATE imports SET payload = NULL, committed_at = $1, report = $2 WHERE id = $3 AND user_id = $4")
-            .bind(now_text())
+            .bind(self.now_text())
             .bind(serde_json::to_string(report).unwrap_or_default())
             .bind(id)
             .bind(actor.user_id)

@@ -15,7 +15,6 @@ use super::lookup::{distinct, single};
 use super::sheet::{Col, ID_NAMES, Row, Sheet, Spec};
 use crate::db::Store;
 use crate::error::StoreResult;
-use crate::now_text;
 use crate::posts::{PostPlace, current_holder, held_by, insert_post};
 use crate::sql::Sql;
 
@@ -134,7 +133,7 @@ impl Store {
                 }
             };
             let started = match row.text(Col::StartedOn).as_str() {
-                "" => Some(gongjian_domain::ids::today_shanghai()),
+                "" => Some(self.today()),
                 raw => parse_past_day(raw)
                     .map_err(|e| row.reject(Col::StartedOn, e.to_string()))
                     .ok(),
@@ -186,7 +185,7 @@ impl Store {
         if !job.commit() {
             return Ok(());
         }
-        let now = now_text();
+        let now = self.now_text();
         let mut tx = self.begin_write().await?;
         for (i, a) in new.iter().enumerate() {
             // Checked again inside the transaction: someone may have been appointed since.
@@ -201,7 +200,7 @@ impl Store {
                 job.writing(i as u64, new.len() as u64);
             }
         }
-        job.seal(tx, actor).await
+        job.seal(self, tx, actor).await
     }
 
     /// The posts the appointments' people hold now, and the current holders of the

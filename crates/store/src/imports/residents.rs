@@ -12,8 +12,8 @@ use super::sheet::{Col, ID_NAMES, Sheet, Spec};
 use crate::db::Store;
 use crate::error::StoreResult;
 use crate::people::{ID_FIELD, sex_key};
+use crate::scope;
 use crate::sql::Sql;
-use crate::{now_text, scope};
 
 pub(super) const SPECS: &[Spec] = &[
     Spec {
@@ -148,7 +148,7 @@ impl Store {
         if !job.commit() {
             return Ok(());
         }
-        let now = now_text();
+        let now = self.now_text();
         let mut tx = self.begin_write().await?;
         let total = (new.len() + if job.update() { old.len() } else { 0 }) as u64;
         let mut done = 0u64;
@@ -195,7 +195,7 @@ impl Store {
                 }
             }
         }
-        job.seal(tx, actor).await?;
+        job.seal(self, tx, actor).await?;
         // A bulk load changes the table's shape at once: fresh statistics keep the planner on
         // the hash index for the next import's look-ups (PostgreSQL would otherwise scan).
         if job.report.inserted > 1000 {

@@ -15,7 +15,6 @@ use super::sheet::{Col, Sheet, Spec};
 use super::{Job, RowIssue};
 use crate::db::Store;
 use crate::error::StoreResult;
-use crate::now_text;
 use crate::people::MOBILE_FIELD;
 use crate::sql::Sql;
 use crate::units::save_unit;
@@ -229,7 +228,7 @@ impl Store {
         if !job.commit() {
             return Ok(());
         }
-        let now = now_text();
+        let now = self.now_text();
         let total = (inserts.len() + updates.len()) as u64;
         let mut tx = self.begin_write().await?;
         for (i, v) in inserts.iter().enumerate() {
@@ -250,7 +249,7 @@ impl Store {
             }
         }
         job.writing(total, total);
-        job.seal(tx, actor).await
+        job.seal(self, tx, actor).await
     }
 
     /// The registered units the rows name, by [`key_of`].

@@ -17,11 +17,11 @@ use sqlx::AnyConnection;
 
 use super::sqlite_write::{LedgerWrite, Written};
 use super::{Holder, holder_account, own_person_on, resolve, system_account};
-use crate::audit::{AuditEvent, append};
+use crate::audit::AuditEvent;
 use crate::db::{Engine, Store, Tx};
 use crate::error::{StoreError, StoreResult};
+use crate::scope;
 use crate::sql::Sql;
-use crate::{now_text, scope};
 
 /// One stored transaction with its entries.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -273,11 +273,11 @@ fn push_entries(sql: &mut Sql, tx_id: i64, legs: &[Leg]) {
 }
 
 /// The first instant of the current year in China (UTC+8), as stored text.
-fn year_start() -> String {
+fn year_start(now: chrono::DateTime<chrono::Utc>) -> String {
     let Some(cn) = chrono::FixedOffset::east_opt(8 * 3600) else {
-        return now_text();
+        return crate::time_text(now);
     };
-    let now = chrono::Utc::now().with_timezone(&cn);
+    let now = now.with_timezone(&cn);
     let start = cn
         .with_ymd_and_hms(now.year(), 1, 1, 0, 0, 0)
         .single()
@@ -318,7 +318,7 @@ impl Store {
             source: source.reference(),
             item: source.item().to_string(),
             memo: String::new(),
-            at: now_text(),
+            at: self.now_text(),
         };
         let audit = |id: i64| {
             AuditEvent::by(actor, "points.credit", format!("point_tx:{id}"), client).with_detail(format!(
@@ -372,7 +372,7 @@ impl Store {
         };
         let account = match account {
             Some(a) => a,
-            None => holder_account(&mut tx, scheme_id, &h).await?,
+            None => holder_account(&mut tx, &self.now_text(), scheme_id, &h).await?,
         };
         // Caps are checked with the holder's row locked; without caps nothing needs reading.
         let balance = if capped {
@@ -396,7 +396,7 @@ impl Store {
             )
             .bind(account)
             .bind(source.item())
-            .bind(year_start())
+            .bind(year_start(self.now()))
             .fetch_one(&mut *tx)
             .await?;
             if used + amount > cap {
@@ -407,7 +407,7 @@ impl Store {
             }
         }
         let legs = post(&mut tx, self.engine, id, issue(account)).await?;
-        append(&mut tx, &audit(id)).await?;
+        self.append_audit(&mut tx, &audit(id)).await?;
         tx.commit().await?;
         drop(gate);
         Ok(opening.written(id, actor, &legs, &labels(account)))
@@ -441,7 +441,7 @@ impl Store {
             source: String::new(),
             item: item.clone(),
             memo: String::new(),
-            at: now_text(),
+            at: self.now_text(),
         };
         let (gate, mut tx) = self.begin_ledger_write_on(conn).await?;
         let id = match open(&mut tx, actor, &opening).await? {
@@ -454,7 +454,7 @@ impl Store {
         };
         let account = match account {
             Some(a) => a,
-            None => holder_account(&mut tx, scheme_id, &h).await?,
+            None => holder_account(&mut tx, &self.now_text(), scheme_id, &h).await?,
         };
         let balance = self.lock_balance(&mut tx, account).await?;
         let take = amount.get().min(balance);
@@ -479,7 +479,7 @@ impl Store {
             ],
         )
         .await?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "points.deduct", format!("point_tx:{id}"), client)
                 .with_detail(format!("person:{} -{take} {item}", h.id)),
@@ -553,7 +553,7 @@ impl Store {
                 source: format!("person:{}", to.id),
                 item: String::new(),
                 memo,
-                at: now_text(),
+                at: self.now_text(),
             },
         )
         .await?
@@ -593,7 +593,7 @@ impl Store {
             ],
         )
         .await?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, &format!("points.{kind}"), format!("point_tx:{id}"), client)
                 .with_detail(format!("person:{} -> person:{} {amount}", from.id, to.id)),
@@ -630,7 +630,7 @@ impl Store {
                 source: String::new(),
                 item: year.to_string(),
                 memo: String::new(),
-                at: now_text(),
+                at: self.now_text(),
             },
         )
         .await?
@@ -666,7 +666,7 @@ impl Store {
             holder: false,
         });
         post(&mut tx, self.engine, id, legs).await?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "points.reset", format!("point_tx:{id}"), client).with_detail(format!(
                 "scheme:{scheme_id} year {year}: {} accounts, {total}",

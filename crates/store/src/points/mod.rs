@@ -29,12 +29,12 @@ pub use shop::{ItemForm, RedeemInput, Redemption, ShopItem};
 pub(crate) use sqlite_write::LedgerWriter;
 pub use views::{AccountView, LedgerCheck, LedgerLine, MyPoints, Statement, StatementLine};
 
-use crate::audit::{AuditEvent, append};
+use crate::audit::AuditEvent;
 use sqlx::AnyConnection;
 
 use crate::db::{Store, Tx};
 use crate::error::{StoreError, StoreResult};
-use crate::{now_text, scope};
+use crate::scope;
 
 /// The system accounts every scheme has: points are issued from `issuance`, spent into `shop`
 /// and reset into `expiry`. Their balances are the negative of what holders hold.
@@ -157,7 +157,7 @@ impl Store {
             return Err(v.into());
         };
         scope::require(actor, Right::ManagePeople, &node.path)?;
-        let now = now_text();
+        let now = self.now_text();
         let (gate, mut tx) = self.begin_ledger_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO point_schemes (node_id, name, kind, rules, created_at, updated_at) \
@@ -181,7 +181,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "points.scheme.create", format!("point_scheme:{id}"), client)
                 .with_detail(rules.to_json()),
@@ -253,13 +253,13 @@ impl Store {
         let (gate, mut tx) = self.begin_ledger_write().await?;
         sqlx::query("UPDATE users SET person_id = $1, updated_at = $2 WHERE id = $3")
             .bind(person_id)
-            .bind(now_text())
+            .bind(self.now_text())
             .bind(user.id)
             .execute(&mut *tx)
             .await
             .map_err(StoreError::from)
             .map_err(|e| crate::tree::map_unique(e, "person_id", "该居民已关联其他账号"))?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "points.link_person", format!("user:{}", user.id), client)
                 .with_detail(format!("person:{person_id}")),
@@ -440,7 +440,7 @@ impl Store {
             return Ok(id);
         }
         let (gate, mut tx) = self.begin_ledger_write().await?;
-        let id = holder_account(&mut tx, scheme_id, h).await?;
+        let id = holder_account(&mut tx, &self.now_text(), scheme_id, h).await?;
         tx.commit().await?;
         drop(gate);
         Ok(id)
@@ -468,7 +468,7 @@ pub(crate) async fn system_account(tx: &mut Tx, scheme_id: i64, name: &str) -> S
 }
 
 /// The id of a person's account in a scheme, opened at the person's home node when missing.
-pub(crate) async fn holder_account(tx: &mut Tx, scheme_id: i64, h: &Holder) -> StoreResult<i64> {
+pub(crate) async fn holder_account(tx: &mut Tx, at: &str, scheme_id: i64, h: &Holder) -> StoreResult<i64> {
     let holder = format!("person:{}", h.id);
     let found: Option<i64> = sqlx::query_scalar("SELECT id FROM point_accounts WHERE scheme_id = $1 AND holder = $2")
         .bind(scheme_id)
@@ -486,7 +486,7 @@ pub(crate) async fn holder_account(tx: &mut Tx, scheme_id: i64, h: &Holder) -> S
     .bind(&holder)
     .bind(h.id)
     .bind(h.home_node_id)
-    .bind(now_text())
+    .bind(at)
     .execute(&mut **tx)
     .await?;
     Ok(

@@ -13,11 +13,11 @@ use utoipa::ToSchema;
 use super::holder_account;
 use super::ledger::{Leg, Opened, Opening, balanced, open, post, push_sqlite_postings, short_of_points};
 use super::sqlite_write::{LedgerWrite, Written, refused_by_check};
-use crate::audit::{AuditEvent, append};
+use crate::audit::AuditEvent;
 use crate::db::{Engine, Store};
 use crate::error::{StoreError, StoreResult};
 use crate::sql::Sql;
-use crate::{Page, now_text, scope};
+use crate::{Page, scope};
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct ShopItem {
@@ -163,7 +163,7 @@ impl Store {
         else {
             return Err(v.into());
         };
-        let now = now_text();
+        let now = self.now_text();
         let (gate, mut tx) = self.begin_ledger_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO shop_items (node_id, scheme_id, name, price, stock, created_at, updated_at) \
@@ -177,7 +177,7 @@ impl Store {
         .bind(&now)
         .fetch_one(&mut *tx)
         .await?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "shop.item.create", format!("shop_item:{id}"), client)
                 .with_detail(format!("{} price {price} stock {stock}", name.as_str())),
@@ -199,14 +199,14 @@ impl Store {
         let done =
             sqlx::query("UPDATE shop_items SET stock = stock + $1, updated_at = $2 WHERE id = $3 AND stock + $1 >= 0")
                 .bind(change)
-                .bind(now_text())
+                .bind(self.now_text())
                 .bind(item_id)
                 .execute(&mut *tx)
                 .await?;
         if done.rows_affected() != 1 {
             return Err(StoreError::field("change", "库存不足，不能减少这么多"));
         }
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "shop.item.restock", format!("shop_item:{item_id}"), client)
                 .with_detail(change.to_string()),
@@ -288,7 +288,7 @@ impl Store {
                 .birth_date
                 .as_deref()
                 .and_then(|b| chrono::NaiveDate::parse_from_str(b, "%Y-%m-%d").ok())
-                .and_then(|b| chrono::Utc::now().date_naive().years_since(b));
+                .and_then(|b| self.now().date_naive().years_since(b));
             if age.is_none_or(|a| a < min) {
                 return Err(StoreError::field("person_id", format!("年满 {min} 周岁方可兑换")));
             }
@@ -304,7 +304,7 @@ impl Store {
             source: format!("shop_item:{}", item.id),
             item: String::new(),
             memo: format!("{} × {}", item.name, input.quantity),
-            at: now_text(),
+            at: self.now_text(),
         };
         let audit = |id: i64| {
             AuditEvent::by(actor, "shop.redeem", format!("redemption:{id}"), client).with_detail(format!(
@@ -404,7 +404,7 @@ impl Store {
             }
             let account = match found.account_id {
                 Some(a) => a,
-                None => holder_account(&mut tx, item.scheme_id, &holder).await?,
+                None => holder_account(&mut tx, &self.now_text(), item.scheme_id, &holder).await?,
             };
             post(&mut tx, self.engine, tx_id, spend(account)).await?;
             let id: i64 = sqlx::query_scalar(
@@ -420,7 +420,7 @@ impl Store {
             .bind(&now)
             .fetch_one(&mut *tx)
             .await?;
-            append(&mut tx, &audit(id)).await?;
+            self.append_audit(&mut tx, &audit(id)).await?;
             tx.commit().await?;
             drop(gate);
             (id, tx_id)
@@ -495,7 +495,7 @@ impl Store {
         let done = sqlx::query(
             "UPDATE redemptions SET status = 'picked_up', closed_at = $1, closed_by = $2 WHERE id = $3 AND status = 'reserved'",
         )
-        .bind(now_text())
+        .bind(self.now_text())
         .bind(actor.user_id)
         .bind(id)
         .execute(&mut *tx)
@@ -506,7 +506,7 @@ impl Store {
             drop(gate);
             return Err(self.refused_transition(id, RedemptionStatus::PickedUp).await);
         }
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "shop.pick_up", format!("redemption:{id}"), client),
         )
@@ -540,7 +540,7 @@ impl Store {
                 source: format!("redemption:{id}"),
                 item: String::new(),
                 memo: format!("{} × {}", item.name, r.quantity),
-                at: now_text(),
+                at: self.now_text(),
             },
         )
         .await
@@ -554,7 +554,7 @@ impl Store {
             }
             Err(e) => return Err(e),
         };
-        let now = now_text();
+        let now = self.now_text();
         let done = sqlx::query(
             "UPDATE redemptions SET status = 'cancelled', cancel_tx_id = $1, closed_at = $2, closed_by = $3 \
              WHERE id = $4 AND status = 'reserved'",
@@ -595,7 +595,7 @@ impl Store {
             ],
         )
         .await?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "shop.cancel", format!("redemption:{id}"), client),
         )

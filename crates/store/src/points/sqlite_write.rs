@@ -94,6 +94,8 @@ struct Known {
 /// script.
 struct Raw {
     gate: LedgerGate,
+    /// When this write happens, by the store's clock.
+    at: String,
     /// Whether a transaction may be open on the connection.
     open: bool,
 }
@@ -181,7 +183,7 @@ impl Store {
         let Some(known) = raw.gate.known.clone() else {
             return Ok(None);
         };
-        let entry = audit::chained(known.audit_seq + 1, known.audit_hash.clone(), event);
+        let entry = audit::chained(known.audit_seq + 1, known.audit_hash.clone(), event, self.now_text());
         let mut sql = Sql::new("BEGIN IMMEDIATE; ");
         body(&mut sql);
         sql.push("; ");
@@ -222,7 +224,11 @@ impl Store {
         loop {
             let mut gate = self.ledger_gate.clone().lock_owned().await;
             if gate.conn.is_some() {
-                return Ok(Raw { gate, open: false });
+                return Ok(Raw {
+                    gate,
+                    at: self.now_text(),
+                    open: false,
+                });
             }
             drop(gate);
             let conn = self.pool.acquire().await?.detach();
@@ -230,7 +236,11 @@ impl Store {
             if gate.conn.is_none() {
                 gate.known = None;
                 gate.conn = Some(conn);
-                return Ok(Raw { gate, open: false });
+                return Ok(Raw {
+                    gate,
+                    at: self.now_text(),
+                    open: false,
+                });
             }
             // Another writer opened one meanwhile; this one is closed as it is dropped.
             drop(conn);
@@ -253,6 +263,7 @@ impl Raw {
             known.audit_seq + 1,
             known.audit_hash.clone(),
             &(w.event)(tx_id, redemption_id),
+            self.at.clone(),
         );
         let mut sql = Sql::new("BEGIN IMMEDIATE; ");
         push_transaction(&mut sql, Some(tx_id), actor, w.opening);
@@ -296,7 +307,7 @@ impl Raw {
             let what = StoreError::Config("the ledger write's first statements answered nothing".into());
             return Err(self.abandon(what).await);
         };
-        let entry = audit::chained(seq, prev, &(w.event)(tx_id, redemption_id));
+        let entry = audit::chained(seq, prev, &(w.event)(tx_id, redemption_id), self.at.clone());
         let mut body = Sql::new("");
         (w.body)(&mut body, tx_id, redemption_id);
         audit::push_sqlite_write(&mut body, &entry);

@@ -10,11 +10,11 @@ use gongjian_domain::tree::Level;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::audit::{AuditEvent, append};
+use crate::audit::AuditEvent;
 use crate::db::Store;
 use crate::error::{StoreError, StoreResult};
+use crate::scope;
 use crate::sql::Sql;
-use crate::{now_text, scope};
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Deployment {
@@ -134,11 +134,11 @@ impl Store {
         .bind(day_text(start))
         .bind(end.map(day_text))
         .bind(note)
-        .bind(now_text())
+        .bind(self.now_text())
         .fetch_one(&mut *tx)
         .await?;
         super::mark_repeated(&mut tx, super::PersonRows::Deployments, Some(person.id)).await?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "deployment.create", format!("deployment:{id}"), client).with_detail(format!(
                 "{} person:{}",

@@ -22,11 +22,11 @@ use gongjian_domain::tree::Level;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::audit::{AuditEvent, append};
+use crate::audit::AuditEvent;
 use crate::db::{Store, Tx};
 use crate::error::{StoreError, StoreResult};
 use crate::sql::Sql;
-use crate::{Page, now_text, scope};
+use crate::{Page, scope};
 
 /// A registration as listed (the member's numbers masked).
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -141,6 +141,7 @@ pub(crate) fn parse_duties(v: &mut Validation, raw: &[String]) -> Vec<Duty> {
 
 pub(crate) async fn history(
     tx: &mut Tx,
+    at: &str,
     id: i64,
     action: &str,
     actor: &Actor,
@@ -150,7 +151,7 @@ pub(crate) async fn history(
         "INSERT INTO registration_history (registration_id, at, action, actor_id, detail) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(id)
-    .bind(now_text())
+    .bind(at)
     .bind(action)
     .bind(actor.user_id)
     .bind(detail)
@@ -258,7 +259,7 @@ impl Store {
         let skills = v.check("skills", parse_skills(&input.skills));
         let duties = parse_duties(&mut v, &input.duties);
         let on = match input.registered_on.trim() {
-            "" => Some(gongjian_domain::ids::today_shanghai()),
+            "" => Some(self.today()),
             raw => v.check("registered_on", parse_past_day(raw)),
         };
         v.clone().into_result()?;
@@ -266,7 +267,7 @@ impl Store {
         else {
             return Err(v.into());
         };
-        let now = now_text();
+        let now = self.now_text();
         let mut tx = self.begin_write().await?;
         refuse_second_open(self, &mut tx, person.id).await?;
         let id: i64 = sqlx::query_scalar(
@@ -283,8 +284,8 @@ impl Store {
         .await?;
         insert_claims(&mut tx, id, &duties, &day_text(on)).await?;
         mark_repeated(&mut tx, PersonRows::Registrations, Some(person.id)).await?;
-        history(&mut tx, id, "registered", actor, None).await?;
-        append(
+        history(&mut tx, &self.now_text(), id, "registered", actor, None).await?;
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "registration.create", format!("registration:{id}"), client)
                 .with_detail(format!("person:{}", person.id)),
@@ -334,20 +335,20 @@ impl Store {
         .await?;
         let from = RegStatus::from_key(&current).ok_or(StoreError::NotFound)?;
         from.transition(to).map_err(|m| StoreError::field("status", m))?;
-        let today = day_text(gongjian_domain::ids::today_shanghai());
+        let today = day_text(self.today());
         sqlx::query(
             "UPDATE registrations SET status = $1, ended_on = COALESCE($2, ended_on), updated_at = $3 WHERE id = $4",
         )
         .bind(to.key())
         .bind((to == RegStatus::Ended).then(|| today.clone()))
-        .bind(now_text())
+        .bind(self.now_text())
         .bind(id)
         .execute(&mut *tx)
         .await?;
         if to == RegStatus::Active {
             // A person first known through this registration becomes an active resident.
             sqlx::query("UPDATE persons SET status = 'active', updated_at = $1 WHERE id = $2 AND status = 'pending'")
-                .bind(now_text())
+                .bind(self.now_text())
                 .bind(r.person_id)
                 .execute(&mut *tx)
                 .await?;
@@ -359,8 +360,8 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        history(&mut tx, id, to.key(), actor, note).await?;
-        append(
+        history(&mut tx, &self.now_text(), id, to.key(), actor, note).await?;
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "registration.status", format!("registration:{id}"), client).with_detail(format!(
                 "{} -> {}",
@@ -394,9 +395,17 @@ impl Store {
         if held > 0 {
             return Err(StoreError::field("duty", format!("已认领“{}”", duty.label_zh())));
         }
-        insert_claims(&mut tx, id, &[duty], &day_text(gongjian_domain::ids::today_shanghai())).await?;
-        history(&mut tx, id, "claimed", actor, Some(duty.label_zh().to_string())).await?;
-        append(
+        insert_claims(&mut tx, id, &[duty], &day_text(self.today())).await?;
+        history(
+            &mut tx,
+            &self.now_text(),
+            id,
+            "claimed",
+            actor,
+            Some(duty.label_zh().to_string()),
+        )
+        .await?;
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "registration.claim", format!("registration:{id}"), client)
                 .with_detail(duty.key().to_string()),
@@ -434,10 +443,10 @@ impl Store {
         .bind(&d.description)
         .bind(d.rating)
         .bind(actor.user_id)
-        .bind(now_text())
+        .bind(self.now_text())
         .fetch_one(&mut *tx)
         .await?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "registration.service", format!("registration:{id}"), client)
                 .with_detail(format!("service:{sid} minutes:{}", d.minutes.get())),

@@ -9,11 +9,11 @@ use gongjian_domain::tree::Level;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::audit::{AuditEvent, append};
+use crate::audit::AuditEvent;
 use crate::db::Store;
 use crate::error::{StoreError, StoreResult};
+use crate::scope;
 use crate::sql::Sql;
-use crate::{now_text, scope};
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Pairing {
@@ -125,10 +125,10 @@ impl Store {
         .bind(day_text(start))
         .bind(end.map(day_text))
         .bind(agreement)
-        .bind(now_text())
+        .bind(self.now_text())
         .fetch_one(&mut *tx)
         .await?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "pairing.create", format!("pairing:{id}"), client)
                 .with_detail(format!("org:{org_id} community:{community_id}")),
@@ -153,7 +153,7 @@ impl Store {
         let p = self.pairing(actor, id).await?;
         scope::require(actor, Right::ManagePeople, &p.community_path)?;
         let day = match on.trim() {
-            "" => gongjian_domain::ids::today_shanghai(),
+            "" => self.today(),
             raw => parse_day(raw).map_err(|e| StoreError::field("ended_on", e.to_string()))?,
         };
         if day_text(day) < p.started_on {
@@ -165,7 +165,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "pairing.end", format!("pairing:{id}"), client),
         )

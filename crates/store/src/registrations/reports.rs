@@ -9,10 +9,10 @@ use gongjian_domain::tree::Level;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::audit::{AuditEvent, append};
+use crate::audit::AuditEvent;
 use crate::db::Store;
 use crate::error::{StoreError, StoreResult};
-use crate::{now_text, scope};
+use crate::scope;
 
 /// One member's line in the report.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -183,10 +183,10 @@ impl Store {
         .bind(&report.from)
         .bind(&report.to)
         .bind(actor.user_id)
-        .bind(now_text())
+        .bind(self.now_text())
         .fetch_one(&mut *tx)
         .await?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "letter.issue", format!("letter:{id}"), client)
                 .with_detail(format!("unit:{unit_id} {}..{}", report.from, report.to)),

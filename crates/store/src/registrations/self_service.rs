@@ -13,11 +13,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{REG_SELECT, Registration, history, insert_claims, parse_duties, refuse_second_open};
-use crate::audit::{AuditEvent, append};
+use crate::audit::AuditEvent;
 use crate::db::Store;
 use crate::error::{StoreError, StoreResult};
 use crate::people::{ID_FIELD, MOBILE_FIELD};
-use crate::{now_text, scope};
+use crate::scope;
 
 /// What a member fills in on the phone.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
@@ -146,8 +146,8 @@ impl Store {
         else {
             return Err(v.into());
         };
-        let now = now_text();
-        let today = day_text(gongjian_domain::ids::today_shanghai());
+        let now = self.now_text();
+        let today = day_text(self.today());
         let id_hash = self.keys.lookup_hash(ID_FIELD, id_number.as_str());
         let mut tx = self.begin_write().await?;
         let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM persons WHERE id_number_hash = $1")
@@ -240,8 +240,8 @@ impl Store {
         .await?;
         insert_claims(&mut tx, id, &duties, &today).await?;
         super::mark_repeated(&mut tx, super::PersonRows::Registrations, Some(person_id)).await?;
-        history(&mut tx, id, "submitted", actor, None).await?;
-        append(
+        history(&mut tx, &self.now_text(), id, "submitted", actor, None).await?;
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "registration.submit", format!("registration:{id}"), client)
                 .with_detail(format!("community:{}", place.id)),

@@ -170,6 +170,9 @@ pub fn metric_list() -> Vec<MetricInfo> {
 pub struct Period {
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
+    /// The day an open period ends on: today by the store's clock, set by the store when it
+    /// computes ([`Period::with_today`]).
+    today: Option<NaiveDate>,
 }
 
 impl Period {
@@ -189,6 +192,7 @@ impl Period {
         let p = Period {
             from: date("from", from),
             to: date("to", to),
+            today: None,
         };
         if let (Some(f), Some(t)) = (p.from, p.to)
             && f > t
@@ -198,9 +202,16 @@ impl Period {
         v.into_result().map(|_| p)
     }
 
-    /// The day stocks are read on: `to`, or today.
+    /// The period whose open end is `today`.
+    pub fn with_today(mut self, today: NaiveDate) -> Period {
+        self.today = Some(today);
+        self
+    }
+
+    /// The day stocks are read on: `to`, or today (the latest date when the store has not said
+    /// which day today is).
     pub fn as_of(&self) -> NaiveDate {
-        self.to.unwrap_or_else(gongjian_domain::ids::today_shanghai)
+        self.to.or(self.today).unwrap_or(NaiveDate::MAX)
     }
 
     pub(super) fn as_of_text(&self) -> String {
@@ -231,6 +242,7 @@ impl Period {
                     Period {
                         from: Some(first),
                         to: Some(last),
+                        today: self.today,
                     },
                 ));
             }
@@ -396,6 +408,7 @@ impl Store {
         period: &Period,
         breakdown: bool,
     ) -> StoreResult<MetricValue> {
+        let period = &period.with_today(self.today());
         let mut out = MetricValue::new(def, node, period);
         if def.basis.is_none() {
             out.note = "该能力尚未上线，暂无记录可统计".into();
@@ -440,7 +453,7 @@ impl Store {
         }
         let target = self.metric_target(def.id).await?;
         let mut out = Vec::new();
-        for (month, p) in period.months(12) {
+        for (month, p) in period.with_today(self.today()).months(12) {
             let blank = MetricValue::new(def, node, &p);
             let (v, _) = self.compute(actor, def, node, &p, target, blank, &[]).await?;
             out.push(TrendPoint { month, value: v.value });

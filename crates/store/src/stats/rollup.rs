@@ -24,7 +24,7 @@ impl Store {
     /// Recomputes every roll-up and returns the time they hold (RFC 3339 UTC). The counting
     /// reads outside any write transaction; only the replacement of the rows takes the lock.
     pub async fn refresh_rollups(&self) -> StoreResult<String> {
-        let as_of = crate::now_text();
+        let as_of = self.now_text();
         let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
             "SELECT home_node_id, COUNT(*), CAST(COALESCE(SUM(registered_elsewhere), 0) AS BIGINT) \
              FROM persons WHERE status = 'active' GROUP BY home_node_id",

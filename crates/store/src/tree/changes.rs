@@ -11,7 +11,6 @@ use utoipa::ToSchema;
 use super::{NODE_COLUMNS, Node, NodeRow, STATUS_ACTIVE, STATUS_ARCHIVED, map_unique, push_code_prefix};
 use crate::db::{Store, Tx};
 use crate::error::{StoreError, StoreResult};
-use crate::now_text;
 use crate::scope;
 use crate::sql::Sql;
 
@@ -146,6 +145,7 @@ async fn next_grid_code(tx: &mut Tx, parent: &Node) -> StoreResult<NodeCode> {
 #[allow(clippy::too_many_arguments)]
 async fn record(
     tx: &mut Tx,
+    at: &str,
     node_id: i64,
     action: &str,
     actor: &Actor,
@@ -162,7 +162,7 @@ async fn record(
          old_parent_id, new_parent_id, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(node_id)
-    .bind(now_text())
+    .bind(at)
     .bind(action)
     .bind(actor.user_id)
     .bind(old_code.map(str::to_string))
@@ -277,7 +277,7 @@ impl Store {
         let (Some(attrs), Some(code)) = (attrs, code) else {
             return Err(v.into());
         };
-        let now = now_text();
+        let now = self.now_text();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO nodes (parent_id, level, code, name, kind, path, households, population, status, \
              created_at, updated_at) VALUES ($1, $2, $3, $4, $5, '', $6, $7, $8, $9, $9) RETURNING id",
@@ -302,6 +302,7 @@ impl Store {
             .await?;
         record(
             &mut tx,
+            &self.now_text(),
             id,
             "created",
             actor,
@@ -349,13 +350,14 @@ impl Store {
         .bind(attrs.kind.map(|k| k.key().to_string()))
         .bind(attrs.households)
         .bind(attrs.population)
-        .bind(now_text())
+        .bind(self.now_text())
         .bind(id)
         .execute(&mut *tx)
         .await?;
         let renamed = attrs.name.as_str() != node.name;
         record(
             &mut tx,
+            &self.now_text(),
             id,
             if renamed { "renamed" } else { "edited" },
             actor,
@@ -447,7 +449,7 @@ impl Store {
                 format!("已有 {clashes} 个节点的代码以“{new_prefix}”开头"),
             ));
         }
-        let now = now_text();
+        let now = self.now_text();
         let new_path = format!("{}{}/", parent.path, node.id);
         // History first, while the old codes are still in place.
         let mut hist = Sql::new(
@@ -471,6 +473,7 @@ impl Store {
         }
         record(
             &mut tx,
+            &self.now_text(),
             node.id,
             "moved",
             actor,
@@ -545,7 +548,7 @@ impl Store {
                 format!("还有 {orgs} 个党组织以此为所属区域，请先调整党组织"),
             ));
         }
-        let now = now_text();
+        let now = self.now_text();
         sqlx::query("UPDATE nodes SET status = $1, archived_at = $2, updated_at = $2 WHERE id = $3")
             .bind(STATUS_ARCHIVED)
             .bind(&now)
@@ -554,6 +557,7 @@ impl Store {
             .await?;
         record(
             &mut tx,
+            &self.now_text(),
             id,
             "archived",
             actor,
@@ -590,11 +594,25 @@ impl Store {
         }
         sqlx::query("UPDATE nodes SET status = $1, archived_at = NULL, updated_at = $2 WHERE id = $3")
             .bind(STATUS_ACTIVE)
-            .bind(now_text())
+            .bind(self.now_text())
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        record(&mut tx, id, "restored", actor, None, None, None, None, None, None, None).await?;
+        record(
+            &mut tx,
+            &self.now_text(),
+            id,
+            "restored",
+            actor,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
+        .await?;
         let node = fetch_node(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
         tx.commit().await?;
         Ok(node)

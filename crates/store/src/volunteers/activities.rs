@@ -14,13 +14,13 @@ use gongjian_domain::volunteers::activities::{ActivityDraft, ActivityForm, Activ
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::audit::{AuditEvent, append};
+use crate::audit::AuditEvent;
 use crate::db::{Store, Tx};
 use crate::error::{StoreError, StoreResult};
 use crate::points::Holder;
 use crate::sql::Sql;
 use crate::tree::Node;
-use crate::{now_text, scope, time_text};
+use crate::{scope, time_text};
 
 /// An activity with its sign-up counts.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -173,7 +173,7 @@ pub(crate) async fn lock_activity(store: &Store, tx: &mut Tx, id: i64) -> StoreR
 }
 
 /// Promotes the first waitlisted sign-ups while places are free; returns how many moved up.
-async fn promote(tx: &mut Tx, activity_id: i64, capacity: i64) -> StoreResult<i64> {
+async fn promote(tx: &mut Tx, at: &str, activity_id: i64, capacity: i64) -> StoreResult<i64> {
     let confirmed: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM activity_signups WHERE activity_id = $1 AND status = 'confirmed'")
             .bind(activity_id)
@@ -193,7 +193,7 @@ async fn promote(tx: &mut Tx, activity_id: i64, capacity: i64) -> StoreResult<i6
     .await?;
     for id in &ids {
         sqlx::query("UPDATE activity_signups SET status = 'confirmed', updated_at = $1 WHERE id = $2")
-            .bind(now_text())
+            .bind(at)
             .bind(id)
             .execute(&mut **tx)
             .await?;
@@ -269,7 +269,7 @@ impl Store {
     ) -> StoreResult<Activity> {
         let node = self.node(actor, node_id).await?;
         scope::require(actor, Right::ManagePeople, &node.path)?;
-        let d = ActivityDraft::parse(f, Utc::now())?;
+        let d = ActivityDraft::parse(f, self.now())?;
         if !node.is_active() {
             return Err(StoreError::field("node_id", "该节点已撤销"));
         }
@@ -282,7 +282,7 @@ impl Store {
                 .map(|u| u.display_name)
                 .unwrap_or_default(),
         };
-        let now = now_text();
+        let now = self.now_text();
         let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO activities (node_id, team_id, campaign_id, title, kind, place, content, starts_at, ends_at, \
@@ -309,7 +309,7 @@ impl Store {
         .bind(&now)
         .fetch_one(&mut *tx)
         .await?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "activity.create", format!("activity:{id}"), client).with_detail(d.title.clone()),
         )
@@ -370,12 +370,12 @@ impl Store {
         .bind(d.organiser_name.clone())
         .bind(d.scheme_id)
         .bind(d.points_per_hour)
-        .bind(now_text())
+        .bind(self.now_text())
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        let moved = promote(&mut tx, id, d.capacity).await?;
-        append(
+        let moved = promote(&mut tx, &self.now_text(), id, d.capacity).await?;
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "activity.update", format!("activity:{id}"), client)
                 .with_detail(format!("promoted:{moved}")),
@@ -400,11 +400,11 @@ impl Store {
             return Err(StoreError::field("status", "活动已确认考勤或已取消"));
         }
         sqlx::query("UPDATE activities SET status = 'cancelled', updated_at = $1 WHERE id = $2")
-            .bind(now_text())
+            .bind(self.now_text())
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "activity.cancel", format!("activity:{id}"), client).with_detail(reason),
         )
@@ -454,7 +454,7 @@ impl Store {
             sql.push("0");
         }
         sql.push(") AND a.ends_at >= ")
-            .bind(now_text())
+            .bind(self.now_text())
             .push(" AND a.status = 'open') OR a.id IN (SELECT activity_id FROM activity_signups WHERE person_id = ")
             .bind(me.id)
             .push(")) ORDER BY a.starts_at DESC, a.id DESC LIMIT 200");
@@ -534,7 +534,7 @@ impl Store {
     ) -> StoreResult<Signup> {
         let (a, access) = self.activity_access(actor, activity_id).await?;
         let person = self.signup_person(actor, &a, &access, person_id).await?;
-        let now = Utc::now();
+        let now = self.now();
         if now < parse_time(&a.signup_opens_at) {
             return Err(StoreError::field(
                 "activity_id",
@@ -544,7 +544,7 @@ impl Store {
         if now > parse_time(&a.signup_closes_at) {
             return Err(StoreError::field("activity_id", "报名已截止"));
         }
-        let now = now_text();
+        let now = self.now_text();
         let mut tx = self.begin_write().await?;
         let (status, capacity) = lock_activity(self, &mut tx, activity_id).await?;
         if status != "open" {
@@ -596,7 +596,7 @@ impl Store {
                 .await?
             }
         };
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "activity.signup", format!("activity:{activity_id}"), client)
                 .with_detail(format!("person:{} {new_status}", person.id)),
@@ -644,16 +644,16 @@ impl Store {
             return Err(StoreError::field("activity_id", "已签到，不能取消报名"));
         }
         sqlx::query("UPDATE activity_signups SET status = 'cancelled', updated_at = $1 WHERE id = $2")
-            .bind(now_text())
+            .bind(self.now_text())
             .bind(id)
             .execute(&mut *tx)
             .await?;
         let moved = if s == "confirmed" {
-            promote(&mut tx, activity_id, capacity).await?
+            promote(&mut tx, &self.now_text(), activity_id, capacity).await?
         } else {
             0
         };
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(
                 actor,

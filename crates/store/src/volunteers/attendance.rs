@@ -17,11 +17,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::activities::{Access, Signup, lock_activity, parse_time};
-use crate::audit::{AuditEvent, append, append_entry};
+use crate::audit::AuditEvent;
 use crate::db::{Engine, Store};
 use crate::error::{StoreError, StoreResult};
 use crate::sql::{Arg, Sql};
-use crate::{now_text, time_text};
+use crate::time_text;
 use sqlx::FromRow;
 
 const CODE_LABEL: &str = "activity.checkin";
@@ -74,7 +74,7 @@ impl Store {
         if a.status != "open" {
             return Err(StoreError::field("status", "活动已结束或已取消"));
         }
-        Ok(self.code_at(activity_id, purpose, Utc::now()))
+        Ok(self.code_at(activity_id, purpose, self.now()))
     }
 
     /// The code of an activity and purpose at a moment (also for tests and the benchmark).
@@ -97,7 +97,7 @@ impl Store {
         code: &str,
         client: &str,
     ) -> StoreResult<Signup> {
-        self.check_with_code_at(actor, activity_id, purpose, code, Utc::now(), client)
+        self.check_with_code_at(actor, activity_id, purpose, code, self.now(), client)
             .await
     }
 
@@ -231,7 +231,7 @@ impl Store {
                 (Purpose::Out, Some(_)) => "您已签退",
             }));
         };
-        let entry = append_entry(&mut tx, &event).await?;
+        let entry = self.append_audit_entry(&mut tx, &event).await?;
         tx.commit().await?;
         if let Some(gate) = gate.as_mut() {
             gate.learn_audit_head(&entry);
@@ -254,7 +254,7 @@ impl Store {
         if !matches!(access, Access::Manage) {
             return Err(StoreError::Forbidden);
         }
-        if Utc::now() < a.start() {
+        if self.now() < a.start() {
             return Err(StoreError::field("present", "活动尚未开始"));
         }
         let mut tx = self.begin_write().await?;
@@ -262,7 +262,7 @@ impl Store {
         if status != "open" {
             return Err(StoreError::field("present", "活动已取消或考勤已确认"));
         }
-        let now = now_text();
+        let now = self.now_text();
         let mut n = 0;
         for id in &input.present {
             let done = sqlx::query(
@@ -286,7 +286,7 @@ impl Store {
             }
             n += 1;
         }
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "activity.presence", format!("activity:{activity_id}"), client)
                 .with_detail(format!("present:{n}")),

@@ -9,12 +9,12 @@ use gongjian_domain::access::{Actor, Right};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::audit::{AuditEvent, append};
+use crate::audit::AuditEvent;
 use crate::db::Store;
 use crate::error::{StoreError, StoreResult};
+use crate::scope;
 use crate::sql::Sql;
 use crate::stats::campaign_progress_table;
-use crate::{now_text, scope};
 
 /// The measures a campaign may count.
 pub const MEASURES: [(&str, &str); 2] = [("activities", "举办活动场次"), ("volunteers", "参与服务的志愿者人数")];
@@ -141,7 +141,7 @@ impl Store {
         let (Some(target), Some(starts), Some(ends)) = (target, starts, ends) else {
             return Err(v.into());
         };
-        let now = now_text();
+        let now = self.now_text();
         let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO campaigns (node_id, name, measure, target, starts_on, ends_on, created_at) \
@@ -156,7 +156,7 @@ impl Store {
         .bind(&now)
         .fetch_one(&mut *tx)
         .await?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "volunteer.campaign.create", format!("campaign:{id}"), client)
                 .with_detail(format!("{name} {} {target} {starts}..{ends}", form.measure)),
@@ -168,7 +168,7 @@ impl Store {
 
     /// One campaign with its progress, for readers of its node.
     pub async fn campaign(&self, actor: &Actor, id: i64) -> StoreResult<Campaign> {
-        let mut sql = campaign_select();
+        let mut sql = campaign_select(self.today());
         sql.push(" WHERE k.id = ").bind(id);
         let c: Campaign = sql
             .query_as()
@@ -182,7 +182,7 @@ impl Store {
     /// The campaigns of the node's subtree, newest first.
     pub async fn campaigns_under(&self, actor: &Actor, node_id: i64) -> StoreResult<Vec<Campaign>> {
         let node = self.node(actor, node_id).await?;
-        let mut sql = campaign_select();
+        let mut sql = campaign_select(self.today());
         sql.push(" WHERE ");
         scope::push_subtree(&mut sql, "n.path", &node.path);
         sql.push(" ORDER BY k.starts_on DESC, k.id");
@@ -190,8 +190,7 @@ impl Store {
     }
 }
 
-fn campaign_select() -> Sql {
-    let today = gongjian_domain::ids::today_shanghai();
+fn campaign_select(today: chrono::NaiveDate) -> Sql {
     let (_, end) = crate::stats::day_instants(today);
     Sql::new(&format!(
         "SELECT k.id, k.node_id, n.name AS node_name, c0.name, c0.measure, k.target, k.starts_on, c0.ends_on, \

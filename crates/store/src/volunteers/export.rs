@@ -19,14 +19,14 @@ use gongjian_domain::volunteers::levels::hours_text;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::audit::{AuditEvent, append};
+use crate::audit::AuditEvent;
 use crate::db::Store;
 use crate::error::{StoreError, StoreResult};
 use crate::people::{ID_FIELD, Person};
+use crate::scope;
 use crate::sql::Sql;
 use crate::stats::Period;
 use crate::volunteers::trajectory::RecordLine;
-use crate::{now_text, scope};
 
 /// The ID type printed and exported: residents' records hold resident identity card numbers.
 pub const ID_TYPE: &str = "居民身份证";
@@ -163,8 +163,8 @@ fn required(v: &mut Validation, field: &str, value: &str, what: &str) -> String 
 }
 
 /// Number prefix and year of a print issued now.
-fn print_number(id: i64) -> String {
-    let year = gongjian_domain::ids::today_shanghai().format("%Y");
+fn print_number(id: i64, today: chrono::NaiveDate) -> String {
+    let year = today.format("%Y");
     format!("JL{year}-{id:06}")
 }
 
@@ -232,7 +232,7 @@ impl Store {
             .ok_or(StoreError::NotFound)?;
         let ids: Vec<String> = mine.iter().map(|r| r.id.to_string()).collect();
         let minutes: i64 = mine.iter().map(|r| r.minutes).sum();
-        let now = now_text();
+        let now = self.now_text();
         let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO service_record_prints (number, person_id, node_id, period_from, period_to, record_ids, \
@@ -254,13 +254,13 @@ impl Store {
         .bind(&now)
         .fetch_one(&mut *tx)
         .await?;
-        let number = print_number(id);
+        let number = print_number(id, self.today());
         sqlx::query("UPDATE service_record_prints SET number = $1 WHERE id = $2")
             .bind(&number)
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(
                 actor,
@@ -409,7 +409,7 @@ impl Store {
             });
         }
         let mut tx = self.begin_write().await?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "volunteer.export.national", format!("node:{}", node.id), client).with_detail(
                 format!(

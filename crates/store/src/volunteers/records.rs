@@ -15,7 +15,6 @@
 //! old, so summing `delta_minutes` gives the hours now; a record is corrected at most once (a
 //! unique index), so a second change corrects the correction. Corrections do not move points.
 
-use chrono::Utc;
 use gongjian_domain::access::{Actor, Right};
 use gongjian_domain::dates::day_text;
 use gongjian_domain::points::{CreditSource, Points};
@@ -25,11 +24,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::activities::{Access, lock_activity, parse_time};
-use crate::audit::{AuditEvent, append};
+use crate::audit::AuditEvent;
 use crate::db::Store;
 use crate::error::{StoreError, StoreResult};
 use crate::sql::Sql;
-use crate::{now_text, scope, time_text};
+use crate::{scope, time_text};
 
 /// A service record.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -139,13 +138,13 @@ impl Store {
         if !matches!(access, Access::Manage) || a.organiser_id != actor.user_id {
             return Err(StoreError::Forbidden);
         }
-        let now = Utc::now();
+        let now = self.now();
         let (start, end) = (a.start(), a.end());
         if now < start {
             return Err(StoreError::field("activity_id", "活动尚未开始，不能确认考勤"));
         }
         let served_on = day_text((start + chrono::TimeDelta::hours(8)).date_naive());
-        let confirmed_at = now_text();
+        let confirmed_at = self.now_text();
         let mut tx = self.begin_write().await?;
         let (status, _) = lock_activity(self, &mut tx, activity_id).await?;
         if status != "open" {
@@ -193,7 +192,7 @@ impl Store {
             .bind(activity_id)
             .execute(&mut *tx)
             .await?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "activity.attendance", format!("activity:{activity_id}"), client)
                 .with_detail(format!("records:{}", ids.len())),
@@ -335,7 +334,7 @@ impl Store {
         if minutes == old.minutes {
             return Err(StoreError::field("hours", "时长与原记录相同，无需更正"));
         }
-        let now = now_text();
+        let now = self.now_text();
         let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO service_records (person_id, node_id, activity_id, served_on, started_at, ended_at, minutes, \
@@ -354,7 +353,7 @@ impl Store {
         .await
         .map_err(StoreError::from)
         .map_err(|e| crate::tree::map_unique(e, "hours", "该记录已被更正，请更正最新的记录"))?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(
                 actor,
@@ -425,10 +424,10 @@ impl Store {
         .bind(&organiser)
         .bind(&d.reason)
         .bind(actor.user_id)
-        .bind(now_text())
+        .bind(self.now_text())
         .fetch_one(&mut *tx)
         .await?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(
                 actor,
@@ -485,7 +484,7 @@ impl Store {
         if !approve && note.is_none() {
             return Err(StoreError::field("note", "请说明不予确认的原因"));
         }
-        let now = now_text();
+        let now = self.now_text();
         let mut tx = self.begin_write().await?;
         let status: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT status FROM service_record_drafts WHERE id = $1{}",
@@ -526,7 +525,7 @@ impl Store {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(
                 actor,

@@ -6,18 +6,18 @@
 use gongjian_domain::Validation;
 use gongjian_domain::access::{Actor, Right};
 use gongjian_domain::dates::day_text;
-use gongjian_domain::ids::{normalize_cell, today_shanghai};
+use gongjian_domain::ids::normalize_cell;
 use gongjian_domain::registration::parse_skills;
 use gongjian_domain::tree::Level;
 use gongjian_domain::volunteers::activities::{TeamDraft, TeamForm, VolunteerForm, parse_opt_id, ticked};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::audit::{AuditEvent, append};
+use crate::audit::AuditEvent;
 use crate::db::Store;
 use crate::error::{StoreError, StoreResult};
 use crate::sql::Sql;
-use crate::{Page, now_text, scope};
+use crate::{Page, scope};
 
 /// A volunteer as listed.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -145,7 +145,7 @@ impl Store {
             return Err(v.into());
         };
         scope::require(actor, Right::ManagePeople, &node.path)?;
-        let now = now_text();
+        let now = self.now_text();
         let mut tx = self.begin_write().await?;
         // The node's row serialises numbering on PostgreSQL; SQLite's writer is alone already.
         sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -208,7 +208,7 @@ impl Store {
                 .await?
             }
         };
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "volunteer.register", format!("volunteer:{id}"), client)
                 .with_detail(format!("person:{}", person.id)),
@@ -272,9 +272,9 @@ impl Store {
             return Err(StoreError::field("status", "该志愿者已退出"));
         }
         let mut tx = self.begin_write().await?;
-        let today = day_text(today_shanghai());
+        let today = day_text(self.today());
         sqlx::query("UPDATE volunteers SET status = 'left', updated_at = $1 WHERE id = $2 AND status = 'active'")
-            .bind(now_text())
+            .bind(self.now_text())
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -283,7 +283,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "volunteer.leave", format!("volunteer:{id}"), client),
         )
@@ -308,7 +308,7 @@ impl Store {
             return Err(StoreError::field("unit_id", "所选单位不存在"));
         }
         scope::require(actor, Right::ManagePeople, &node.path)?;
-        let now = now_text();
+        let now = self.now_text();
         let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO volunteer_teams (node_id, unit_id, name, focus, status, created_at, updated_at) \
@@ -323,7 +323,7 @@ impl Store {
         .await
         .map_err(StoreError::from)
         .map_err(|e| crate::tree::map_unique(e, "name", "该社区已有同名服务队"))?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "team.create", format!("team:{id}"), client),
         )
@@ -386,7 +386,7 @@ impl Store {
             return Err(StoreError::field("volunteer_id", "该志愿者已退出"));
         }
         let role = if leader { "leader" } else { "member" };
-        let today = day_text(today_shanghai());
+        let today = day_text(self.today());
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE team_members SET role = $1, left_on = NULL, joined_on = CASE WHEN left_on IS NULL THEN joined_on \
@@ -407,7 +407,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "team.member", format!("team:{team_id}"), client)
                 .with_detail(format!("volunteer:{volunteer_id} {role}")),
@@ -430,7 +430,7 @@ impl Store {
         let done = sqlx::query(
             "UPDATE team_members SET left_on = $1 WHERE team_id = $2 AND volunteer_id = $3 AND left_on IS NULL",
         )
-        .bind(day_text(today_shanghai()))
+        .bind(day_text(self.today()))
         .bind(team_id)
         .bind(volunteer_id)
         .execute(&mut *tx)
@@ -438,7 +438,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::field("volunteer_id", "该志愿者不在此服务队"));
         }
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "team.member.leave", format!("team:{team_id}"), client)
                 .with_detail(format!("volunteer:{volunteer_id}")),
@@ -457,16 +457,16 @@ impl Store {
         }
         let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE volunteer_teams SET status = 'dissolved', updated_at = $1 WHERE id = $2")
-            .bind(now_text())
+            .bind(self.now_text())
             .bind(team_id)
             .execute(&mut *tx)
             .await?;
         sqlx::query("UPDATE team_members SET left_on = $1 WHERE team_id = $2 AND left_on IS NULL")
-            .bind(day_text(today_shanghai()))
+            .bind(day_text(self.today()))
             .bind(team_id)
             .execute(&mut *tx)
             .await?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(actor, "team.dissolve", format!("team:{team_id}"), client),
         )

@@ -14,7 +14,7 @@ use gongjian_domain::volunteers::levels::{StarLevels, hours_text};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::audit::{AuditEvent, append};
+use crate::audit::AuditEvent;
 use crate::db::Store;
 use crate::error::{StoreError, StoreResult};
 use crate::people::Person;
@@ -218,7 +218,7 @@ impl Store {
             .bind(levels.to_setting())
             .execute(&mut *tx)
             .await?;
-        append(
+        self.append_audit(
             &mut tx,
             &AuditEvent::by(
                 actor,

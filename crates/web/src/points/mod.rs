@@ -360,10 +360,10 @@ pub struct MonthQuery {
 }
 
 impl MonthQuery {
-    pub fn month(&self) -> String {
+    /// The month asked for, or the month of `today`.
+    pub fn month(&self, today: chrono::NaiveDate) -> String {
         if self.month.trim().is_empty() {
-            let cn = chrono::Utc::now() + chrono::Duration::hours(8);
-            cn.format("%Y-%m").to_string()
+            today.format("%Y-%m").to_string()
         } else {
             self.month.trim().to_string()
         }
@@ -378,7 +378,12 @@ pub async fn api_statement(
     Path(id): Path<i64>,
     Query(q): Query<MonthQuery>,
 ) -> ApiResult<Json<Statement>> {
-    Ok(Json(state.store.monthly_statement(&actor, id, &q.month()).await?))
+    Ok(Json(
+        state
+            .store
+            .monthly_statement(&actor, id, &q.month(state.store.today()))
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]

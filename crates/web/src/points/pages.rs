@@ -201,7 +201,7 @@ async fn shop(State(state): State<AppState>, user: CurrentUser, Path(id): Path<i
         schemes,
         items,
         reserved,
-        month: MonthQuery::default().month(),
+        month: MonthQuery::default().month(state.store.today()),
     })
 }
 
@@ -270,7 +270,10 @@ async fn statement_export(
     Path(id): Path<i64>,
     Query(q): Query<MonthQuery>,
 ) -> Result<Response, PageError> {
-    let st = state.store.monthly_statement(&user.actor, id, &q.month()).await?;
+    let st = state
+        .store
+        .monthly_statement(&user.actor, id, &q.month(state.store.today()))
+        .await?;
     let mut cells: Vec<Vec<String>> = st
         .lines
         .iter()

@@ -43,8 +43,7 @@ pub struct PeriodQuery {
 }
 
 impl PeriodQuery {
-    fn period(&self) -> Result<(NaiveDate, NaiveDate), StoreError> {
-        let today = gongjian_domain::ids::today_shanghai();
+    fn period(&self, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), StoreError> {
         let from = match self.from.trim() {
             "" => NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today),
             raw => parse_day(raw).map_err(|e| StoreError::field("from", e.to_string()))?,
@@ -75,7 +74,7 @@ async fn index(
     Query(q): Query<PeriodQuery>,
 ) -> Result<IndexPage, PageError> {
     let node = state.store.node(&user.actor, id).await?;
-    let (from, to) = q.period()?;
+    let (from, to) = q.period(state.store.today())?;
     Ok(IndexPage {
         chrome: user.chrome("tree"),
         employers: state.store.community_employers(&user.actor, id).await?,
@@ -112,7 +111,7 @@ async fn report(
     Query(q): Query<PeriodQuery>,
 ) -> Result<ReportPage, PageError> {
     let node = state.store.node(&user.actor, id).await?;
-    let (from, to) = q.period()?;
+    let (from, to) = q.period(state.store.today())?;
     let report = state.store.employer_report(&user.actor, id, unit, from, to).await?;
     let can_issue = state.store.may_manage_people_at(&user.actor, &node);
     Ok(ReportPage {
@@ -129,7 +128,7 @@ async fn export_report(
     Path((id, unit)): Path<(i64, i64)>,
     Query(q): Query<PeriodQuery>,
 ) -> Result<Response, PageError> {
-    let (from, to) = q.period()?;
+    let (from, to) = q.period(state.store.today())?;
     let r = state.store.employer_report(&user.actor, id, unit, from, to).await?;
     let mut cells: Vec<Vec<String>> = r
         .lines
@@ -174,7 +173,7 @@ async fn issue_letter(
     Path((id, unit)): Path<(i64, i64)>,
     Query(q): Query<PeriodQuery>,
 ) -> Result<Redirect, PageError> {
-    let (from, to) = q.period()?;
+    let (from, to) = q.period(state.store.today())?;
     let (letter, _) = state
         .store
         .issue_thanks_letter(&user.actor, id, unit, from, to, &user.client)
@@ -242,6 +241,6 @@ pub async fn api_report(
     Path((id, unit)): Path<(i64, i64)>,
     Query(q): Query<PeriodQuery>,
 ) -> ApiResult<Json<EmployerReport>> {
-    let (from, to) = q.period()?;
+    let (from, to) = q.period(state.store.today())?;
     Ok(Json(state.store.employer_report(&actor, id, unit, from, to).await?))
 }

@@ -83,8 +83,7 @@ pub struct MonthQuery {
 }
 
 /// The first day of the month asked for and of the next, China time.
-fn month_bounds(raw: &str) -> (NaiveDate, NaiveDate) {
-    let today = gongjian_domain::ids::today_shanghai();
+fn month_bounds(raw: &str, today: NaiveDate) -> (NaiveDate, NaiveDate) {
     let first = NaiveDate::parse_from_str(&format!("{}-01", raw.trim()), "%Y-%m-%d")
         .ok()
         .filter(|d| (2000..=2100).contains(&d.year()))
@@ -108,7 +107,7 @@ pub async fn api_list(
     Path(id): Path<i64>,
     Query(q): Query<MonthQuery>,
 ) -> ApiResult<Json<Vec<Activity>>> {
-    let (from, to) = month_bounds(&q.month);
+    let (from, to) = month_bounds(&q.month, state.store.today());
     Ok(Json(
         state
             .store
@@ -314,7 +313,7 @@ async fn calendar(
     Query(q): Query<MonthQuery>,
 ) -> Result<CalendarPage, PageError> {
     let node = state.store.node(&user.actor, id).await?;
-    let (first, next) = month_bounds(&q.month);
+    let (first, next) = month_bounds(&q.month, state.store.today());
     let activities = state
         .store
         .activities_under(&user.actor, id, &stored(first), &stored(next))

@@ -92,7 +92,7 @@ async fn new_page(
     Path(id): Path<i64>,
 ) -> Result<FormPage, PageError> {
     let node = state.store.node(&user.actor, id).await?;
-    let start = chrono::Utc::now() + TimeDelta::days(1);
+    let start = state.store.now() + TimeDelta::days(1);
     let form = ActivityForm {
         kind: ActivityKind::Volunteer.key().into(),
         starts_at: local_input(&start),

@@ -66,7 +66,7 @@ async fn staff_page(
         chrome: user.chrome("people"),
         t,
         prints,
-        today: gongjian_domain::ids::today_shanghai().to_string(),
+        today: state.store.today().to_string(),
     })
 }
 
