@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use chrono::{TimeDelta, Utc};
+use chrono::TimeDelta;
 use gongjian_domain::access::{Actor, Grant, Reach, Role};
 use gongjian_domain::people::ResidentForm;
 use gongjian_domain::volunteers::activities::ActivityForm;
@@ -88,7 +88,7 @@ async fn setup(store: &Store, clients: usize, activities: usize, run: &str) -> R
         )
         .await?;
     let staff = store.actor(user.id).await?;
-    let now = Utc::now();
+    let now = store.now();
     let mut ids = Vec::with_capacity(activities);
     for i in 0..activities {
         let form = ActivityForm {
@@ -186,7 +186,7 @@ pub async fn run(store: &Store, clients: usize, seconds: u64) -> Result<CheckinF
                     break;
                 }
                 // What the organiser's screen shows now, as the phone scans it.
-                let code = store.code_at(*id, Purpose::In, Utc::now()).code;
+                let code = store.code_at(*id, Purpose::In, store.now()).code;
                 let body = bytes::Bytes::from(json!({"purpose": "in", "code": code}).to_string());
                 let path = format!("/api/v1/activities/{id}/check");
                 match client.post(&path, None, body).await {

@@ -18,6 +18,9 @@ pub struct Config {
     /// Minutes between refreshes of the statistics roll-ups (0: never, on this node).
     pub stats_rollup_minutes: u64,
     pub log: String,
+    /// Run as if it were this instant (RFC 3339), the clock running on from there; unset: the
+    /// system's clock. For rehearsals on a copy of the data and for tests, never a live city.
+    pub clock_start: Option<String>,
 }
 
 impl Default for Config {
@@ -31,6 +34,7 @@ impl Default for Config {
             session_absolute_minutes: 720,
             stats_rollup_minutes: 10,
             log: "info,sqlx=warn,tower_http=warn".into(),
+            clock_start: None,
         }
     }
 }
@@ -61,9 +65,29 @@ stats_rollup_minutes = 10
 
 # Log filter (tracing EnvFilter syntax); RUST_LOG overrides it.
 log = "info,sqlx=warn,tower_http=warn"
+
+# Run as if it were this instant, the clock running on from there (rehearsals on a copy of
+# the data, training, tests). Leave unset on a live deployment: the system's clock is used.
+# clock_start = "2026-11-16T10:00:00+08:00"
 "#;
 
 impl Config {
+    /// The clock every command reads: the system's, or one started at `clock_start`.
+    pub fn clock(&self) -> Result<gongjian_domain::clock::Clock> {
+        match self.clock_start.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => Ok(gongjian_domain::clock::Clock::system()),
+            Some(raw) => {
+                let at = chrono::DateTime::parse_from_rfc3339(raw).map_err(|e| {
+                    anyhow::anyhow!("clock_start '{raw}' is not an RFC 3339 instant (2026-11-16T10:00:00+08:00): {e}")
+                })?;
+                tracing::warn!("the clock starts at {raw}, not at the system's time (clock_start)");
+                Ok(gongjian_domain::clock::Clock::starting_at(
+                    at.with_timezone(&chrono::Utc),
+                ))
+            }
+        }
+    }
+
     pub fn load(file: Option<&Path>) -> Result<Config> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         match file {

@@ -256,7 +256,7 @@ async fn open(config: &Config) -> Result<Store> {
         );
     }
     let keys = gongjian_store::crypto::Keyring::load_or_create(&config.data_dir)?;
-    let store = store.with_keyring(keys);
+    let store = store.with_keyring(keys).with_clock(config.clock()?);
     store.migrate().await.context("migrating the database")?;
     Ok(store)
 }
@@ -486,7 +486,7 @@ async fn main() -> Result<()> {
             let store = match &scratch {
                 Some(dir) => {
                     say(&format!("bench database in {}", dir.display()));
-                    let store = Store::open_data_dir(dir).await?;
+                    let store = Store::open_data_dir(dir).await?.with_clock(config.clock()?);
                     store.migrate().await?;
                     store
                 }

@@ -11,6 +11,8 @@ fn gongjian(data: &Path, args: &[&str]) -> Output {
         .args(args)
         .env_remove("GONGJIAN_DATA_KEY")
         .env_remove("GONGJIAN_CONFIG")
+        // Every run at one instant (10:00 China time), whatever the hour of the test.
+        .env("GONGJIAN__CLOCK_START", "2026-11-16T10:00:00+08:00")
         .env("RUST_LOG", "error")
         .output()
         .expect("run gongjian")

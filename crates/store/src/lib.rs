@@ -13,6 +13,7 @@ pub mod demo;
 pub mod divisions;
 pub mod error;
 pub mod imports;
+pub(crate) mod locked;
 pub mod members;
 pub mod party;
 pub mod people;

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use crate::audit::AuditEvent;
 use crate::db::{Store, Tx};
 use crate::error::{StoreError, StoreResult};
+use crate::locked::Locked;
 use crate::sql::Sql;
 use crate::{Page, scope};
 
@@ -177,13 +178,8 @@ impl Store {
 
     /// One membership, if the actor may read people where its organisation lies.
     pub async fn member(&self, actor: &Actor, id: i64) -> StoreResult<Member> {
-        let m: Member = sqlx::query_as(sqlx::AssertSqlSafe(format!("{MEMBER_SELECT} WHERE m.id = $1")))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        scope::require(actor, Right::ReadPeople, &m.org_territory_path)?;
-        Ok(m)
+        let mut conn = self.pool.acquire().await?;
+        member_on(&mut conn, actor, id).await
     }
 
     /// The membership of a person, if any (and readable).
@@ -204,21 +200,25 @@ impl Store {
         input: &TransferInput,
         client: &str,
     ) -> StoreResult<Member> {
-        let m = self.member(actor, id).await?;
+        // The organisation named: read before the lock (a membership's change does not move it).
+        let target = match input.to_org_id {
+            Some(to) => Some(self.party_org(actor, to).await),
+            None => None,
+        };
+        let mut tx = self.begin_locked(Locked::PartyMember, id).await?;
+        let m = member_on(&mut tx, actor, id).await?;
         scope::require(actor, Right::ManagePeople, &m.org_territory_path)?;
         let mut v = Validation::new();
         let on = match input.transferred_on.trim() {
             "" => Some(self.today()),
             raw => v.check("transferred_on", parse_past_day(raw)),
         };
-        match input.to_org_id {
-            None => v.push("to_org_id", "请选择转入的党组织"),
-            Some(to) if to == m.org_id => v.push("to_org_id", "转入的党组织与现所在党组织相同"),
-            Some(to) => match self.party_org(actor, to).await {
-                Ok(o) if o.is_active() => {}
-                Ok(o) => v.push("to_org_id", format!("党组织“{}”已撤销", o.name)),
-                Err(_) => v.push("to_org_id", "所选党组织不存在"),
-            },
+        match (input.to_org_id, &target) {
+            (Some(to), _) if to == m.org_id => v.push("to_org_id", "转入的党组织与现所在党组织相同"),
+            (Some(_), Some(Ok(o))) if o.is_active() => {}
+            (Some(_), Some(Ok(o))) => v.push("to_org_id", format!("党组织“{}”已撤销", o.name)),
+            (Some(_), _) => v.push("to_org_id", "所选党组织不存在"),
+            (None, _) => v.push("to_org_id", "请选择转入的党组织"),
         }
         if on.is_some_and(|d| day_text(d) < m.joined_on) {
             v.push("transferred_on", "转接日期不能早于入党日期");
@@ -228,7 +228,6 @@ impl Store {
         let (Some(on), Some(to), Some(note)) = (on, input.to_org_id, note) else {
             return Err(v.into());
         };
-        let mut tx = self.begin_write().await?;
         let transfer = MemberTransfer {
             member_id: id,
             from_org_id: m.org_id,
@@ -247,9 +246,11 @@ impl Store {
         self.member(actor, id).await
     }
 
-    /// 转正: a probationary member becomes a full member on a date.
+    /// 转正: a probationary member becomes a full member on a date. The membership is locked and
+    /// read again in the writing transaction, so of two at once the second finds it full.
     pub async fn make_member_full(&self, actor: &Actor, id: i64, on: &str, client: &str) -> StoreResult<Member> {
-        let m = self.member(actor, id).await?;
+        let mut tx = self.begin_locked(Locked::PartyMember, id).await?;
+        let m = member_on(&mut tx, actor, id).await?;
         scope::require(actor, Right::ManagePeople, &m.org_territory_path)?;
         if m.status == MemberStatus::Full.key() {
             return Err(StoreError::field("status", "已是正式党员"));
@@ -258,7 +259,6 @@ impl Store {
         if day_text(day) < m.joined_on {
             return Err(StoreError::field("full_on", "转正日期不能早于入党日期"));
         }
-        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE party_members SET status = 'full', full_on = $1, updated_at = $2 WHERE id = $3")
             .bind(day_text(day))
             .bind(self.now_text())
@@ -356,4 +356,16 @@ impl Store {
         sql.push(" ORDER BY o.name, o.id LIMIT 1000");
         Ok(sql.query_as().fetch_all(&self.pool).await?)
     }
+}
+
+/// The membership `id` read on `conn` (a transaction's connection when the read is a check
+/// before a write), if the actor may read it.
+async fn member_on(conn: &mut sqlx::AnyConnection, actor: &Actor, id: i64) -> StoreResult<Member> {
+    let m: Member = sqlx::query_as(sqlx::AssertSqlSafe(format!("{MEMBER_SELECT} WHERE m.id = $1")))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    scope::require(actor, Right::ReadPeople, &m.org_territory_path)?;
+    Ok(m)
 }

@@ -93,6 +93,16 @@ fn with_database(url: &str, name: &str) -> String {
     format!("{}/{name}{sep}{query}", &base[..end])
 }
 
+/// The instant every story starts at: Monday 16 November 2026, 10:00 China time (after every date the demo city writes). Stories never read
+/// the wall clock; one that needs another hour sets the store's clock.
+fn start_instant() -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc
+        .with_ymd_and_hms(2026, 11, 16, 2, 0, 0)
+        .single()
+        .expect("a valid instant")
+}
+
 async fn open(engine: &'static str) -> Db {
     let (store, url, _dir, pg) = if engine == "sqlite" {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -110,6 +120,7 @@ async fn open(engine: &'static str) -> Db {
         let store = Store::connect(&own).await;
         (store.expect("postgres"), own, None, Some((url, name)))
     };
+    let store = store.with_clock(gongjian_domain::clock::Clock::starting_at(start_instant()));
     let db = Db { store, url, _dir, pg };
     db.store.migrate().await.expect("migrate");
     db

@@ -114,12 +114,24 @@ pub fn clipped_minutes(
     (to - from).num_minutes()
 }
 
-/// Whether `now` lies on the activity's day(s) in China: from 00:00 of its first day to 24:00
-/// of its last, China time. Check-in outside that is refused.
+/// How long after an activity's end a volunteer may still check out, even when that passes
+/// midnight (an evening patrol ending at 23:50 is checked out at 00:10).
+pub const CHECK_OUT_GRACE_HOURS: i64 = 2;
+
+/// Whether `now` lies in the activity's attendance window: from 00:00 of its first day (China
+/// time) to 24:00 of its last day, or to [`CHECK_OUT_GRACE_HOURS`] after its end when that is
+/// later (an activity crossing or ending near midnight). Check-in and check-out outside that are
+/// refused; hours are clipped to the activity's own times anyway.
 pub fn on_activity_day(now: DateTime<Utc>, starts_at: DateTime<Utc>, ends_at: DateTime<Utc>) -> bool {
-    let cn = |t: DateTime<Utc>| (t + TimeDelta::hours(8)).date_naive();
-    let today = cn(now);
-    today >= cn(starts_at) && today <= cn(ends_at)
+    let midnight_before = |t: DateTime<Utc>| {
+        let day = crate::clock::china_date(t);
+        day.and_hms_opt(0, 0, 0).map(|m| m.and_utc() - TimeDelta::hours(8))
+    };
+    let (Some(opens), Some(last_day)) = (midnight_before(starts_at), midnight_before(ends_at)) else {
+        return false;
+    };
+    let closes = (last_day + TimeDelta::days(1)).max(ends_at + TimeDelta::hours(CHECK_OUT_GRACE_HOURS));
+    now >= opens && now < closes
 }
 
 /// A service record entered by hand (service done without check-in); a second person confirms it.
@@ -281,5 +293,21 @@ mod tests {
         let (s, e) = (t("2026-05-01T01:00:00Z"), t("2026-05-01T03:00:00Z"));
         assert!(on_activity_day(t("2026-04-30T16:30:00Z"), s, e));
         assert!(!on_activity_day(t("2026-04-30T15:30:00Z"), s, e));
+        // 23:59 China time on the day is in; 00:00 the next day is out.
+        assert!(on_activity_day(t("2026-05-01T15:59:00Z"), s, e));
+        assert!(!on_activity_day(t("2026-05-01T16:00:00Z"), s, e));
+    }
+
+    #[test]
+    fn an_activity_crossing_midnight_accepts_check_out_after_it() {
+        // 22:30–23:50 China time on 1 May: check-out at 00:10 on 2 May is in, 01:51 is out.
+        let (s, e) = (t("2026-05-01T14:30:00Z"), t("2026-05-01T15:50:00Z"));
+        assert!(on_activity_day(t("2026-05-01T16:10:00Z"), s, e));
+        assert!(on_activity_day(t("2026-05-01T17:49:00Z"), s, e));
+        assert!(!on_activity_day(t("2026-05-01T17:51:00Z"), s, e));
+        // 23:30 to 00:30: the whole of the second day is an activity day.
+        let (s, e) = (t("2026-05-01T15:30:00Z"), t("2026-05-01T16:30:00Z"));
+        assert!(on_activity_day(t("2026-05-02T15:00:00Z"), s, e));
+        assert!(!on_activity_day(t("2026-05-02T16:00:00Z"), s, e));
     }
 }

@@ -164,7 +164,7 @@ impl Store {
             return Err(bad("活动已取消或考勤已确认"));
         }
         if !on_activity_day(now, parse_time(&starts_at), parse_time(&ends_at)) {
-            return Err(bad("不在活动当天，不能签到"));
+            return Err(bad("不在活动当天或结束后的签退时限内，不能签到签退"));
         }
         let at = time_text(now);
         let event = AuditEvent::by(actor, "activity.check", format!("activity:{activity_id}"), client)

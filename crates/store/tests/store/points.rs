@@ -267,7 +267,7 @@ async fn points_are_issued_spent_returned_and_always_balance() {
         refused(s.cancel_redemption(&staff, r2.id, "t").await, "status", "已领取");
 
         // The month's statement and the ledger views.
-        let month = chrono::Utc::now().format("%Y-%m").to_string();
+        let month = s.today().format("%Y-%m").to_string();
         let st = s
             .monthly_statement(&staff, t["a1"].id, &month)
             .await

@@ -126,6 +126,76 @@ async fn members_transfer_with_history() {
     .await;
 }
 
+/// Membership changes lock and re-read the membership in the writing transaction: of eight
+/// 转正 at once one is made and seven find it done; of eight transfers to one organisation at
+/// once one is recorded, and the history has no duplicate.
+#[tokio::test]
+async fn concurrent_membership_changes_write_one_history() {
+    for_each_engine(async |db| {
+        let t = build_tree(db).await;
+        let s = &db.store;
+        let staff = scoped(Role::StreetStaff, &t["a"]);
+        let c1 = db.org(None, "committee", "community", &t["a1"]).await;
+        let b1 = db.org(Some(&c1), "branch", "community", &t["a1"]).await;
+        let b2 = db.org(Some(&c1), "branch", "estate", &t["a1g1"]).await;
+        let p = s
+            .create_person(
+                &staff,
+                &resident("党员乙", &id_with_check("44060419800101124"), "", &t["a1g1a"]),
+                "t",
+            )
+            .await
+            .unwrap();
+        let m = s
+            .add_member(&staff, &member(p.id, &b1, "预备", "2024-07-01"), "t")
+            .await
+            .unwrap();
+        let audited = async |action: &str| {
+            db.scalar(&format!(
+                "SELECT COUNT(*) FROM audit_log WHERE action = '{action}' AND object = 'member:{}'",
+                m.id
+            ))
+            .await
+        };
+        let full = (0..8).map(|_| {
+            let (s, staff) = (s.clone(), staff.clone());
+            tokio::spawn(async move { s.make_member_full(&staff, m.id, "2025-07-01", "t").await })
+        });
+        let full: Vec<_> = full.collect();
+        let mut made = 0;
+        for task in full {
+            match task.await.expect("join") {
+                Ok(_) => made += 1,
+                Err(e) => check!(format!("{e:?}").contains("已是正式党员")),
+            }
+        }
+        eq!(made, 1);
+        eq!(audited("member.full").await, 1);
+        let to = TransferInput {
+            to_org_id: Some(b2.id),
+            transferred_on: "2025-08-01".into(),
+            note: "搬迁".into(),
+        };
+        let moves = (0..8).map(|_| {
+            let (s, staff, to) = (s.clone(), staff.clone(), to.clone());
+            tokio::spawn(async move { s.transfer_member(&staff, m.id, &to, "t").await })
+        });
+        let moves: Vec<_> = moves.collect();
+        let mut moved = 0;
+        for task in moves {
+            match task.await.expect("join") {
+                Ok(_) => moved += 1,
+                Err(e) => check!(format!("{e:?}").contains("相同")),
+            }
+        }
+        eq!(moved, 1);
+        let h = s.member_transfers(&staff, m.id).await.unwrap();
+        eq!(h.len(), 2);
+        eq!(audited("member.transfer").await, 1);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn units_keep_doubtful_codes_with_a_warning_and_contacts_masked() {
     for_each_engine(async |db| {
@@ -444,7 +514,7 @@ async fn registration_metrics_have_known_answers() {
         let t = build_tree(db).await;
         let s = &db.store;
         let a = admin();
-        let today = gongjian_domain::ids::today_shanghai();
+        let today = s.today();
         let yesterday = today.pred_opt().unwrap().to_string();
         let all = Period::default();
         let this_year = Period::parse(Some(&format!("{}-01-01", today.format("%Y"))), None).unwrap();

@@ -49,8 +49,7 @@ async fn resident_user(db: &Db, staff: &Actor, name: &str, n: u32, home: &Node) 
 }
 
 /// An activity running from an hour ago to an hour from now, sign-up open until its end.
-fn running(title: &str, capacity: i64) -> ActivityForm {
-    let now = Utc::now();
+fn running(now: chrono::DateTime<Utc>, title: &str, capacity: i64) -> ActivityForm {
     ActivityForm {
         title: title.into(),
         kind: "volunteer".into(),
@@ -148,7 +147,7 @@ async fn volunteers_teams_and_a_waitlist_that_promotes() {
         );
 
         // Validation names each field.
-        let mut bad = running("", 0);
+        let mut bad = running(s.now(), "", 0);
         bad.ends_at = bad.starts_at.clone();
         match s.create_activity(&staff, t["a1"].id, &bad, "t").await {
             Err(StoreError::Invalid(v)) => {
@@ -158,11 +157,14 @@ async fn volunteers_teams_and_a_waitlist_that_promotes() {
             }
             other => panic!("expected field errors, got {other:?}"),
         }
-        not_found(s.create_activity(&sibling, t["a1"].id, &running("x", 1), "t").await);
+        not_found(
+            s.create_activity(&sibling, t["a1"].id, &running(s.now(), "x", 1), "t")
+                .await,
+        );
 
         // Capacity 2: the third is waitlisted; a cancellation promotes them at once.
         let a = s
-            .create_activity(&staff, t["a1"].id, &running("清洁家园", 2), "t")
+            .create_activity(&staff, t["a1"].id, &running(s.now(), "清洁家园", 2), "t")
             .await
             .expect("activity");
         eq!(a.organiser_name, "organiser");
@@ -191,12 +193,13 @@ async fn volunteers_teams_and_a_waitlist_that_promotes() {
             "waitlisted"
         );
         // Raising the capacity promotes; lowering it below the confirmed is refused.
-        let mut more = running("清洁家园", 3);
+        let mut more = running(s.now(), "清洁家园", 3);
         more.signup_opens_at = String::new();
         let a2 = s.update_activity(&staff, a.id, &more, "t").await.expect("update");
         eq!((a2.confirmed, a2.waitlisted), (3, 0));
         refused(
-            s.update_activity(&staff, a.id, &running("清洁家园", 1), "t").await,
+            s.update_activity(&staff, a.id, &running(s.now(), "清洁家园", 1), "t")
+                .await,
             "capacity",
             "不能少于",
         );
@@ -214,7 +217,7 @@ async fn concurrent_sign_ups_never_exceed_capacity() {
         let s = &db.store;
         let staff = staff_user(db, "organiser", &t["a1"]).await;
         let a = s
-            .create_activity(&staff, t["a1"].id, &running("百场群众活动", 10), "t")
+            .create_activity(&staff, t["a1"].id, &running(s.now(), "百场群众活动", 10), "t")
             .await
             .expect("activity");
         let mut people = Vec::new();
@@ -270,210 +273,225 @@ async fn concurrent_sign_ups_never_exceed_capacity() {
 
 #[tokio::test]
 async fn codes_refuse_replay_other_activities_and_second_check_ins_and_hours_are_clipped() {
-    for_each_engine(async |db| {
-        let t = build_tree(db).await;
-        let s = &db.store;
-        let staff = staff_user(db, "organiser", &t["a1"]).await;
-        let other_staff = staff_user(db, "colleague", &t["a1"]).await;
-        let grid = &t["a1g1a"];
-        let (zhang, zp) = resident_user(db, &staff, "张三", 1, grid).await;
-        let (li, lp) = resident_user(db, &staff, "李四", 2, grid).await;
-        let (wang, _) = resident_user(db, &staff, "王五", 3, grid).await;
-        let (zhao, zhp) = resident_user(db, &staff, "赵六", 4, grid).await;
-        let scheme = s
-            .create_scheme(
-                &staff,
-                &SchemeForm {
-                    name: "志愿积分".into(),
-                    kind: "volunteer".into(),
-                    node_id: Some(t["a1"].id),
-                    rules: None,
-                },
-                "t",
-            )
-            .await
-            .expect("scheme");
-        let mut form = running("敬老服务", 3);
-        form.scheme_id = scheme.id.to_string();
-        form.points_per_hour = "10".into();
-        let a = s.create_activity(&staff, t["a1"].id, &form, "t").await.expect("a");
-        let b = s
-            .create_activity(&staff, t["a1"].id, &running("另一活动", 5), "t")
-            .await
-            .expect("b");
-        for who in [&zhang, &li, &zhao] {
-            s.sign_up(who, a.id, None, "t").await.expect("sign up");
-        }
-        let start = Utc::now() - TimeDelta::hours(1);
-        let early = start - TimeDelta::minutes(20);
+    // At 10:00; an activity ending at 23:50 checked out at 00:10; one running across midnight
+    // (23:30 ± 1 hour); one begun before midnight and checked into after it (00:10).
+    for (hour, minute) in [(10, 0), (22, 50), (23, 30), (0, 10)] {
+        for_each_engine(async |db| {
+            db.store.clock().set(china_time(hour, minute));
+            codes_story(db).await
+        })
+        .await;
+    }
+}
 
-        // Only those who manage the activity see its code.
-        check!(matches!(
-            s.checkin_code(&zhang, a.id, Purpose::In).await,
-            Err(StoreError::Forbidden)
-        ));
-        let code = s.code_at(a.id, Purpose::In, early).code;
-        let check = |who: &Actor, id: i64, p: Purpose, c: String, at: chrono::DateTime<Utc>| {
-            let (s, who) = (s.clone(), who.clone());
-            async move { s.check_with_code_at(&who, id, p, &c, at, "t").await }
-        };
-        // Expired: no replay after expiry.
-        let late = early + TimeDelta::seconds(CODE_SECONDS + 1);
-        refused(
-            check(&zhang, a.id, Purpose::In, code.clone(), late).await,
-            "code",
-            "过期",
-        );
-        // Another activity's code, a tampered code, the wrong purpose.
-        let b_code = s.code_at(b.id, Purpose::In, early).code;
-        refused(
-            check(&zhang, a.id, Purpose::In, b_code, early).await,
-            "code",
-            "另一个活动",
-        );
-        let tampered = code.replacen(&format!("{}.", a.id), &format!("{}.", b.id), 1);
-        refused(check(&zhang, b.id, Purpose::In, tampered, early).await, "code", "无效");
-        refused(
-            check(&zhang, a.id, Purpose::Out, code.clone(), early).await,
-            "code",
-            "签到码",
-        );
-        // Not signed up: no walk-ins by code.
-        refused(
-            check(&wang, a.id, Purpose::In, code.clone(), early).await,
-            "code",
-            "未报名",
-        );
-        // Outside the activity's day.
-        let tomorrow = early + TimeDelta::days(1);
-        let t_code = s.code_at(a.id, Purpose::In, tomorrow).code;
-        refused(
-            check(&zhang, a.id, Purpose::In, t_code, tomorrow).await,
-            "code",
-            "活动当天",
-        );
-        // Once, not twice.
-        let ok = check(&zhang, a.id, Purpose::In, code.clone(), early)
-            .await
-            .expect("check in");
-        check!(ok.checked_in_at.is_some());
-        refused(
-            check(&zhang, a.id, Purpose::In, code.clone(), early).await,
-            "code",
-            "重复签到",
-        );
-        refused(
-            check(
-                &li,
-                a.id,
-                Purpose::Out,
-                s.code_at(a.id, Purpose::Out, early).code,
-                early,
-            )
-            .await,
-            "code",
-            "尚未签到",
-        );
-        // Zhang stays 20 minutes past the end: hours stop at the end.
-        let end = start + TimeDelta::hours(2);
-        let after = end + TimeDelta::minutes(20);
-        check(
-            &zhang,
-            a.id,
-            Purpose::Out,
-            s.code_at(a.id, Purpose::Out, after).code,
-            after,
-        )
-        .await
-        .expect("check out");
-        // Li checks in half an hour in, without a check-out; Zhao had no phone: ticked by staff.
-        let mid = start + TimeDelta::minutes(30);
-        check(&li, a.id, Purpose::In, s.code_at(a.id, Purpose::In, mid).code, mid)
-            .await
-            .expect("li in");
-        let rows = s.signups(&staff, a.id).await.expect("signups");
-        let zhao_row = rows.iter().find(|r| r.person_id == zhp).expect("zhao");
-        s.confirm_presence(
+/// 16 November 2026 at `hour:minute` China time.
+fn china_time(hour: u32, minute: u32) -> chrono::DateTime<Utc> {
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 16).expect("day");
+    day.and_hms_opt(hour, minute, 0).expect("time").and_utc() - TimeDelta::hours(8)
+}
+
+async fn codes_story(db: &Db) {
+    let t = build_tree(db).await;
+    let s = &db.store;
+    let staff = staff_user(db, "organiser", &t["a1"]).await;
+    let other_staff = staff_user(db, "colleague", &t["a1"]).await;
+    let grid = &t["a1g1a"];
+    let (zhang, zp) = resident_user(db, &staff, "张三", 1, grid).await;
+    let (li, lp) = resident_user(db, &staff, "李四", 2, grid).await;
+    let (wang, _) = resident_user(db, &staff, "王五", 3, grid).await;
+    let (zhao, zhp) = resident_user(db, &staff, "赵六", 4, grid).await;
+    let scheme = s
+        .create_scheme(
             &staff,
-            a.id,
-            &BatchAttendance {
-                present: vec![zhao_row.id],
+            &SchemeForm {
+                name: "志愿积分".into(),
+                kind: "volunteer".into(),
+                node_id: Some(t["a1"].id),
+                rules: None,
             },
             "t",
         )
         .await
-        .expect("presence");
+        .expect("scheme");
+    let mut form = running(s.now(), "敬老服务", 3);
+    form.scheme_id = scheme.id.to_string();
+    form.points_per_hour = "10".into();
+    let a = s.create_activity(&staff, t["a1"].id, &form, "t").await.expect("a");
+    let b = s
+        .create_activity(&staff, t["a1"].id, &running(s.now(), "另一活动", 5), "t")
+        .await
+        .expect("b");
+    for who in [&zhang, &li, &zhao] {
+        s.sign_up(who, a.id, None, "t").await.expect("sign up");
+    }
+    let start = s.now() - TimeDelta::hours(1);
+    let early = start - TimeDelta::minutes(20);
 
-        // Only the organiser confirms; then one record each, never longer than the activity.
-        check!(matches!(
-            s.confirm_attendance(&other_staff, a.id, "t").await,
-            Err(StoreError::Forbidden)
-        ));
-        let out = s.confirm_attendance(&staff, a.id, "t").await.expect("confirm");
-        eq!(out.points_pending.len(), 0);
-        eq!(out.records.len(), 3);
-        let duration = (end - start).num_minutes();
-        for r in &out.records {
-            check!(r.minutes <= duration);
-            eq!(r.source, "attendance");
-            eq!(r.confirmed_by, staff.user_id);
-            eq!(r.organiser_name, "organiser");
-        }
-        let zr = out.records.iter().find(|r| r.person_id == zp).expect("zhang record");
-        eq!(zr.minutes, duration);
-        check!(zr.points_tx_id.is_some());
-        eq!(s.balance(&zhang, scheme.id, zp).await.expect("balance"), 20);
-        let lr = out.records.iter().find(|r| r.person_id == lp).expect("li record");
-        check!(lr.minutes > 0 && lr.minutes < duration);
-        // Confirming again is refused; crediting again answers the same transaction.
-        refused(s.confirm_attendance(&staff, a.id, "t").await, "activity_id", "已确认");
-        let again = s.credit_record_points(&staff, zr.id, "t").await.expect("again");
-        eq!(again, zr.points_tx_id);
-        eq!(s.balance(&zhang, scheme.id, zp).await.expect("balance"), 20);
+    // Only those who manage the activity see its code.
+    check!(matches!(
+        s.checkin_code(&zhang, a.id, Purpose::In).await,
+        Err(StoreError::Forbidden)
+    ));
+    let code = s.code_at(a.id, Purpose::In, early).code;
+    let check = |who: &Actor, id: i64, p: Purpose, c: String, at: chrono::DateTime<Utc>| {
+        let (s, who) = (s.clone(), who.clone());
+        async move { s.check_with_code_at(&who, id, p, &c, at, "t").await }
+    };
+    // Expired: no replay after expiry.
+    let late = early + TimeDelta::seconds(CODE_SECONDS + 1);
+    refused(
+        check(&zhang, a.id, Purpose::In, code.clone(), late).await,
+        "code",
+        "过期",
+    );
+    // Another activity's code, a tampered code, the wrong purpose.
+    let b_code = s.code_at(b.id, Purpose::In, early).code;
+    refused(
+        check(&zhang, a.id, Purpose::In, b_code, early).await,
+        "code",
+        "另一个活动",
+    );
+    let tampered = code.replacen(&format!("{}.", a.id), &format!("{}.", b.id), 1);
+    refused(check(&zhang, b.id, Purpose::In, tampered, early).await, "code", "无效");
+    refused(
+        check(&zhang, a.id, Purpose::Out, code.clone(), early).await,
+        "code",
+        "签到码",
+    );
+    // Not signed up: no walk-ins by code.
+    refused(
+        check(&wang, a.id, Purpose::In, code.clone(), early).await,
+        "code",
+        "未报名",
+    );
+    // Outside the activity's days.
+    let tomorrow = early + TimeDelta::days(2);
+    let t_code = s.code_at(a.id, Purpose::In, tomorrow).code;
+    refused(
+        check(&zhang, a.id, Purpose::In, t_code, tomorrow).await,
+        "code",
+        "活动当天",
+    );
+    // Once, not twice.
+    let ok = check(&zhang, a.id, Purpose::In, code.clone(), early)
+        .await
+        .expect("check in");
+    check!(ok.checked_in_at.is_some());
+    refused(
+        check(&zhang, a.id, Purpose::In, code.clone(), early).await,
+        "code",
+        "重复签到",
+    );
+    refused(
+        check(
+            &li,
+            a.id,
+            Purpose::Out,
+            s.code_at(a.id, Purpose::Out, early).code,
+            early,
+        )
+        .await,
+        "code",
+        "尚未签到",
+    );
+    // Zhang stays 20 minutes past the end: hours stop at the end.
+    let end = start + TimeDelta::hours(2);
+    let after = end + TimeDelta::minutes(20);
+    check(
+        &zhang,
+        a.id,
+        Purpose::Out,
+        s.code_at(a.id, Purpose::Out, after).code,
+        after,
+    )
+    .await
+    .expect("check out");
+    // Li checks in half an hour in, without a check-out; Zhao had no phone: ticked by staff.
+    let mid = start + TimeDelta::minutes(30);
+    check(&li, a.id, Purpose::In, s.code_at(a.id, Purpose::In, mid).code, mid)
+        .await
+        .expect("li in");
+    let rows = s.signups(&staff, a.id).await.expect("signups");
+    let zhao_row = rows.iter().find(|r| r.person_id == zhp).expect("zhao");
+    s.confirm_presence(
+        &staff,
+        a.id,
+        &BatchAttendance {
+            present: vec![zhao_row.id],
+        },
+        "t",
+    )
+    .await
+    .expect("presence");
 
-        // A correction is a new record; the original stays; the total is the corrected value.
-        let fix = CorrectionForm {
-            hours: "1.5".into(),
-            reason: "提前离场".into(),
-        };
-        let c = s.correct_record(&staff, zr.id, &fix, "t").await.expect("correct");
-        eq!(
-            (c.source.as_str(), c.corrects_id, c.minutes, c.delta_minutes),
-            ("correction", Some(zr.id), 90, 90 - duration)
-        );
-        let original = s.service_record(&staff, zr.id).await.expect("original");
-        eq!(
-            (original.minutes, original.delta_minutes),
-            (zr.minutes, zr.delta_minutes)
-        );
-        refused(s.correct_record(&staff, zr.id, &fix, "t").await, "hours", "最新");
-        // The points follow: 1.5 hours earn 15, so 5 of the 20 go back.
-        check!(c.points_tx_id.is_some());
-        eq!(s.balance(&zhang, scheme.id, zp).await.expect("balance"), 15);
-        let (records, total) = s.records_of_person(&zhang, zp).await.expect("mine");
-        eq!(total, 90);
-        eq!(records.len(), 2);
-        let c2 = s
-            .correct_record(
-                &staff,
-                c.id,
-                &CorrectionForm {
-                    hours: "1".into(),
-                    reason: "再核".into(),
-                },
-                "t",
-            )
-            .await
-            .expect("correct the correction");
-        eq!(c2.delta_minutes, -30);
-        eq!(s.balance(&zhang, scheme.id, zp).await.expect("balance"), 10);
-        eq!(s.records_of_person(&staff, zp).await.expect("records").1, 60);
-        let raw = db
-            .scalar(&format!("SELECT COUNT(*) FROM service_records WHERE id = {}", zr.id))
-            .await;
-        eq!(raw, 1);
-    })
-    .await;
+    // Only the organiser confirms; then one record each, never longer than the activity.
+    check!(matches!(
+        s.confirm_attendance(&other_staff, a.id, "t").await,
+        Err(StoreError::Forbidden)
+    ));
+    let out = s.confirm_attendance(&staff, a.id, "t").await.expect("confirm");
+    eq!(out.points_pending.len(), 0);
+    eq!(out.records.len(), 3);
+    let duration = (end - start).num_minutes();
+    for r in &out.records {
+        check!(r.minutes <= duration);
+        eq!(r.source, "attendance");
+        eq!(r.confirmed_by, staff.user_id);
+        eq!(r.organiser_name, "organiser");
+    }
+    let zr = out.records.iter().find(|r| r.person_id == zp).expect("zhang record");
+    eq!(zr.minutes, duration);
+    check!(zr.points_tx_id.is_some());
+    eq!(s.balance(&zhang, scheme.id, zp).await.expect("balance"), 20);
+    let lr = out.records.iter().find(|r| r.person_id == lp).expect("li record");
+    check!(lr.minutes > 0 && lr.minutes < duration);
+    // Confirming again is refused; crediting again answers the same transaction.
+    refused(s.confirm_attendance(&staff, a.id, "t").await, "activity_id", "已确认");
+    let again = s.credit_record_points(&staff, zr.id, "t").await.expect("again");
+    eq!(again, zr.points_tx_id);
+    eq!(s.balance(&zhang, scheme.id, zp).await.expect("balance"), 20);
+
+    // A correction is a new record; the original stays; the total is the corrected value.
+    let fix = CorrectionForm {
+        hours: "1.5".into(),
+        reason: "提前离场".into(),
+    };
+    let c = s.correct_record(&staff, zr.id, &fix, "t").await.expect("correct");
+    eq!(
+        (c.source.as_str(), c.corrects_id, c.minutes, c.delta_minutes),
+        ("correction", Some(zr.id), 90, 90 - duration)
+    );
+    let original = s.service_record(&staff, zr.id).await.expect("original");
+    eq!(
+        (original.minutes, original.delta_minutes),
+        (zr.minutes, zr.delta_minutes)
+    );
+    refused(s.correct_record(&staff, zr.id, &fix, "t").await, "hours", "最新");
+    // The points follow: 1.5 hours earn 15, so 5 of the 20 go back.
+    check!(c.points_tx_id.is_some());
+    eq!(s.balance(&zhang, scheme.id, zp).await.expect("balance"), 15);
+    let (records, total) = s.records_of_person(&zhang, zp).await.expect("mine");
+    eq!(total, 90);
+    eq!(records.len(), 2);
+    let c2 = s
+        .correct_record(
+            &staff,
+            c.id,
+            &CorrectionForm {
+                hours: "1".into(),
+                reason: "再核".into(),
+            },
+            "t",
+        )
+        .await
+        .expect("correct the correction");
+    eq!(c2.delta_minutes, -30);
+    eq!(s.balance(&zhang, scheme.id, zp).await.expect("balance"), 10);
+    eq!(s.records_of_person(&staff, zp).await.expect("records").1, 60);
+    let raw = db
+        .scalar(&format!("SELECT COUNT(*) FROM service_records WHERE id = {}", zr.id))
+        .await;
+    eq!(raw, 1);
 }
 
 #[tokio::test]

@@ -271,6 +271,7 @@ async fn browser_journey_from_first_login_to_a_new_grid() {
     app.load_foshan().await;
     app.add_user("admin", Role::SystemAdmin, None, true).await;
     let base = app.base.clone();
+    let store = app.store.clone();
     let recovery = in_browser(|c| async move {
         // Not signed in: the console sends the visitor to the login page.
         c.goto(&base).await.expect("open the console");
@@ -296,7 +297,7 @@ async fn browser_journey_from_first_login_to_a_new_grid() {
             "a QR code is shown on {}",
             describe(&c).await
         );
-        type_into(&c, "#code", &totp_now(&secret)).await;
+        type_into(&c, "#code", &totp_now(&store, &secret)).await;
         click(&c, r#"form[action="/account/totp"] button[type="submit"]"#).await;
         text_where(&c, "#recovery-codes li", |t| !t.is_empty()).await;
         let mut recovery = Vec::new();

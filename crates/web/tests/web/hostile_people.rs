@@ -169,7 +169,7 @@ async fn story(app: &TestApp) {
             .json());
         for field in ["served_on", "hours", "description", "rating"] {
             let mut form = vec![
-                ("served_on", gongjian_domain::ids::today_shanghai().to_string()),
+                ("served_on", app.store.today().to_string()),
                 ("hours", "1".into()),
                 ("description", "服务".into()),
             ];

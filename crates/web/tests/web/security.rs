@@ -374,7 +374,7 @@ async fn administrators_set_up_and_use_a_second_factor() {
     let again = http.get("/account/totp").await.expect(200).text;
     assert_eq!(element_text(&again, "totp-secret").as_deref(), Some(secret.as_str()));
 
-    let wrong = if totp_now(&secret) == "000000" {
+    let wrong = if totp_now(&app.store, &secret) == "000000" {
         "111111"
     } else {
         "000000"
@@ -383,7 +383,7 @@ async fn administrators_set_up_and_use_a_second_factor() {
     assert!(r.text.contains("field-error"), "{}", r.text);
     assert!(problem_type(&http.get("/api/v1/roots").await, 403).ends_with("second-factor-required"));
 
-    let step = current_step();
+    let step = current_step(&app.store);
     let code = totp_at_step(&secret, step);
     let r = http.submit("/account/totp", &[("code", &code)]).await.expect(200);
     let recovery = list_items(&r.text, "recovery-codes");

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use gongjian_domain::access::{Actor, Grant, Reach, Role};
+use gongjian_domain::clock::Clock;
 use gongjian_store::Store;
 use gongjian_store::accounts::User;
 use gongjian_store::totp;
@@ -88,6 +89,16 @@ fn with_database(url: &str, name: &str) -> String {
     out
 }
 
+/// The instant every test application starts at: Monday 16 November 2026, 10:00 China time (after every date the demo city writes). Tests
+/// never read the wall clock; a test that needs another hour sets the store's clock.
+pub fn start_instant() -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc
+        .with_ymd_and_hms(2026, 11, 16, 2, 0, 0)
+        .single()
+        .expect("a valid instant")
+}
+
 /// The application served on a loopback port, on a fresh migrated database.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`, without a trailing slash.
@@ -114,14 +125,24 @@ impl TestApp {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join("t.db").display());
                 let store = Store::connect(&url).await.expect("connect sqlite");
-                (store, url, Some(dir), None)
+                (
+                    store.with_clock(Clock::starting_at(start_instant())),
+                    url,
+                    Some(dir),
+                    None,
+                )
             }
             Engine::Postgres => {
                 let (pg, url) = PgDatabase::create().await;
                 let store = Store::connect(&url)
                     .await
                     .unwrap_or_else(|e| panic!("connect {url}: {e}"));
-                (store, url, None, Some(pg))
+                (
+                    store.with_clock(Clock::starting_at(start_instant())),
+                    url,
+                    None,
+                    Some(pg),
+                )
             }
         };
         store
@@ -136,7 +157,8 @@ impl TestApp {
     pub async fn start_beside(first: &TestApp) -> TestApp {
         let store = Store::connect(&first.url)
             .await
-            .unwrap_or_else(|e| panic!("connect {}: {e}", first.url));
+            .unwrap_or_else(|e| panic!("connect {}: {e}", first.url))
+            .with_clock(first.store.clock().clone());
         TestApp::serve(first.engine, store, first.url.clone(), None, None).await
     }
 
@@ -211,7 +233,7 @@ impl TestApp {
         let setup = self.store.begin_totp(&actor).await.expect("begin TOTP");
         let recovery = self
             .store
-            .confirm_totp(&actor, "no-session", &totp_now(&setup.secret), "127.0.0.1")
+            .confirm_totp(&actor, "no-session", &totp_now(&self.store, &setup.secret), "127.0.0.1")
             .await
             .expect("confirm TOTP");
         assert_eq!(recovery.len(), 10, "{recovery:?}");
@@ -298,17 +320,13 @@ pub struct Admin {
     pub recovery: Vec<String>,
 }
 
-/// The TOTP code of `secret` (base32) for the current 30-second step.
-pub fn totp_now(secret: &str) -> String {
-    totp_at_step(secret, current_step())
+/// The TOTP code of `secret` (base32) for the current 30-second step by the store's clock.
+pub fn totp_now(store: &Store, secret: &str) -> String {
+    totp_at_step(secret, current_step(store))
 }
 
-pub fn current_step() -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs() as i64;
-    totp::step_of(now)
+pub fn current_step(store: &Store) -> i64 {
+    totp::step_of(store.now().timestamp())
 }
 
 pub fn totp_at_step(secret: &str, step: i64) -> String {

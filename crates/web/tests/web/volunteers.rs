@@ -28,8 +28,7 @@ fn id(v: &Value) -> i64 {
 }
 
 /// An activity running from an hour ago to an hour from now, sign-up open until its end.
-fn running(title: &str, capacity: i64) -> Value {
-    let now = Utc::now();
+fn running(now: chrono::DateTime<Utc>, title: &str, capacity: i64) -> Value {
     json!({
         "title": title, "kind": "volunteer", "place": "社区广场", "content": "清理楼道杂物",
         "starts_at": (now - TimeDelta::hours(1)).to_rfc3339(),
@@ -127,7 +126,7 @@ async fn http_story(app: &TestApp) {
     staff.get(&format!("/teams/{}", id(&team))).await.expect(200);
 
     // Activities: errors per field; then a capacity of 2 with a waitlist.
-    let mut bad = running("", 0);
+    let mut bad = running(app.store.now(), "", 0);
     bad["ends_at"] = bad["starts_at"].clone();
     let r = staff
         .post_json(&format!("/api/v1/nodes/{community}/activities"), &bad)
@@ -153,7 +152,7 @@ async fn http_story(app: &TestApp) {
         .expect(422);
     assert!(r.text.contains(r#"value="保留的标题""#), "{}", r.text);
     assert!(r.text.contains("结束时间应晚于开始时间") && r.text.contains("名额应为"));
-    let mut body = running("敬老服务", 2);
+    let mut body = running(app.store.now(), "敬老服务", 2);
     body["scheme_id"] = scheme["id"].clone();
     body["points_per_hour"] = json!(10);
     let a = staff
@@ -200,7 +199,7 @@ async fn http_story(app: &TestApp) {
     let other = staff
         .post_json(
             &format!("/api/v1/nodes/{community}/activities"),
-            &running("另一活动", 5),
+            &running(app.store.now(), "另一活动", 5),
         )
         .await
         .expect(201)
@@ -336,7 +335,7 @@ async fn race_story(app: &TestApp) {
     let a = staff
         .post_json(
             &format!("/api/v1/nodes/{community}/activities"),
-            &running("百场群众活动", CAPACITY),
+            &running(app.store.now(), "百场群众活动", CAPACITY),
         )
         .await
         .expect(201)
@@ -403,7 +402,10 @@ async fn hostile_story(app: &TestApp) {
     let body = json!({"name": "住户", "home_node_id": t.grid_l3["id"], "household": "1栋"});
     let person = id(&staff.post_json("/api/v1/people", &body).await.expect(201).json());
     let a = id(&staff
-        .post_json(&format!("/api/v1/nodes/{community}/activities"), &running("活动", 5))
+        .post_json(
+            &format!("/api/v1/nodes/{community}/activities"),
+            &running(app.store.now(), "活动", 5),
+        )
         .await
         .expect(201)
         .json());
@@ -421,7 +423,7 @@ async fn hostile_story(app: &TestApp) {
             "points_per_hour",
             "team_id",
         ] {
-            let mut body = running("活动", 5);
+            let mut body = running(app.store.now(), "活动", 5);
             body[field] = json!(v);
             let r = staff
                 .post_json(&format!("/api/v1/nodes/{community}/activities"), &body)
@@ -488,7 +490,10 @@ async fn hostile_story(app: &TestApp) {
         let r = staff.submit(&format!("/m/activities/{a}/check/in"), &[("c", &v)]).await;
         answered(&r, &format!("{what} as a scanned code"), &v);
         let fresh = id(&staff
-            .post_json(&format!("/api/v1/nodes/{community}/activities"), &running("待取消", 5))
+            .post_json(
+                &format!("/api/v1/nodes/{community}/activities"),
+                &running(app.store.now(), "待取消", 5),
+            )
             .await
             .expect(201)
             .json());
@@ -524,7 +529,7 @@ async fn browser_journey_from_a_new_activity_to_confirmed_hours() {
         .await
         .expect(204);
     let base = app.base.clone();
-    let now = Utc::now();
+    let now = app.store.now();
     let (start, end) = (
         local_input(&(now - TimeDelta::hours(2))),
         local_input(&(now + TimeDelta::hours(1))),

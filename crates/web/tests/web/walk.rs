@@ -345,7 +345,7 @@ async fn walk_story(app: &TestApp) {
         };
         let registration = s.register(&o, &input, "test").await.expect("registration").id;
         let day = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").expect("day");
-        let today = gongjian_domain::ids::today_shanghai();
+        let today = s.today();
         let (letter, _) = s
             .issue_thanks_letter(&o, node, unit, day("2026-01-01"), today, "test")
             .await
@@ -422,7 +422,7 @@ async fn walk_story(app: &TestApp) {
         };
         let team = s.create_team(&a, &team, "test").await.expect("team").id;
         s.add_team_member(&a, team, vol, true, "test").await.expect("member");
-        let now = chrono::Utc::now();
+        let now = s.now();
         let h = |n: i64| (now + chrono::TimeDelta::hours(n)).to_rfc3339();
         let form = |title: &str| ActivityForm {
             title: format!("{tag}{title}"),
