@@ -154,6 +154,9 @@ pub struct Store {
     pub(crate) ledger_gate: std::sync::Arc<tokio::sync::Mutex<crate::points::LedgerWriter>>,
     /// Where every use case reads the current time (see [`gongjian_domain::clock`]).
     pub(crate) clock: gongjian_domain::clock::Clock,
+    /// Whether SQLite's common writes go as one script, and how many did
+    /// (`points::sqlite_write`).
+    pub(crate) script_path: crate::points::ScriptPath,
 }
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
@@ -225,6 +228,7 @@ impl Store {
             keys: std::sync::Arc::new(crate::crypto::Keyring::ephemeral()?),
             ledger_gate: std::sync::Arc::new(tokio::sync::Mutex::new(crate::points::LedgerWriter::default())),
             clock: gongjian_domain::clock::Clock::system(),
+            script_path: crate::points::ScriptPath::default(),
         })
     }
 

@@ -57,6 +57,7 @@ impl IntoResponse for PageError {
                 "您可以查看该记录，但无权进行此操作。".to_string(),
             ),
             PageError::Store(StoreError::Invalid(v)) => (StatusCode::UNPROCESSABLE_ENTITY, "输入有误", v.to_string()),
+            PageError::Store(StoreError::Conflict(m)) => (StatusCode::CONFLICT, "请求冲突", m),
             PageError::BadRequest(m) => (StatusCode::BAD_REQUEST, "请求有误", m),
             PageError::Store(e) => {
                 let op = log_internal(&e);
@@ -149,6 +150,10 @@ impl ApiError {
                     "无权操作",
                     "您无权对该记录进行此操作".into(),
                 ),
+            ),
+            ApiError::Store(StoreError::Conflict(m)) => (
+                StatusCode::CONFLICT,
+                mk(StatusCode::CONFLICT, "conflict", "请求冲突", m.clone()),
             ),
             ApiError::Store(e) => {
                 let op = log_internal(e);

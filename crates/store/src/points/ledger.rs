@@ -84,6 +84,24 @@ pub(crate) struct Opening<'a> {
     pub memo: String,
     /// The transaction's instant, as stored (`created_at`).
     pub at: String,
+    /// What the request asked for ([`request_digest`]), stored with the key: a later request
+    /// under the key replays this one only when it asked for the same.
+    pub digest: String,
+}
+
+/// The digest of what a request asks for: SHA-256 over the parsed write's meaningful fields —
+/// whom, which scheme, how much, from what source, which item — given as a JSON object (its
+/// keys sorted), never over the request's bytes, so the same request sent with its fields in
+/// another order or with other spacing is the same request.
+pub(crate) fn request_digest(content: serde_json::Value) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(content.to_string().as_bytes()))
+}
+
+/// The answer to a used idempotency key sent with a request other than the one it was first
+/// used for (another content, kind or actor).
+pub(crate) fn key_conflict() -> StoreError {
+    StoreError::Conflict("该 Idempotency-Key 已用于另一请求，本次请求未执行；新的请求请使用新的 Idempotency-Key".into())
 }
 
 impl Opening<'_> {
@@ -148,8 +166,8 @@ pub(crate) struct Leg {
 pub(crate) async fn open(tx: &mut Tx, actor: &Actor, o: &Opening<'_>) -> StoreResult<Opened> {
     check_idempotency_key(o.key).map_err(|m| StoreError::field("idempotency_key", m))?;
     let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO point_transactions (idempotency_key, scheme_id, kind, source, item, memo, actor_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+        "INSERT INTO point_transactions (idempotency_key, scheme_id, kind, source, item, memo, actor_id, created_at, \
+         request_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
     )
     .bind(o.key)
     .bind(o.scheme_id)
@@ -159,6 +177,7 @@ pub(crate) async fn open(tx: &mut Tx, actor: &Actor, o: &Opening<'_>) -> StoreRe
     .bind(&o.memo)
     .bind(actor.user_id)
     .bind(&o.at)
+    .bind(&o.digest)
     .fetch_optional(&mut **tx)
     .await?;
     if let Some(id) = id {
@@ -167,16 +186,18 @@ pub(crate) async fn open(tx: &mut Tx, actor: &Actor, o: &Opening<'_>) -> StoreRe
     replayed(tx, actor, o).await.map(Opened::Replay)
 }
 
-/// The transaction stored under `o.key`, when it was the same actor's and of the same kind:
-/// a repeated request answers with it.
+/// The transaction stored under `o.key`, when it was the same actor's, of the same kind and
+/// asked for the same (its digest; a row from before digests were kept has none and is not
+/// compared on it): a repeated request answers with it. Any other request under the key is a
+/// [`StoreError::Conflict`].
 pub(crate) async fn replayed(conn: &mut AnyConnection, actor: &Actor, o: &Opening<'_>) -> StoreResult<i64> {
-    let (id, kind, by): (i64, String, Option<i64>) =
-        sqlx::query_as("SELECT id, kind, actor_id FROM point_transactions WHERE idempotency_key = $1")
+    let (id, kind, by, digest): (i64, String, Option<i64>, String) =
+        sqlx::query_as("SELECT id, kind, actor_id, request_digest FROM point_transactions WHERE idempotency_key = $1")
             .bind(o.key)
             .fetch_one(&mut *conn)
             .await?;
-    if kind != o.kind || by != Some(actor.user_id) {
-        return Err(StoreError::field("idempotency_key", "该幂等键已用于另一请求"));
+    if kind != o.kind || by != Some(actor.user_id) || (!digest.is_empty() && digest != o.digest) {
+        return Err(key_conflict());
     }
     Ok(id)
 }
@@ -249,7 +270,7 @@ pub(crate) fn push_sqlite_postings(sql: &mut Sql, tx_id: i64, legs: &[Leg]) {
 
 /// A holder's balance refused below zero, as the field error it is.
 pub(crate) fn short_of_points(e: StoreError) -> StoreError {
-    if super::sqlite_write::refused_by_check(&e, "balance") {
+    if super::sqlite_write::refused_by_check(&e) {
         StoreError::field("points", "积分不足")
     } else {
         e
@@ -319,6 +340,13 @@ impl Store {
             item: source.item().to_string(),
             memo: String::new(),
             at: self.now_text(),
+            digest: request_digest(serde_json::json!({
+                "person": h.id,
+                "scheme": scheme_id,
+                "amount": amount,
+                "source": source.reference(),
+                "item": source.item(),
+            })),
         };
         let audit = |id: i64| {
             AuditEvent::by(actor, "points.credit", format!("point_tx:{id}"), client).with_detail(format!(
@@ -342,7 +370,7 @@ impl Store {
             ]
         };
         let labels = |account: i64| [person_label(account, &h), system_label(issuance, "issuance")];
-        if self.engine == Engine::Sqlite
+        if self.one_script()
             && !capped
             && let Some(account) = account
         {
@@ -442,6 +470,13 @@ impl Store {
             item: item.clone(),
             memo: String::new(),
             at: self.now_text(),
+            // The amount asked for, not the amount taken (which the balance decides).
+            digest: request_digest(serde_json::json!({
+                "person": h.id,
+                "scheme": scheme_id,
+                "amount": amount.get(),
+                "item": item,
+            })),
         };
         let (gate, mut tx) = self.begin_ledger_write_on(conn).await?;
         let id = match open(&mut tx, actor, &opening).await? {
@@ -552,6 +587,13 @@ impl Store {
                 kind,
                 source: format!("person:{}", to.id),
                 item: String::new(),
+                digest: request_digest(serde_json::json!({
+                    "scheme": scheme.id,
+                    "to": to.id,
+                    "amount": amount,
+                    "donation": input.donation,
+                    "memo": memo,
+                })),
                 memo,
                 at: self.now_text(),
             },
@@ -631,6 +673,7 @@ impl Store {
                 item: year.to_string(),
                 memo: String::new(),
                 at: self.now_text(),
+                digest: request_digest(serde_json::json!({"scheme": scheme_id, "year": year})),
             },
         )
         .await?

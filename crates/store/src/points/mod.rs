@@ -26,7 +26,8 @@ use utoipa::ToSchema;
 
 pub use ledger::{Entry, PointTx, TransferInput};
 pub use shop::{ItemForm, RedeemInput, Redemption, ShopItem};
-pub(crate) use sqlite_write::LedgerWriter;
+pub use sqlite_write::FastPathWrites;
+pub(crate) use sqlite_write::{LedgerWriter, ScriptPath};
 pub use views::{AccountView, LedgerCheck, LedgerLine, MyPoints, Statement, StatementLine};
 
 use crate::audit::AuditEvent;

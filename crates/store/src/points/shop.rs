@@ -11,10 +11,10 @@ use sqlx::AnyConnection;
 use utoipa::ToSchema;
 
 use super::holder_account;
-use super::ledger::{Leg, Opened, Opening, balanced, open, post, push_sqlite_postings, short_of_points};
+use super::ledger::{Leg, Opened, Opening, balanced, open, post, push_sqlite_postings, request_digest};
 use super::sqlite_write::{LedgerWrite, Written, refused_by_check};
 use crate::audit::AuditEvent;
-use crate::db::{Engine, Store};
+use crate::db::Store;
 use crate::error::{StoreError, StoreResult};
 use crate::sql::Sql;
 use crate::{Page, scope};
@@ -305,6 +305,12 @@ impl Store {
             item: String::new(),
             memo: format!("{} × {}", item.name, input.quantity),
             at: self.now_text(),
+            // Whom for: the holder, also when a resident leaves `person_id` out.
+            digest: request_digest(serde_json::json!({
+                "item": item.id,
+                "quantity": input.quantity,
+                "person": holder.id,
+            })),
         };
         let audit = |id: i64| {
             AuditEvent::by(actor, "shop.redeem", format!("redemption:{id}"), client).with_detail(format!(
@@ -327,11 +333,13 @@ impl Store {
             ]
         };
         let now = opening.at.clone();
-        let (id, tx_id) = if self.engine == Engine::Sqlite
+        let mut conn = Some(conn);
+        let mut fast = None;
+        if self.one_script()
             && let Some(account) = found.account_id
         {
             // Nothing to read under the lock: one round trip (see `sqlite_write`).
-            drop(conn);
+            drop(conn.take());
             let legs = balanced(0, spend(account))?;
             let body = |sql: &mut Sql, tx_id: i64, id: i64| {
                 // A withdrawn item gives no stock: its stock would go below zero, which is refused.
@@ -370,18 +378,22 @@ impl Store {
                 body: &body,
                 redemption: true,
             };
-            let written = self.sqlite_ledger_write(actor, &write).await.map_err(|e| {
-                if refused_by_check(&e, "stock") {
-                    StoreError::field("quantity", "库存不足")
-                } else {
-                    short_of_points(e)
-                }
-            })?;
-            match written {
-                Written::Replay(id) => return self.redemption_by_tx(id).await,
-                Written::New { tx_id, redemption_id } => (redemption_id, tx_id),
+            match self.sqlite_ledger_write(actor, &write).await {
+                Ok(Written::Replay(id)) => return self.redemption_by_tx(id).await,
+                Ok(Written::New { tx_id, redemption_id }) => fast = Some((redemption_id, tx_id)),
+                // The stock or the holder's balance would go below zero, and nothing was
+                // written: the general way tells which (or writes, if another writer gave).
+                Err(e) if refused_by_check(&e) => {}
+                Err(e) => return Err(e),
             }
+        }
+        let (id, tx_id) = if let Some(ids) = fast {
+            ids
         } else {
+            let conn = match conn {
+                Some(conn) => conn,
+                None => self.pool.acquire().await?,
+            };
             let (gate, mut tx) = self.begin_ledger_write_on(conn).await?;
             let tx_id = match open(&mut tx, actor, &opening).await? {
                 Opened::Replay(id) => {
@@ -541,13 +553,14 @@ impl Store {
                 item: String::new(),
                 memo: format!("{} × {}", item.name, r.quantity),
                 at: self.now_text(),
+                digest: request_digest(serde_json::json!({"redemption": id})),
             },
         )
         .await
         {
             Ok(Opened::New(t)) => t,
             // Cancelled before (by anyone): the redemption's state says so.
-            Ok(Opened::Replay(_)) | Err(StoreError::Invalid(_)) => {
+            Ok(Opened::Replay(_)) | Err(StoreError::Invalid(_) | StoreError::Conflict(_)) => {
                 drop(tx);
                 drop(gate);
                 return Err(self.refused_transition(id, RedemptionStatus::Cancelled).await);

@@ -18,8 +18,11 @@
 //! what may not be stored, and a refused statement stops the script before its `COMMIT`, after
 //! which the transaction is rolled back:
 //!
-//! - a used idempotency key is refused by its unique index — the request is a repeat;
-//! - a holder's balance and an item's stock below zero are refused by `CHECK` constraints;
+//! - a used idempotency key is refused by its unique index — the request is a repeat, answered
+//!   as the general path answers it (the first answer when the request is the same, by the
+//!   digest stored with the key; a conflict when it is not);
+//! - a holder's balance and an item's stock below zero are refused by `CHECK` constraints (a
+//!   refused redemption is then written the general way, which says which of the two it was);
 //! - every entry and redemption names its account and item by a foreign key;
 //! - a transaction or redemption id already taken, or an audit head that moved on since, is
 //!   refused (the ids are primary keys; the entry's `prev_hash` is read from the head only
@@ -27,6 +30,17 @@
 //!   non-ledger write appends to the audit log; another process may write). The write then
 //!   goes in two round trips instead: the first begins and reads what the script needs under
 //!   the lock, the second is the rest of the script.
+//!
+//! A refusal is told by the database's code ([`crate::error::classify_db_code`]), never by its
+//! message: the idempotency key's index is the only unique index the script can meet (a
+//! redemption's unique `reserve_tx_id` is the id of the transaction row inserted just before,
+//! under its primary key), so a unique violation is a repeat; a primary key (a transaction,
+//! redemption or audit entry's id taken) or a `NOT NULL` (the audit entry's `prev_hash` read
+//! from a head that moved on) is what was known gone out of date; a `CHECK` is a balance or a
+//! stock.
+//!
+//! [`Store::with_general_path_only`] turns the path off, for comparing what both paths write;
+//! [`Store::fast_path_writes`] counts what went through it.
 //!
 //! The other writers (transfers, deductions, cancellations, capped credits) and every write on
 //! PostgreSQL take the general path in `ledger.rs`; they forget what this path knew.
@@ -41,6 +55,9 @@
 //! request dropped half-way, or a failed rollback, cannot leave the writer's connection inside
 //! a transaction.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use gongjian_domain::access::Actor;
 use gongjian_domain::points::check_idempotency_key;
 use sqlx::any::AnyRow;
@@ -48,9 +65,42 @@ use sqlx::{AnyConnection, Row};
 
 use super::ledger::{Opening, replayed};
 use crate::audit::{self, AuditEntry, AuditEvent};
-use crate::db::{LedgerGate, Store};
-use crate::error::{StoreError, StoreResult};
+use crate::db::{Engine, LedgerGate, Store};
+use crate::error::{DbFailure, StoreError, StoreResult};
 use crate::sql::Sql;
+
+/// Whether a store writes through the one-script path, and what went through it. Clones of a
+/// store share the counts.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ScriptPath {
+    /// Every write takes the general path ([`Store::with_general_path_only`]).
+    general_only: bool,
+    counts: Arc<ScriptCounts>,
+}
+
+#[derive(Debug, Default)]
+struct ScriptCounts {
+    one_trip: AtomicU64,
+    two_trips: AtomicU64,
+    audited: AtomicU64,
+}
+
+/// The writes a store committed through SQLite's one-script path ([`Store::fast_path_writes`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FastPathWrites {
+    /// Ledger writes in one round trip, built from what the last write left.
+    pub one_trip: u64,
+    /// Ledger writes in two round trips (nothing known yet, or what was known was out of date).
+    pub two_trips: u64,
+    /// Audited writes without a ledger transaction (QR check-ins) in one round trip.
+    pub audited: u64,
+}
+
+impl FastPathWrites {
+    pub fn total(&self) -> u64 {
+        self.one_trip + self.two_trips + self.audited
+    }
+}
 
 /// The SQLite ledger writer: its connection and what it knows of the database.
 #[derive(Debug, Default)]
@@ -138,21 +188,53 @@ enum Failure {
 }
 
 impl Store {
+    /// Whether the common writes go as one script: on SQLite, unless turned off.
+    pub(crate) fn one_script(&self) -> bool {
+        self.engine == Engine::Sqlite && !self.script_path.general_only
+    }
+
+    /// The same store with SQLite's one-script writes turned off: every ledger write and every
+    /// check-in takes the general path, as on PostgreSQL. For comparing what the two paths
+    /// write; the store's clones made before keep their own setting.
+    #[doc(hidden)]
+    pub fn with_general_path_only(mut self) -> Store {
+        self.script_path.general_only = true;
+        self
+    }
+
+    /// The writes this store and its clones committed through SQLite's one-script path.
+    #[doc(hidden)]
+    pub fn fast_path_writes(&self) -> FastPathWrites {
+        let c = &self.script_path.counts;
+        FastPathWrites {
+            one_trip: c.one_trip.load(Ordering::Relaxed),
+            two_trips: c.two_trips.load(Ordering::Relaxed),
+            audited: c.audited.load(Ordering::Relaxed),
+        }
+    }
+
     /// Writes `w` (see the module's comment). A refused balance or stock comes back as the
-    /// database's error, for the caller to answer as a field error ([`refused_by_check`]).
+    /// database's error, for the caller to answer ([`refused_by_check`]).
     pub(crate) async fn sqlite_ledger_write(&self, actor: &Actor, w: &LedgerWrite<'_>) -> StoreResult<Written> {
         check_idempotency_key(w.opening.key).map_err(|m| StoreError::field("idempotency_key", m))?;
         let mut raw = self.ledger_writer().await?;
+        let counts = &self.script_path.counts;
         let outcome = match raw.gate.known.clone() {
             Some(known) if known.next_ids.is_some() => match raw.in_one_trip(actor, w, known).await {
                 // Unless the rollback failed, when the connection is closed as `raw` is dropped.
                 Err(Failure::Stale) if !raw.open => {
                     raw.gate.forget();
-                    raw.in_two_trips(actor, w).await
+                    raw.in_two_trips(actor, w).await.inspect(|_| {
+                        counts.two_trips.fetch_add(1, Ordering::Relaxed);
+                    })
                 }
-                other => other,
+                other => other.inspect(|_| {
+                    counts.one_trip.fetch_add(1, Ordering::Relaxed);
+                }),
             },
-            _ => raw.in_two_trips(actor, w).await,
+            _ => raw.in_two_trips(actor, w).await.inspect(|_| {
+                counts.two_trips.fetch_add(1, Ordering::Relaxed);
+            }),
         };
         drop(raw);
         match outcome {
@@ -202,6 +284,7 @@ impl Store {
                     audit_hash: entry.hash,
                     next_ids: known.next_ids,
                 });
+                self.script_path.counts.audited.fetch_add(1, Ordering::Relaxed);
                 Ok(Some(rows))
             }
             Err(e) => match raw.abandon(e.into()).await {
@@ -337,7 +420,7 @@ impl Raw {
         // A repeat and a refused balance or stock say nothing about the ids or the head.
         let still_known = match &failure {
             Failure::Replay => true,
-            Failure::Other(e) => refused_by_check(e, ""),
+            Failure::Other(e) => refused_by_check(e),
             Failure::Stale => false,
         };
         if !still_known {
@@ -349,7 +432,8 @@ impl Raw {
         };
         match rolled {
             Ok(_) => self.open = false,
-            Err(sqlx::Error::Database(e)) if e.message().contains("no transaction is active") => self.open = false,
+            // A bare `ROLLBACK` refused as a plain SQLITE_ERROR: no transaction was active.
+            Err(e) if crate::error::db_failure(&e) == Some(DbFailure::Generic) => self.open = false,
             Err(e) => tracing::error!(error = %e, "rolling back a ledger write failed; the connection is closed"),
         }
         failure
@@ -363,7 +447,7 @@ fn push_transaction(sql: &mut Sql, id: Option<i64>, actor: &Actor, o: &Opening<'
     if id.is_some() {
         sql.push("id, ");
     }
-    sql.push("idempotency_key, scheme_id, kind, source, item, memo, actor_id, created_at) VALUES (");
+    sql.push("idempotency_key, scheme_id, kind, source, item, memo, actor_id, created_at, request_digest) VALUES (");
     if let Some(id) = id {
         sql.bind(id).push(", ");
     }
@@ -382,39 +466,23 @@ fn push_transaction(sql: &mut Sql, id: Option<i64>, actor: &Actor, o: &Opening<'
         .bind(actor.user_id)
         .push(", ")
         .bind(&o.at)
+        .push(", ")
+        .bind(&o.digest)
         .push(")");
 }
 
-/// What a refused statement of the script means.
+/// What a refused statement of the script means, by the database's code (see the module's
+/// comment).
 fn classify(e: StoreError) -> Failure {
-    let message = match &e {
-        StoreError::Database(sqlx::Error::Database(d)) => d.message().to_string(),
-        _ => return Failure::Other(e),
-    };
-    if message.contains("point_transactions.idempotency_key") {
-        Failure::Replay
-    } else if [
-        "point_transactions.id",
-        "redemptions.id",
-        "audit_log.seq",
-        "audit_log.prev_hash",
-    ]
-    .iter()
-    .any(|column| message.contains(column))
-    {
-        Failure::Stale
-    } else {
-        Failure::Other(e)
+    match e.db_failure() {
+        Some(DbFailure::Unique) => Failure::Replay,
+        Some(DbFailure::PrimaryKey | DbFailure::NotNull) => Failure::Stale,
+        _ => Failure::Other(e),
     }
 }
 
-/// Whether `e` is SQLite refusing a row by the `CHECK` constraint whose text mentions `column`.
-pub(crate) fn refused_by_check(e: &StoreError, column: &str) -> bool {
-    match e {
-        StoreError::Database(sqlx::Error::Database(d)) => {
-            let m = d.message();
-            m.starts_with("CHECK constraint failed") && m.contains(column)
-        }
-        _ => false,
-    }
+/// Whether `e` is SQLite refusing a row by a `CHECK` constraint: in the ledger's writes, a
+/// holder's balance or an item's stock below zero.
+pub(crate) fn refused_by_check(e: &StoreError) -> bool {
+    e.db_failure() == Some(DbFailure::Check)
 }

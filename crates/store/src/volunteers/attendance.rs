@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 
 use super::activities::{Access, Signup, lock_activity, parse_time};
 use crate::audit::AuditEvent;
-use crate::db::{Engine, Store};
+use crate::db::Store;
 use crate::error::{StoreError, StoreResult};
 use crate::sql::{Arg, Sql};
 use crate::time_text;
@@ -193,7 +193,7 @@ impl Store {
             checked_out_at: row.checked_out_at,
             attendance_by: row.attendance_by,
         };
-        if self.engine == Engine::Sqlite {
+        if self.one_script() {
             // The common case in one round trip (see `points::sqlite_write`); a refusal, or a
             // head another writer moved, comes back as `None` and is written the general way.
             let body = |sql: &mut Sql| {

@@ -2,7 +2,8 @@
 //! `/api/v1/shop`, and (in `pages`) a resident's "my points" phone page, the shop's back office
 //! and the ledger pages with their exports. Every write that moves points carries an
 //! idempotency key (`Idempotency-Key` header, or `idempotency_key` in the body); a repeated key
-//! answers with the first result and writes nothing.
+//! answers with the first result and writes nothing, and a key used before for another request
+//! (another content, kind or caller) answers 409 Conflict and writes nothing.
 
 mod pages;
 
@@ -149,7 +150,9 @@ fn points(n: i64) -> Result<Points, StoreError> {
 
 #[utoipa::path(post, path = "/api/v1/points/credits", tag = "points", request_body = CreditInput,
     params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = PointTx), (status = 422, body = crate::error::Problem)))]
+    responses((status = 201, body = PointTx), (status = 409, body = crate::error::Problem,
+        description = "The Idempotency-Key was used before for another request; nothing was written"),
+        (status = 422, body = crate::error::Problem)))]
 pub async fn api_credit(
     State(state): State<AppState>,
     ApiUser(actor): ApiUser,
@@ -187,7 +190,9 @@ pub struct DeductInput {
 
 #[utoipa::path(post, path = "/api/v1/points/deductions", tag = "points", request_body = DeductInput,
     params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = PointTx), (status = 422, body = crate::error::Problem)))]
+    responses((status = 201, body = PointTx), (status = 409, body = crate::error::Problem,
+        description = "The Idempotency-Key was used before for another request; nothing was written"),
+        (status = 422, body = crate::error::Problem)))]
 pub async fn api_deduct(
     State(state): State<AppState>,
     ApiUser(actor): ApiUser,
@@ -222,7 +227,9 @@ pub struct TransferBody {
 
 #[utoipa::path(post, path = "/api/v1/points/transfers", tag = "points", request_body = TransferInput,
     params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = PointTx), (status = 422, body = crate::error::Problem)))]
+    responses((status = 201, body = PointTx), (status = 409, body = crate::error::Problem,
+        description = "The Idempotency-Key was used before for another request; nothing was written"),
+        (status = 422, body = crate::error::Problem)))]
 pub async fn api_transfer(
     State(state): State<AppState>,
     ApiUser(actor): ApiUser,
@@ -396,7 +403,9 @@ pub struct RedeemBody {
 
 #[utoipa::path(post, path = "/api/v1/shop/redemptions", tag = "points", request_body = RedeemInput,
     params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = Redemption), (status = 422, body = crate::error::Problem)))]
+    responses((status = 201, body = Redemption), (status = 409, body = crate::error::Problem,
+        description = "The Idempotency-Key was used before for another request; nothing was written"),
+        (status = 422, body = crate::error::Problem)))]
 pub async fn api_redeem(
     State(state): State<AppState>,
     ApiUser(actor): ApiUser,

@@ -200,7 +200,8 @@ async fn race_story(app: &TestApp) {
         &json!({"item_id": first["item_id"]}),
     )
     .await;
-    assert_eq!(r.error_fields(), ["idempotency_key"]);
+    let p = r.problem(409);
+    assert_eq!(p["type"], "/api/problems/conflict", "{p}");
 
     // The counter: the back office lists what waits, hands one over, cancels another.
     let page = staff.get(&format!("/tree/{community}/shop")).await.expect(200).text;
@@ -261,4 +262,146 @@ async fn race_story(app: &TestApp) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixty_four_clients_redeem_the_last_units_and_the_books_balance() {
     for_each_engine(race_story).await;
+}
+
+/// An `Idempotency-Key` sent again with another body answers 409 Conflict (problem+json) and
+/// writes nothing; sent again with the same body (its fields in another order, the key in the
+/// body instead of the header) it answers with the first result. The OpenAPI document says so
+/// for every keyed write.
+async fn conflict_story(app: &TestApp) {
+    let manager = app.manager().await;
+    let t = build_tree(&manager).await;
+    let community = t.community["id"].as_i64().expect("id");
+    app.add_user("staff.key", Role::CommunityStaff, Some(community), false)
+        .await;
+    let staff = app.login("staff.key").await;
+    let scheme = staff
+        .post_json(
+            "/api/v1/points/schemes",
+            &json!({"name": "幂等积分", "kind": "volunteer", "node_id": community}),
+        )
+        .await
+        .expect(201)
+        .json()["id"]
+        .as_i64()
+        .expect("scheme id");
+    let person = async |name: &str| {
+        let body = json!({"name": name, "home_node_id": t.grid_l3["id"], "household": "1栋101"});
+        staff.post_json("/api/v1/people", &body).await.expect(201).json()["id"]
+            .as_i64()
+            .expect("person id")
+    };
+    let (zhang, li) = (person("张三").await, person("李四").await);
+    let item = staff
+        .post_json(
+            &format!("/api/v1/nodes/{community}/shop/items"),
+            &json!({"name": "香皂", "scheme_id": scheme, "price": 5, "stock": 10}),
+        )
+        .await
+        .expect(201)
+        .json()["id"]
+        .as_i64()
+        .expect("item id");
+    let written = async || {
+        [
+            count(app, "point_transactions").await,
+            count(app, "point_entries").await,
+            count(app, "redemptions").await,
+        ]
+    };
+    let credit = |person: i64, amount: i64| {
+        json!({"scheme_id": scheme, "person_id": person, "amount": amount,
+            "source": {"kind": "award", "item": "服务"}})
+    };
+    // Twice, so that the second credit of each person is one SQLite writes as one script.
+    for (n, who) in [zhang, li].into_iter().enumerate() {
+        for round in 0..2 {
+            post_keyed(
+                &staff,
+                "/api/v1/points/credits",
+                &format!("key-credit-{n}-{round}"),
+                &credit(who, 20),
+            )
+            .await
+            .expect(201);
+        }
+    }
+    let first = post_keyed(&staff, "/api/v1/points/credits", "key-credit-0-1", &credit(zhang, 20))
+        .await
+        .expect(201)
+        .json();
+    let before = written().await;
+    for (path, body) in [
+        ("/api/v1/points/credits", credit(zhang, 21)),
+        ("/api/v1/points/credits", credit(li, 20)),
+        (
+            "/api/v1/points/deductions",
+            json!({"scheme_id": scheme, "person_id": zhang, "amount": 20, "item": "服务"}),
+        ),
+    ] {
+        let p = post_keyed(&staff, path, "key-credit-0-1", &body).await.problem(409);
+        assert_eq!(p["type"], "/api/problems/conflict", "[{:?}] {p}", app.engine);
+        assert_eq!(p["title"], "请求冲突");
+        let detail = p["detail"].as_str().unwrap_or("");
+        assert!(detail.contains("Idempotency-Key") && detail.contains("另一请求"), "{p}");
+    }
+    assert_eq!(written().await, before, "[{:?}] a conflict wrote", app.engine);
+    // The same request, its fields in another order and its key in the body: the first answer.
+    let same = json!({"source": {"item": "服务", "kind": "award"}, "amount": 20, "person_id": zhang,
+        "scheme_id": scheme, "idempotency_key": "key-credit-0-1"});
+    let again = staff
+        .post_json("/api/v1/points/credits", &same)
+        .await
+        .expect(201)
+        .json();
+    assert_eq!(again, first);
+
+    // Redemptions and deductions, the same way.
+    let redeem = |quantity: i64| json!({"item_id": item, "person_id": zhang, "quantity": quantity});
+    let r = post_keyed(&staff, "/api/v1/shop/redemptions", "key-redeem-0001", &redeem(1))
+        .await
+        .expect(201)
+        .json();
+    let again = post_keyed(&staff, "/api/v1/shop/redemptions", "key-redeem-0001", &redeem(1))
+        .await
+        .expect(201)
+        .json();
+    assert_eq!(again["id"], r["id"]);
+    let before = written().await;
+    post_keyed(&staff, "/api/v1/shop/redemptions", "key-redeem-0001", &redeem(2))
+        .await
+        .problem(409);
+    let deduct = |amount: i64| json!({"scheme_id": scheme, "person_id": li, "amount": amount, "item": "迟到"});
+    post_keyed(&staff, "/api/v1/points/deductions", "key-deduct-0001", &deduct(2))
+        .await
+        .expect(201);
+    post_keyed(&staff, "/api/v1/points/deductions", "key-deduct-0001", &deduct(3))
+        .await
+        .problem(409);
+    let after = written().await;
+    assert_eq!(after, [before[0] + 1, before[1] + 2, before[2]], "[{:?}]", app.engine);
+    let stock = staff
+        .get(&format!("/api/v1/shop/items/{item}"))
+        .await
+        .expect(200)
+        .json()["stock"]
+        .clone();
+    assert_eq!(stock, json!(9));
+
+    // The OpenAPI document lists the 409 of every keyed write.
+    let doc = staff.get("/api/openapi.json").await.expect(200).json();
+    for path in [
+        "/api/v1/points/credits",
+        "/api/v1/points/deductions",
+        "/api/v1/points/transfers",
+        "/api/v1/shop/redemptions",
+    ] {
+        let conflict = &doc["paths"][path]["post"]["responses"]["409"];
+        assert!(conflict.is_object(), "{path}: no 409 in {}", doc["paths"][path]);
+    }
+}
+
+#[tokio::test]
+async fn a_reused_idempotency_key_with_another_body_answers_409() {
+    for_each_engine(conflict_story).await;
 }
