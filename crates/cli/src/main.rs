@@ -407,6 +407,24 @@ async fn refresh_rollups(store: Store, minutes: u64) {
     }
 }
 
+/// Every minute, issues the points of service records that are still pending
+/// (`Store::retry_pending_points`).
+async fn retry_pending_points(store: Store) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match store.retry_pending_points(500).await {
+            Ok(run) if run.credited.is_empty() && run.pending.is_empty() => {}
+            Ok(run) => tracing::info!(
+                credited = run.credited.len(),
+                pending = run.pending.len(),
+                "pending volunteer points retried"
+            ),
+            Err(e) => tracing::warn!(error = %e, "pending volunteer points not retried"),
+        }
+    }
+}
+
 async fn demo_present(store: &Store, city: DemoCity) -> Result<bool> {
     let admin = gongjian_domain::access::Actor {
         user_id: 0,
@@ -650,10 +668,12 @@ async fn main() -> Result<()> {
             let state = gongjian_web::AppState::new(store.clone(), web_config);
             let rollups = (config.stats_rollup_minutes > 0)
                 .then(|| tokio::spawn(refresh_rollups(store.clone(), config.stats_rollup_minutes)));
+            let points_retry = tokio::spawn(retry_pending_points(store.clone()));
             gongjian_web::serve(listener, state, shutdown_signal()).await?;
             if let Some(task) = rollups {
                 task.abort();
             }
+            points_retry.abort();
             tokio::time::timeout(Duration::from_secs(5), store.close()).await.ok();
         }
     }

@@ -321,6 +321,14 @@ impl Db {
         h.expect("history").into_iter().map(line).collect()
     }
 
+    /// Runs one statement directly (a test's way to put the data in a state no form makes).
+    async fn exec(&self, sql: &str) {
+        sqlx::query(AssertSqlSafe(sql.to_string()))
+            .execute(self.store.pool())
+            .await
+            .expect(sql);
+    }
+
     async fn scalar(&self, sql: &str) -> i64 {
         let q = sqlx::query_scalar(AssertSqlSafe(sql.to_string()));
         q.fetch_one(self.store.pool()).await.expect(sql)

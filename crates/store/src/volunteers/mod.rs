@@ -13,5 +13,5 @@ pub mod trajectory;
 
 pub use activities::{Activity, Signup, local};
 pub use attendance::{BatchAttendance, ShownCode, instant};
-pub use records::{AttendanceOutcome, ManualRecord, ServiceRecord};
+pub use records::{AttendanceOutcome, ManualRecord, PointsRetry, ServiceRecord};
 pub use teams::{Team, TeamMember, Volunteer};

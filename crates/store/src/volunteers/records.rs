@@ -6,7 +6,8 @@
 //! all in one transaction. Points (points per hour × hours, whole points, rounded down) are then
 //! issued through [`Store::credit_points`], the ledger's one issuing function, under the key
 //! `service-record-ID`: it runs in its own transaction, so a record whose points failed keeps
-//! `points_tx_id` empty and [`Store::credit_record_points`] issues them later, at most once.
+//! `points_tx_id` empty and the job [`Store::retry_pending_points`] (run by the server every
+//! minute) or staff through [`Store::credit_record_points`] issue them later, at most once.
 //!
 //! A manual record (service without check-in) is entered by staff into
 //! `service_record_drafts` and becomes a record only when another user with the right over
@@ -117,6 +118,15 @@ const DRAFT_SELECT: &str = "SELECT d.id, d.person_id, p.name AS person_name, d.n
      d.entered_at, d.status, d.record_id FROM service_record_drafts d JOIN persons p ON p.id = d.person_id \
      JOIN nodes n ON n.id = d.node_id";
 
+/// What a run of [`Store::retry_pending_points`] did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PointsRetry {
+    /// Records whose points were issued in this run.
+    pub credited: Vec<i64>,
+    /// Records whose points still could not be issued.
+    pub pending: Vec<i64>,
+}
+
 /// What confirming an activity's attendance wrote.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AttendanceOutcome {
@@ -210,6 +220,39 @@ impl Store {
             records,
             points_pending: pending,
         })
+    }
+
+    /// The job that issues points left pending: every record (oldest first, at most `limit`)
+    /// of an activity with a points rule whose points were not issued — the scheme was paused,
+    /// the database refused the write — is credited again on behalf of the user who confirmed
+    /// it, under the same key, so a record is never paid twice. A record that still cannot be
+    /// paid stays pending for the next run and is logged.
+    pub async fn retry_pending_points(&self, limit: i64) -> StoreResult<PointsRetry> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT r.id, r.confirmed_by FROM service_records r JOIN activities a ON a.id = r.activity_id \
+             WHERE r.points_tx_id IS NULL AND a.scheme_id IS NOT NULL AND a.points_per_hour > 0 \
+             AND (r.corrects_id IS NOT NULL OR a.points_per_hour * r.minutes / 60 > 0) \
+             ORDER BY r.id LIMIT $1",
+        )
+        .bind(limit.clamp(1, 10_000))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = PointsRetry::default();
+        for (record, confirmer) in rows {
+            let paid = match self.actor(confirmer).await {
+                Ok(actor) => self.credit_record_points(&actor, record, "job:points-retry").await,
+                Err(e) => Err(e),
+            };
+            match paid {
+                Ok(Some(_)) => out.credited.push(record),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(record, error = %e, "pending points not issued; retried on the next run");
+                    out.pending.push(record);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Issues the points a record earns under its activity's rule, once (the key is the
@@ -537,9 +580,11 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        if let Some(r) = record_id {
-            // Points for a manual record of an activity with a points rule; retried later if this fails.
-            let _ = self.credit_record_points(actor, r, client).await;
+        if let Some(r) = record_id
+            && let Err(e) = self.credit_record_points(actor, r, client).await
+        {
+            // The record stands; `retry_pending_points` issues its points later.
+            tracing::warn!(record = r, error = %e, "the points of a manual record were not issued yet");
         }
         self.manual_record(actor, id).await
     }

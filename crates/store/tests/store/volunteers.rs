@@ -552,3 +552,65 @@ async fn a_manual_record_needs_another_confirmer() {
     })
     .await;
 }
+
+/// Points that could not be issued when attendance was confirmed (the scheme was paused) are
+/// issued by the retry job once they can be, exactly once.
+#[tokio::test]
+async fn pending_points_are_issued_by_the_retry_job_once() {
+    for_each_engine(async |db| {
+        let t = build_tree(db).await;
+        let s = &db.store;
+        let staff = staff_user(db, "organiser", &t["a1"]).await;
+        let (zhang, zp) = resident_user(db, &staff, "张三", 1, &t["a1g1a"]).await;
+        let scheme = s
+            .create_scheme(
+                &staff,
+                &SchemeForm {
+                    name: "志愿积分".into(),
+                    kind: "volunteer".into(),
+                    node_id: Some(t["a1"].id),
+                    rules: None,
+                },
+                "t",
+            )
+            .await
+            .expect("scheme");
+        let mut form = running(s.now(), "敬老服务", 3);
+        form.scheme_id = scheme.id.to_string();
+        form.points_per_hour = "10".into();
+        let a = s
+            .create_activity(&staff, t["a1"].id, &form, "t")
+            .await
+            .expect("activity");
+        s.sign_up(&zhang, a.id, None, "t").await.expect("sign up");
+        let row = s.signups(&staff, a.id).await.expect("signups")[0].id;
+        s.confirm_presence(&staff, a.id, &BatchAttendance { present: vec![row] }, "t")
+            .await
+            .expect("presence");
+        let pause = |status: &str| format!("UPDATE point_schemes SET status = '{status}' WHERE id = {}", scheme.id);
+        db.exec(&pause("disabled")).await;
+        let out = s.confirm_attendance(&staff, a.id, "t").await.expect("confirm");
+        eq!(out.points_pending.len(), 1);
+        let record = out.points_pending[0];
+        // Still paused: the job leaves it pending.
+        let run = s.retry_pending_points(100).await.expect("retry");
+        eq!((run.credited.len(), run.pending.clone()), (0, vec![record]));
+        eq!(s.balance(&zhang, scheme.id, zp).await.expect("balance"), 0);
+        db.exec(&pause("active")).await;
+        let run = s.retry_pending_points(100).await.expect("retry");
+        eq!((run.credited.clone(), run.pending.len()), (vec![record], 0));
+        eq!(s.balance(&zhang, scheme.id, zp).await.expect("balance"), 20);
+        check!(
+            s.service_record(&staff, record)
+                .await
+                .expect("record")
+                .points_tx_id
+                .is_some()
+        );
+        // Nothing left: a second run pays nothing twice.
+        let run = s.retry_pending_points(100).await.expect("retry");
+        eq!((run.credited.len(), run.pending.len()), (0, 0));
+        eq!(s.balance(&zhang, scheme.id, zp).await.expect("balance"), 20);
+    })
+    .await;
+}
