@@ -772,6 +772,9 @@ mod people;
 #[path = "store/imports.rs"]
 mod imports;
 
+#[path = "store/datakey.rs"]
+mod datakey;
+
 #[path = "store/accounts.rs"]
 mod accounts;
 
