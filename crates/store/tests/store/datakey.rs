@@ -101,6 +101,12 @@ async fn after_a_rotation_the_same_people_are_found_deduplicated_and_revealed() 
         let units =
             "单位名称,所在社区/街道,单位类型,联系人,联系电话\n某科技有限公司,升平社区,民营企业,张经理,13900002222\n";
         eq!(import_csv(&s, ImportKind::Units, units.as_bytes()).await.inserted, 1);
+        let role = Role::SecurityAdmin;
+        s.add_user("wang", "王", "Gongjian-2026!", false, role, None)
+            .await
+            .unwrap();
+        let wang = s.actor_by_name("wang").await.unwrap();
+        let totp = s.begin_totp(&wang).await.unwrap().secret;
         eq!(not_under(db, &old).await, 0);
 
         let old_keys = s.keyring().clone();
@@ -124,7 +130,7 @@ async fn after_a_rotation_the_same_people_are_found_deduplicated_and_revealed() 
             RotationReport {
                 from: old.clone(),
                 to: new.clone(),
-                reencrypted: 9,
+                reencrypted: 10,
                 finished: true
             }
         );
@@ -136,6 +142,7 @@ async fn after_a_rotation_the_same_people_are_found_deduplicated_and_revealed() 
             "persons.id_number_enc 4/4",
             "persons.mobile_enc 4/4",
             "unit_contacts.mobile_enc 1/1",
+            "users.totp_secret 1/1",
         ] {
             check!(progress.iter().any(|l| l == line));
         }
@@ -159,6 +166,8 @@ async fn after_a_rotation_the_same_people_are_found_deduplicated_and_revealed() 
         let contact = db.scalar("SELECT id FROM unit_contacts").await;
         let shown = s.reveal_contact(&staff, unit, contact, "t").await.unwrap();
         eq!(shown.as_deref(), Some("13900002222"));
+        let pending = s.pending_totp(&wang).await.unwrap().map(|t| t.secret);
+        eq!(pending, Some(totp));
         let units_again = import_csv(&s, ImportKind::Units, units.as_bytes()).await;
         eq!((units_again.inserted, units_again.unchanged), (0, 1));
         check!(
