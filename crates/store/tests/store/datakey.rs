@@ -304,6 +304,29 @@ async fn a_missing_or_another_key_is_refused_and_an_older_database_adopts_its_ow
             &["missing", &format!("key id expected {id}, found none"), &path],
         );
         check!(!dir.path().join("data.key").exists());
+
+        // A key from GONGJIAN_DATA_KEY is rotated by putting the new key first in it.
+        let none = |_: &str, _: u64, _: u64| {};
+        let options = RotateOptions::default();
+        let same = Some((mine.clone(), KeyOrigin::Env));
+        let r = db.store.clone().rotate_data_key(same, dir.path(), options, &none).await;
+        refused_with(r.map(|(s, _)| s), &["put a new key", "GONGJIAN_DATA_KEY"]);
+        let given = mine.with_new_current().unwrap();
+        let next = given.current_id().to_string();
+        let env = Some((given, KeyOrigin::Env));
+        let (_, report) = db
+            .store
+            .clone()
+            .rotate_data_key(env, dir.path(), options, &none)
+            .await
+            .unwrap();
+        eq!(
+            (report.to.as_str(), report.reencrypted, report.finished),
+            (next.as_str(), 4, true)
+        );
+        eq!(db.store.recorded_data_key().await.unwrap(), Some((next.clone(), None)));
+        eq!(not_under(db, &next).await, 0);
+        check!(!dir.path().join("data.key").exists());
     })
     .await;
 }
