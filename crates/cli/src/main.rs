@@ -240,23 +240,20 @@ fn parse_scale(s: &str) -> Result<Scale> {
     Scale::from_key(s).with_context(|| format!("unknown scale '{s}': use small or full"))
 }
 
+/// Connects, migrates and checks the data key against the one the database records (see
+/// [`Store::unlock`]): every command that opens the database goes through here.
 async fn open(config: &Config) -> Result<Store> {
-    let shared = matches!(&config.database_url, Some(url) if !url.is_empty());
+    let store = connect(config).await?;
+    Ok(store.unlock(&config.data_dir).await?)
+}
+
+/// Connects and migrates, with no data key yet.
+async fn connect(config: &Config) -> Result<Store> {
     let store = match &config.database_url {
         Some(url) if !url.is_empty() => Store::connect(url).await?,
         _ => Store::open_data_dir(&config.data_dir).await?,
     };
-    let key_file = config.data_dir.join(gongjian_store::crypto::KEY_FILE);
-    if shared && std::env::var(gongjian_store::crypto::KEY_ENV).is_err() && !key_file.exists() {
-        tracing::warn!(
-            "creating a new data key in {}: every node on this database must use the same key \
-             (copy the file or set {})",
-            key_file.display(),
-            gongjian_store::crypto::KEY_ENV
-        );
-    }
-    let keys = gongjian_store::crypto::Keyring::load_or_create(&config.data_dir)?;
-    let store = store.with_keyring(keys).with_clock(config.clock()?);
+    let store = store.with_clock(config.clock()?);
     store.migrate().await.context("migrating the database")?;
     Ok(store)
 }
@@ -561,19 +558,26 @@ async fn main() -> Result<()> {
         Command::Key {
             command: KeyCommand::Rotate,
         } => {
-            if std::env::var(gongjian_store::crypto::KEY_ENV).is_ok() {
-                bail!(
-                    "the data key comes from {}: put the new key first in that variable (old keys after it, \
-                     comma-separated) and run this command again without the file",
-                    gongjian_store::crypto::KEY_ENV
-                );
-            }
-            let store = open(&config).await?;
-            let rotated = store.keyring().rotate_file(&config.data_dir)?;
-            let id = rotated.current_id().to_string();
-            let store = store.with_keyring(rotated);
-            let changed = store.reencrypt_secrets().await?;
-            say(&format!("new data key {id}; re-encrypted {changed} values"));
+            let store = connect(&config).await?;
+            let found = gongjian_store::crypto::Keyring::find(&config.data_dir)?;
+            let last = std::sync::Mutex::new(std::time::Instant::now());
+            let progress = |column: &str, done: u64, total: u64| {
+                if let Ok(mut last) = last.lock()
+                    && (done == 0 || done == total || last.elapsed() >= Duration::from_secs(1))
+                {
+                    eprintln!("{column} {done}/{total}");
+                    *last = std::time::Instant::now();
+                }
+            };
+            let options = gongjian_store::datakey::RotateOptions::default();
+            let (store, report) = store
+                .rotate_data_key(found, &config.data_dir, options, &progress)
+                .await?;
+            store.close().await;
+            say(&format!(
+                "data key {} replaced by {}; re-encrypted {} values",
+                report.from, report.to, report.reencrypted
+            ));
         }
         Command::Audit { command } => {
             let store = open(&config).await?;

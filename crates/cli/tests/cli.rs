@@ -18,6 +18,23 @@ fn gongjian(data: &Path, args: &[&str]) -> Output {
         .expect("run gongjian")
 }
 
+/// [`gongjian`] with `GONGJIAN_DATA_KEY` set to `key`.
+fn gongjian_with_key(data: &Path, args: &[&str], key: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gongjian"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env("GONGJIAN_DATA_KEY", key)
+        .env_remove("GONGJIAN_CONFIG")
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("run gongjian")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string()
 }
@@ -136,6 +153,10 @@ fn the_small_demo_loads_with_the_seed_grid_counts() {
             "志愿服务: 1440 名志愿者, 28 支队伍, 140 场活动, 2419 条服务记录, 2157 笔积分交易, 252 次兑换, 5 个活动目标"
         ),
         "{out}"
+    );
+    assert!(
+        dir.path().join("data.key").exists(),
+        "a fresh directory gets a data key"
     );
     let again = gongjian(dir.path(), &["demo", "--city", "foshan"]);
     assert!(!again.status.success());
@@ -304,4 +325,182 @@ fn the_write_benchmarks_run_and_check_what_they_wrote() {
         assert!(out.contains("refused or failed requests: 0"), "{what}: {out}");
         assert!(out.contains(written), "{what}: {out}");
     }
+}
+
+/// `serve` on a free port: `Ok(first line)` once it listens (the server is stopped then), or
+/// `Err(standard error)` when it exits first.
+fn serve(data: &Path) -> Result<String, String> {
+    use std::io::{BufRead, Read};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gongjian"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("GONGJIAN_DATA_KEY")
+        .env_remove("GONGJIAN_CONFIG")
+        .env("RUST_LOG", "error")
+        .env("RUST_BACKTRACE", "0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run gongjian serve");
+    let mut line = String::new();
+    let out = child.stdout.take().expect("stdout");
+    std::io::BufReader::new(out).read_line(&mut line).expect("read");
+    if line.is_empty() {
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut err)
+            .expect("read");
+        child.wait().expect("wait");
+        return Err(err);
+    }
+    child.kill().ok();
+    child.wait().ok();
+    Ok(line)
+}
+
+/// Asserts that `serve`, `import` and `demo` refuse to start with a message containing each
+/// of `fragments`.
+#[track_caller]
+fn all_refuse(data: &Path, import: &[&str], fragments: &[&str]) {
+    let served = serve(data);
+    let Err(err) = served else {
+        panic!("serve started: {served:?}")
+    };
+    let imported = gongjian(data, import);
+    let demo = gongjian(data, &["demo", "--city", "foshan"]);
+    for (what, ok, err) in [
+        ("serve", false, err),
+        ("import", imported.status.success(), stderr(&imported)),
+        ("demo", demo.status.success(), stderr(&demo)),
+    ] {
+        assert!(!ok, "{what} started");
+        for f in fragments {
+            assert!(err.contains(f), "{what}: “{f}” not in {err}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn serve_import_and_demo_refuse_a_missing_or_another_data_key() {
+    use gongjian_domain::access::{Actor, Grant, Reach, Role};
+    use gongjian_store::crypto::Keyring;
+    use gongjian_store::tree::NodeInput;
+    // A fresh directory: serve makes the key and starts.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let first = serve(data).expect("serve on a fresh directory");
+    assert!(first.contains("共建已启动"), "{first}");
+    let key_path = data.join("data.key");
+    let text = std::fs::read_to_string(&key_path).expect("serve made data.key");
+    let id = Keyring::parse(&text).unwrap().current_id().to_string();
+
+    // Residents on file.
+    let o = gongjian(data, &["user", "add", "zhang", "--role", "org_department"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let url = format!("sqlite://{}", data.join("gongjian.db").display());
+    let store = gongjian_store::Store::connect(&url)
+        .await
+        .unwrap()
+        .with_keyring(Keyring::parse(&text).unwrap());
+    let admin = Actor {
+        user_id: 0,
+        username: "admin".into(),
+        grants: vec![Grant {
+            role: Role::SystemAdmin,
+            reach: Reach::All,
+        }],
+    };
+    let mut parent = None;
+    let mut grid = String::new();
+    for (code, name, kind) in [
+        ("440600000000", "佛山市", None),
+        ("440604000000", "禅城区", None),
+        ("440604001000", "祖庙街道", None),
+        ("440604001001", "升平社区", None),
+        ("", "锦绣小区", Some("estate")),
+    ] {
+        let input = NodeInput {
+            parent_id: parent,
+            code: Some(code.to_string()).filter(|c| !c.is_empty()),
+            name: name.into(),
+            kind: kind.map(str::to_string),
+            ..NodeInput::default()
+        };
+        let node = store.create_node(&admin, &input).await.unwrap();
+        parent = Some(node.id);
+        grid = node.code;
+    }
+    store.close().await;
+    let csv = format!(
+        "姓名,身份证号,手机号码,网格编码\n居民0,{},13800130000,{grid}\n居民1,{},13800130001,{grid}\n",
+        resident_id(0),
+        resident_id(1)
+    );
+    let file = data.join("居民.csv");
+    std::fs::write(&file, csv).unwrap();
+    let import = [
+        "import",
+        "residents",
+        file.to_str().unwrap(),
+        "--user",
+        "zhang",
+        "--node",
+        "440604001000",
+    ];
+    let o = gongjian(data, &import);
+    assert!(stdout(&o).contains("2 new, 0 updated, 0 unchanged"), "{}", stderr(&o));
+
+    // The key file deleted: refused, naming the key expected and where to put it back.
+    let backup = data.join("backup.key");
+    std::fs::rename(&key_path, &backup).unwrap();
+    let path = key_path.display().to_string();
+    let missing = format!("key id expected {id}, found none");
+    all_refuse(
+        data,
+        &import,
+        &["data key is missing", &missing, &path, "GONGJIAN_DATA_KEY"],
+    );
+    assert!(!key_path.exists(), "no new key was made");
+
+    // Another key in the file, or in the variable: refused.
+    let other = "cd".repeat(32);
+    let other_id = Keyring::parse(&other).unwrap().current_id().to_string();
+    std::fs::write(&key_path, format!("{other}\n")).unwrap();
+    let found = format!("key id expected {id}, found {other_id}");
+    all_refuse(data, &import, &["not this database's key", &found, &path]);
+    std::fs::copy(&backup, &key_path).unwrap();
+    let env = gongjian_with_key(data, &import, &other);
+    assert!(!env.status.success());
+    assert!(stderr(&env).contains("GONGJIAN_DATA_KEY"), "{}", stderr(&env));
+    assert!(stderr(&env).contains(&found), "{}", stderr(&env));
+
+    // The key restored: the same people are found; and again after a rotation.
+    let o = gongjian(data, &import);
+    assert!(stdout(&o).contains("0 new, 0 updated, 2 unchanged"), "{}", stderr(&o));
+    let o = gongjian(data, &["key", "rotate"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!("data key {id} replaced by")),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("re-encrypted 4 values"), "{}", stdout(&o));
+    for line in [
+        "persons.id_number_enc 0/2",
+        "persons.id_number_enc 2/2",
+        "persons.mobile_enc 2/2",
+    ] {
+        assert!(stderr(&o).lines().any(|l| l == line), "no “{line}” in {}", stderr(&o));
+    }
+    let o = gongjian(data, &import);
+    assert!(stdout(&o).contains("0 new, 0 updated, 2 unchanged"), "{}", stderr(&o));
+    // The old key alone no longer opens the database.
+    std::fs::copy(&backup, &key_path).unwrap();
+    let o = gongjian(data, &import);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not this database's key"), "{}", stderr(&o));
 }

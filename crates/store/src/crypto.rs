@@ -7,6 +7,8 @@
 //! key that made them (`v1.<key id>.<base64>`), so after a rotation old values still decrypt
 //! until `gongjian key rotate` has re-encrypted them. The field name is bound into each
 //! ciphertext as associated data, so a value cannot be moved to another column unnoticed.
+//! A third derived key makes the key's fingerprint, which the database records (table
+//! `data_key`) so a missing or different key is refused at start ([`crate::datakey`]).
 
 use std::path::Path;
 
@@ -29,6 +31,7 @@ struct DataKey {
     master: [u8; 32],
     cipher: Aes256Gcm,
     mac: [u8; 32],
+    fingerprint: String,
 }
 
 impl DataKey {
@@ -45,11 +48,15 @@ impl DataKey {
         let enc = derive(b"gongjian/encrypt/v1")?;
         let cipher = Aes256Gcm::new_from_slice(&enc).map_err(|_| StoreError::Config("invalid data key".into()))?;
         let id = hex::encode(&Sha256::digest(master)[..4]);
+        let mut check = <Hmac<Sha256> as KeyInit>::new_from_slice(&derive(b"gongjian/fingerprint/v1")?)
+            .map_err(|_| StoreError::Config("invalid data key".into()))?;
+        check.update(b"gongjian data key fingerprint");
         Ok(DataKey {
             id,
             master,
             cipher,
             mac: derive(b"gongjian/lookup/v1")?,
+            fingerprint: hex::encode(check.finalize().into_bytes()),
         })
     }
 }
@@ -81,6 +88,24 @@ fn random_key() -> [u8; 32] {
     k
 }
 
+/// Where a keyring was read from, for messages that tell the operator what to restore.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyOrigin {
+    /// The `GONGJIAN_DATA_KEY` environment variable.
+    Env,
+    /// The key file at this path.
+    File(std::path::PathBuf),
+}
+
+impl std::fmt::Display for KeyOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyOrigin::Env => write!(f, "the variable {KEY_ENV}"),
+            KeyOrigin::File(path) => write!(f, "the file {}", path.display()),
+        }
+    }
+}
+
 impl Keyring {
     /// A keyring with a fresh random key that lives only in memory (tests, scratch databases).
     pub fn ephemeral() -> StoreResult<Keyring> {
@@ -106,19 +131,36 @@ impl Keyring {
     }
 
     /// The key from `GONGJIAN_DATA_KEY` when set, else from `data.key` in `dir`, which is
-    /// created with a new random key (mode 0600) when missing.
+    /// created with a new random key (mode 0600) when missing. A program that opens a database
+    /// checks the key against it instead ([`crate::Store::unlock`]).
     pub fn load_or_create(dir: &Path) -> StoreResult<Keyring> {
+        match Keyring::find(dir)? {
+            Some((keys, _)) => Ok(keys),
+            None => Keyring::create_file(dir),
+        }
+    }
+
+    /// The key from `GONGJIAN_DATA_KEY` when set, else from `data.key` in `dir`, with where it
+    /// came from; `None` when there is neither.
+    pub fn find(dir: &Path) -> StoreResult<Option<(Keyring, KeyOrigin)>> {
         if let Ok(v) = std::env::var(KEY_ENV)
             && !v.trim().is_empty()
         {
-            return Keyring::parse(&v.replace(',', "\n"));
+            return Ok(Some((Keyring::parse(&v.replace(',', "\n"))?, KeyOrigin::Env)));
         }
         let path = dir.join(KEY_FILE);
         if path.exists() {
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| StoreError::Config(format!("cannot read {}: {e}", path.display())))?;
-            return Keyring::parse(&text);
+            let keys = Keyring::parse(&text).map_err(|e| StoreError::Config(format!("{}: {e}", path.display())))?;
+            return Ok(Some((keys, KeyOrigin::File(path))));
         }
+        Ok(None)
+    }
+
+    /// Writes `data.key` in `dir` with a new random key (mode 0600) and returns it.
+    pub fn create_file(dir: &Path) -> StoreResult<Keyring> {
+        let path = dir.join(KEY_FILE);
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
         let text = format!(
@@ -133,18 +175,72 @@ impl Keyring {
     /// Writes a new key file whose current key is fresh and whose older keys are this
     /// keyring's keys; returns the new keyring. Values are re-encrypted separately.
     pub fn rotate_file(&self, dir: &Path) -> StoreResult<Keyring> {
-        let mut lines = vec![hex::encode(random_key()), hex::encode(self.current.master)];
-        lines.extend(self.older.iter().map(|k| hex::encode(k.master)));
+        let rotated = self.with_new_current()?;
+        rotated.write_file(dir)?;
+        Ok(rotated)
+    }
+
+    /// This keyring with a fresh random key first and its own keys after it (in memory).
+    pub fn with_new_current(&self) -> StoreResult<Keyring> {
+        let mut older = vec![self.current.clone()];
+        older.extend(self.older.iter().cloned());
+        Ok(Keyring {
+            current: DataKey::new(random_key())?,
+            older,
+        })
+    }
+
+    /// Writes this keyring to `data.key` in `dir` (mode 0600), the current key first.
+    pub fn write_file(&self, dir: &Path) -> StoreResult<()> {
+        let lines: Vec<String> = std::iter::once(&self.current)
+            .chain(self.older.iter())
+            .map(|k| hex::encode(k.master))
+            .collect();
         let text = format!(
             "# Gongjian data key: first line = current key; the others decrypt older values.\n{}\n",
             lines.join("\n")
         );
-        write_private(&dir.join(KEY_FILE), &text)?;
-        Keyring::parse(&text)
+        write_private(&dir.join(KEY_FILE), &text)
     }
 
     pub fn current_id(&self) -> &str {
         &self.current.id
+    }
+
+    /// The current key's fingerprint: an HMAC of a fixed label under a key derived from the
+    /// master key, safe to store (it reveals nothing of the key).
+    pub fn fingerprint(&self) -> &str {
+        &self.current.fingerprint
+    }
+
+    /// The id of the key (current or older) whose fingerprint is `fingerprint`, if held.
+    pub fn id_of_fingerprint(&self, fingerprint: &str) -> Option<&str> {
+        std::iter::once(&self.current)
+            .chain(self.older.iter())
+            .find(|k| k.fingerprint == fingerprint)
+            .map(|k| k.id.as_str())
+    }
+
+    /// The fingerprint of the held key (current or older) with id `id`.
+    pub fn fingerprint_of_id(&self, id: &str) -> Option<&str> {
+        std::iter::once(&self.current)
+            .chain(self.older.iter())
+            .find(|k| k.id == id)
+            .map(|k| k.fingerprint.as_str())
+    }
+
+    /// The id of the key a stored value names (`v1.<key id>.…`), without decrypting it.
+    pub fn key_id_of(stored: &str) -> Option<&str> {
+        let mut parts = stored.splitn(3, '.');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some("v1"), Some(id), Some(_)) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The prefix every value encrypted under the current key starts with.
+    pub fn current_prefix(&self) -> String {
+        format!("v1.{}.", self.current.id)
     }
 
     /// Encrypts `plaintext` for the column `field`.
@@ -210,7 +306,7 @@ impl Keyring {
 
     /// Whether a stored value was made with an older key (and so needs re-encryption).
     pub fn is_stale(&self, stored: &str) -> bool {
-        !stored.starts_with(&format!("v1.{}.", self.current.id))
+        !stored.starts_with(&self.current_prefix())
     }
 
     /// The keyed look-up hash of a normalised value, for finding and de-duplicating records

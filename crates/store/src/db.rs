@@ -170,8 +170,8 @@ static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrat
 impl Store {
     /// Connects to `url`: `sqlite://PATH` (the file is created when missing) or
     /// `postgres://…`. Any other scheme is an error. The store starts with a throwaway data key
-    /// held only in memory; a program that keeps encrypted values across restarts loads the
-    /// real key with [`crate::crypto::Keyring::load_or_create`] and [`Store::with_keyring`].
+    /// held only in memory; a program that keeps encrypted values across restarts loads and
+    /// checks the real key with [`Store::unlock`] after [`Store::migrate`].
     pub async fn connect(url: &str) -> StoreResult<Store> {
         sqlx::any::install_default_drivers();
         let engine = if url.starts_with("sqlite:") {

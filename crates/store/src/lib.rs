@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod crypto;
+pub mod datakey;
 pub mod db;
 pub mod demo;
 pub mod divisions;

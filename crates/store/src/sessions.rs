@@ -21,7 +21,7 @@ pub const WINDOW_MINUTES: i64 = 15;
 pub const PASSWORD_HISTORY: i64 = 5;
 const RECOVERY_CODES: usize = 10;
 /// The column name bound into encrypted TOTP secrets.
-const TOTP_FIELD: &str = "totp_secret";
+pub(crate) const TOTP_FIELD: &str = "totp_secret";
 
 /// A live session, as found from the cookie's token.
 #[derive(Debug, Clone)]
@@ -483,43 +483,6 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(codes)
-    }
-
-    /// Re-encrypts every TOTP secret made with an older key under the current key (after a key
-    /// rotation), in one transaction. Returns how many values changed.
-    pub async fn reencrypt_secrets(&self) -> StoreResult<u64> {
-        let mut tx = self.begin_write().await?;
-        let rows: Vec<(i64, String)> =
-            sqlx::query_as("SELECT id, totp_secret FROM users WHERE totp_secret IS NOT NULL")
-                .fetch_all(&mut *tx)
-                .await?;
-        let mut changed = 0;
-        for (id, stored) in rows {
-            if self.keys.is_stale(&stored) {
-                let plain = self.keys.decrypt(TOTP_FIELD, &stored)?;
-                sqlx::query("UPDATE users SET totp_secret = $1 WHERE id = $2")
-                    .bind(self.keys.encrypt(TOTP_FIELD, &plain)?)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                changed += 1;
-            }
-        }
-        self.append_audit(
-            &mut tx,
-            &AuditEvent {
-                actor_name: "cli".into(),
-                action: "key.rotate".into(),
-                object: "data_key".into(),
-                result: "success".into(),
-                client_addr: "cli".into(),
-                detail: format!("re-encrypted {changed} values under key {}", self.keys.current_id()),
-                ..AuditEvent::default()
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(changed)
     }
 
     /// Passes the second factor for a session with a TOTP code or an unused recovery code. A

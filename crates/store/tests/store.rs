@@ -791,6 +791,9 @@ mod people;
 #[path = "store/imports.rs"]
 mod imports;
 
+#[path = "store/datakey.rs"]
+mod datakey;
+
 #[path = "store/accounts.rs"]
 mod accounts;
 
