@@ -237,6 +237,24 @@ async fn import_reads_residents_then_members_with_progress_and_changes_nothing_t
         ..Default::default()
     };
     store.create_party_org(&admin, &branch).await.unwrap();
+    // A second community of the street, with a grid of its own.
+    let mut sibling = nodes[2].id;
+    let mut sibling_grid = String::new();
+    for (code, name, kind) in [
+        ("440604001002", "兴华社区", None),
+        ("", "兴华商务楼宇", Some("business")),
+    ] {
+        let input = NodeInput {
+            parent_id: Some(sibling),
+            code: Some(code.to_string()).filter(|c| !c.is_empty()),
+            name: name.into(),
+            kind: kind.map(str::to_string),
+            ..NodeInput::default()
+        };
+        let node = store.create_node(&admin, &input).await.unwrap();
+        sibling = node.id;
+        sibling_grid = node.code;
+    }
     store.close().await;
     let grid = &nodes[4].code;
 
@@ -263,6 +281,41 @@ async fn import_reads_residents_then_members_with_progress_and_changes_nothing_t
     }
     let again = stdout(&gongjian(data, &args));
     assert!(again.contains("0 new, 0 updated, 5100 unchanged, 1 refused"), "{again}");
+    // Imported at the other community with --update, a resident of 升平社区 is refused: not
+    // moved into 兴华社区's grid, not renamed, not counted as unchanged.
+    let file = data.join("兴华.csv");
+    std::fs::write(
+        &file,
+        format!("姓名,身份证号,网格编码\n改名,{},{sibling_grid}\n", resident_id(0)),
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let o = gongjian(
+        data,
+        &[
+            "import",
+            "residents",
+            f,
+            "--user",
+            "zhang",
+            "--node",
+            "440604001002",
+            "--update",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stdout(&o);
+    assert!(out.contains("0 new, 0 updated, 0 unchanged, 1 refused"), "{out}");
+    assert!(out.contains("已在您的管理范围以外登记"), "{out}");
+    let store = gongjian_store::Store::connect(&url).await.unwrap();
+    let (name, home): (String, String) = sqlx::query_as(
+        "SELECT p.name, n.code FROM persons p JOIN nodes n ON n.id = p.home_node_id WHERE p.name = '居民0' OR p.name = '改名'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!((name.as_str(), home.as_str()), ("居民0", grid.as_str()));
+    store.close().await;
     // Members: the first three residents join the branch; the refused rows go to a workbook.
     let mut members = String::from("\u{feff}姓名,身份证号,所在党支部,党员类别,入党日期\n");
     for i in 0..3 {

@@ -138,6 +138,16 @@ impl OrgCategory {
         OrgCategory::ALL.into_iter().find(|k| k.key() == s)
     }
 
+    /// On the public directory: the party organisations of agencies, public institutions and
+    /// state enterprises (机关、事业单位、国有企业党组织), which pair with communities across the
+    /// city and whose names are public, so a record anywhere may name them.
+    pub fn is_public(self) -> bool {
+        matches!(
+            self,
+            OrgCategory::Agency | OrgCategory::PublicInstitution | OrgCategory::StateEnterprise
+        )
+    }
+
     pub fn label_zh(self) -> &'static str {
         match self {
             OrgCategory::Street => "街道",

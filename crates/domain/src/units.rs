@@ -56,6 +56,16 @@ impl UnitKind {
         }
     }
 
+    /// On the public directory of agencies and employers (机关、事业单位、国有企业): the
+    /// employers of in-service party members and the agencies that pair with communities, whose
+    /// names are public, so a record anywhere may name them.
+    pub fn is_public(self) -> bool {
+        matches!(
+            self,
+            UnitKind::Agency | UnitKind::PublicInstitution | UnitKind::StateOwned
+        )
+    }
+
     /// From a key or its Chinese label (as a spreadsheet has it).
     pub fn parse(raw: &str) -> Option<UnitKind> {
         let s = normalize_cell(raw);

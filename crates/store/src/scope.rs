@@ -6,7 +6,10 @@
 //! "C" collation for that reason).
 
 use gongjian_domain::access::{Actor, Right, Scope};
+use gongjian_domain::party::OrgCategory;
+use gongjian_domain::units::UnitKind;
 
+use crate::db::Store;
 use crate::error::{StoreError, StoreResult};
 use crate::sql::Sql;
 
@@ -63,6 +66,56 @@ pub fn require(actor: &Actor, right: Right, path: &str) -> StoreResult<()> {
         return Err(StoreError::Forbidden);
     }
     Err(StoreError::NotFound)
+}
+
+/// Whether a record the actor writes or reads may name a unit of `kind` located at `path`:
+/// inside the actor's read scope, or on the public directory of agencies and employers
+/// ([`UnitKind::is_public`]). The rule of [`Store::referable_unit`], for units already fetched.
+pub fn unit_referable(actor: &Actor, kind: &str, path: &str) -> bool {
+    actor.scope(Right::ReadTree).contains_path(path) || UnitKind::parse(kind).is_some_and(UnitKind::is_public)
+}
+
+/// The same rule for a party organisation of `category` whose territory is at `path`
+/// ([`OrgCategory::is_public`]).
+pub fn org_referable(actor: &Actor, category: &str, path: &str) -> bool {
+    actor.scope(Right::ReadTree).contains_path(path)
+        || OrgCategory::from_key(category).is_some_and(OrgCategory::is_public)
+}
+
+impl Store {
+    /// The name of unit `id`, when a record the actor writes (or a report the actor reads) may
+    /// name it: the unit is active and lies inside the actor's read scope or is on the public
+    /// directory ([`unit_referable`]). `None` when it does not exist, is archived or is out of
+    /// reach — the caller cannot tell which, and answers "not found" for all three. Every unit
+    /// id that arrives in a request goes through here.
+    pub async fn referable_unit(&self, actor: &Actor, id: i64) -> StoreResult<Option<String>> {
+        let found: Option<(String, String, String)> = sqlx::query_as(
+            "SELECT u.name, u.kind, n.path FROM units u JOIN nodes n ON n.id = u.node_id \
+             WHERE u.id = $1 AND u.status = 'active'",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found
+            .filter(|(_, kind, path)| unit_referable(actor, kind, path))
+            .map(|(name, _, _)| name))
+    }
+
+    /// The name of party organisation `id` under the same rule as [`Store::referable_unit`]:
+    /// active, and with its territory inside the actor's read scope or on the public directory
+    /// ([`org_referable`]).
+    pub async fn referable_org(&self, actor: &Actor, id: i64) -> StoreResult<Option<String>> {
+        let found: Option<(String, String, String)> = sqlx::query_as(
+            "SELECT o.name, o.category, t.path FROM party_orgs o JOIN nodes t ON t.id = o.territory_node_id \
+             WHERE o.id = $1 AND o.status = 'active'",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found
+            .filter(|(_, category, path)| org_referable(actor, category, path))
+            .map(|(name, _, _)| name))
+    }
 }
 
 #[cfg(test)]

@@ -208,7 +208,8 @@ impl Store {
 
     /// One unit, if the actor may read the tree where it is located. (Where a record names a
     /// unit outside the reader's scope — a member's employer, a cadre's sending agency — only
-    /// its name is shown, through the record's own query.)
+    /// its name is shown, through the record's own query; which units a record may name is
+    /// `Store::referable_unit`'s rule.)
     pub async fn unit(&self, actor: &Actor, id: i64) -> StoreResult<Unit> {
         let u: Unit = sqlx::query_as(sqlx::AssertSqlSafe(format!("{UNIT_SELECT} WHERE u.id = $1")))
             .bind(id)
@@ -219,19 +220,11 @@ impl Store {
         Ok(u)
     }
 
-    /// Whether an active unit with this id exists, anywhere: a record may name a unit outside
-    /// the writer's scope (an employer, a sending agency), which it then shows by name only.
-    pub async fn unit_exists(&self, id: i64) -> StoreResult<bool> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM units WHERE id = $1 AND status = 'active'")
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(n > 0)
-    }
-
-    /// The active unit with exactly this name or credit code, anywhere (unit names and codes are
-    /// public); used where a person names an employer.
-    pub async fn unit_by_name_or_code(&self, name_or_code: &str) -> StoreResult<Option<Unit>> {
+    /// The active unit with exactly this name or credit code that a record of the actor's may
+    /// name (`scope::unit_referable`: inside the actor's scope, or on the public directory);
+    /// used where a person names an employer or a sending unit. Units out of reach are not
+    /// found, as if they did not exist.
+    pub async fn unit_by_name_or_code(&self, actor: &Actor, name_or_code: &str) -> StoreResult<Option<Unit>> {
         let s = gongjian_domain::ids::normalize_cell(name_or_code);
         // Nothing with control characters or longer than a name is registered (and PostgreSQL
         // text cannot hold a NUL to compare with).
@@ -239,12 +232,13 @@ impl Store {
             return Ok(None);
         }
         let mut found: Vec<Unit> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{UNIT_SELECT} WHERE u.status = 'active' AND (u.name = $1 OR u.credit_code = $2) ORDER BY u.id LIMIT 2"
+            "{UNIT_SELECT} WHERE u.status = 'active' AND (u.name = $1 OR u.credit_code = $2) ORDER BY u.id LIMIT 50"
         )))
         .bind(&s)
         .bind(s.to_uppercase())
         .fetch_all(&self.pool)
         .await?;
+        found.retain(|u| scope::unit_referable(actor, &u.kind, &u.node_path));
         Ok(if found.len() == 1 { found.pop() } else { None })
     }
 

@@ -140,7 +140,8 @@ impl Store {
         for (d, (row, org_name)) in drafts.iter().zip(rows) {
             match recorded.get(&d.person_id) {
                 None => inserts.push(d),
-                Some(r) if r.same_as(d) || !job.update() => job.report.unchanged += 1,
+                // A membership in an organisation outside the actor's scope is neither changed
+                // nor counted as unchanged: the row is refused, skipping or updating alike.
                 Some(r) if !actor.scope(Right::ManagePeople).contains_path(&r.path) => {
                     job.report.valid -= 1;
                     job.report.rejected.push(super::RowIssue {
@@ -150,6 +151,7 @@ impl Store {
                         reason: "此人现为管理范围外党组织的党员，须由转出方办理组织关系转接".into(),
                     });
                 }
+                Some(r) if r.same_as(d) || !job.update() => job.report.unchanged += 1,
                 Some(r) => updates.push((d, r)),
             }
         }

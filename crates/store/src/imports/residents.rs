@@ -1,14 +1,14 @@
 //! Residents: 姓名 and 网格编码, optionally 身份证号, 手机号码, 门牌, 户籍. A resident already
 //! registered (same ID number) is left or updated; numbers are stored as `people` stores them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use gongjian_domain::access::{Actor, Right};
 use gongjian_domain::people::{ResidentDraft, ResidentForm};
 use gongjian_domain::tree::Level;
 
-use super::Job;
 use super::sheet::{Col, ID_NAMES, Sheet, Spec};
+use super::{Job, RowIssue};
 use crate::db::Store;
 use crate::error::StoreResult;
 use crate::people::{ID_FIELD, sex_key};
@@ -59,9 +59,18 @@ const FIELDS: &[(&str, Col)] = &[
 
 /// A valid row, ready to write.
 struct Candidate {
+    no: usize,
     draft: ResidentDraft,
     id_hash: Option<String>,
 }
+
+/// Why a row is refused whose ID number is registered outside the importer's scope. The number
+/// is unique across the platform, so the refusal itself tells that it is registered (as the
+/// form's "已登记" does); it tells nothing more — not where, not the name — and the record
+/// stays as it is. A move between communities is its own step, taken by the community where
+/// the person lives now.
+pub(crate) const REGISTERED_ELSEWHERE: &str =
+    "该身份证号已在您的管理范围以外登记，不能在此导入或更新；居民迁入须由原登记地办理迁出后再登记";
 
 fn elsewhere(text: &str) -> Option<bool> {
     match text.trim() {
@@ -123,19 +132,55 @@ impl Store {
                 job.accept(&mut row, Some(()));
                 continue;
             }
-            candidates.push(Candidate { draft, id_hash });
+            candidates.push(Candidate {
+                no: row.no,
+                draft,
+                id_hash,
+            });
         }
-        job.report.valid = candidates.len();
-        // Which ID numbers are registered already (by keyed hash), wherever they live.
+        // Which ID numbers are registered already (by keyed hash), wherever they live: a number
+        // registered outside the actor's scope refuses its row — that record is never read
+        // further, changed, moved or counted as unchanged.
         let hashes: Vec<String> = candidates.iter().filter_map(|c| c.id_hash.clone()).collect();
+        let people = actor.scope(Right::ManagePeople);
         let mut existing: HashMap<String, i64> = HashMap::new();
+        let mut elsewhere: HashSet<String> = HashSet::new();
         for chunk in hashes.chunks(500) {
-            let mut sql = Sql::new("SELECT id_number_hash, id FROM persons WHERE id_number_hash IN ");
+            let mut sql = Sql::new(
+                "SELECT p.id_number_hash, p.id, h.path FROM persons p JOIN nodes h ON h.id = p.home_node_id \
+                 WHERE p.id_number_hash IN ",
+            );
             sql.bind_list(chunk);
-            for (h, id) in sql.query_as::<(String, i64)>().fetch_all(&self.pool).await? {
-                existing.insert(h, id);
+            for (h, id, path) in sql.query_as::<(String, i64, String)>().fetch_all(&self.pool).await? {
+                if people.contains_path(&path) {
+                    existing.insert(h, id);
+                } else {
+                    elsewhere.insert(h);
+                }
             }
         }
+        let id_column = sheet.head(Col::IdNumber);
+        let mut refused = Vec::new();
+        candidates.retain(|c| match &c.id_hash {
+            Some(h) if elsewhere.contains(h) => {
+                refused.push(RowIssue {
+                    row: c.no,
+                    column: id_column.clone(),
+                    value: c
+                        .draft
+                        .id_number
+                        .as_ref()
+                        .map(|n| n.as_str().to_string())
+                        .unwrap_or_default(),
+                    reason: REGISTERED_ELSEWHERE.into(),
+                });
+                false
+            }
+            _ => true,
+        });
+        job.report.rejected.append(&mut refused);
+        job.report.rejected.sort_by_key(|i| i.row);
+        job.report.valid = candidates.len();
         let (new, old): (Vec<&Candidate>, Vec<&Candidate>) = candidates
             .iter()
             .partition(|c| c.id_hash.as_ref().is_none_or(|h| !existing.contains_key(h)));

@@ -208,17 +208,20 @@ impl Store {
         for v in &valid {
             match registered.get(&key_of(&v.unit)) {
                 None => inserts.push(v),
-                Some(r) if (r.same_as(&v.unit) && has_contact(r.id, &v.contact)) || !job.update() => {
-                    job.report.unchanged += 1
-                }
+                // A unit registered outside the actor's scope is never changed, nor counted as
+                // unchanged (which would confirm what it holds): its row is refused, skipping
+                // or updating alike.
                 Some(r) if !actor.scope(Right::ManagePeople).contains_path(&r.path) => {
                     job.report.valid -= 1;
                     job.report.rejected.push(RowIssue {
                         row: v.no,
                         column: sheet.head(Col::CreditCode),
                         value: v.code_value.clone(),
-                        reason: "该单位已登记在您的管理范围之外，不能更新".into(),
+                        reason: "该统一社会信用代码已在您的管理范围以外登记，不能在此导入或更新".into(),
                     });
+                }
+                Some(r) if (r.same_as(&v.unit) && has_contact(r.id, &v.contact)) || !job.update() => {
+                    job.report.unchanged += 1
                 }
                 Some(r) => updates.push((v, r)),
             }

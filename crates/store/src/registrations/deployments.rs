@@ -100,8 +100,9 @@ impl Store {
                 Err(_) => v.push("node_id", "所选节点不存在"),
             },
         }
+        // Another area's unit only when it is on the public directory (`scope::referable_unit`).
         if let Some(u) = input.from_unit_id
-            && !self.unit_exists(u).await?
+            && self.referable_unit(actor, u).await?.is_none()
         {
             v.push("from_unit_id", "所选派出单位不存在");
         }

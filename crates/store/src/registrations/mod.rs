@@ -251,8 +251,9 @@ impl Store {
                 Err(_) => v.push("community_id", "所选社区不存在"),
             },
         }
+        // Another area's unit only when it is on the public directory (`scope::referable_unit`).
         if let Some(u) = input.employer_unit_id
-            && !self.unit_exists(u).await?
+            && self.referable_unit(actor, u).await?.is_none()
         {
             v.push("employer_unit_id", "所选工作单位不存在");
         }

@@ -5,6 +5,7 @@ use gongjian_domain::Validation;
 use gongjian_domain::access::{Actor, Right};
 use gongjian_domain::dates::{day_text, parse_day, parse_span};
 use gongjian_domain::ids::free_text;
+use gongjian_domain::party::OrgCategory;
 use gongjian_domain::tree::Level;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -49,8 +50,15 @@ pub struct PairingInput {
     pub agreement: String,
 }
 
-/// Categories of the organisations that pair with communities (机关、事业单位、国企).
-const PAIRING_CATEGORIES: [&str; 3] = ["agency", "public_institution", "state_enterprise"];
+/// Categories of the organisations that pair with communities (机关、事业单位、国企): those on
+/// the public directory (`OrgCategory::is_public`).
+fn pairing_categories() -> Vec<&'static str> {
+    OrgCategory::ALL
+        .into_iter()
+        .filter(|c| c.is_public())
+        .map(OrgCategory::key)
+        .collect()
+}
 
 impl Store {
     /// Active organisations of agencies, public institutions and state enterprises in the city
@@ -61,7 +69,7 @@ impl Store {
             "SELECT o.id, o.name, t.name AS territory_name FROM party_orgs o JOIN nodes t ON t.id = o.territory_node_id \
              WHERE o.status = 'active' AND o.kind <> 'group' AND o.category IN ",
         );
-        sql.bind_list(&PAIRING_CATEGORIES).push(" AND ");
+        sql.bind_list(&pairing_categories()).push(" AND ");
         scope::push_subtree(&mut sql, "t.path", &format!("/{city}/"));
         sql.push(" ORDER BY o.name, o.id LIMIT 1000");
         Ok(sql.query_as().fetch_all(&self.pool).await?)
@@ -81,17 +89,13 @@ impl Store {
                 Err(_) => v.push("community_id", "所选社区不存在"),
             },
         }
-        // The paired organisation is usually an agency's, outside the community's scope: only
-        // its being an active organisation is checked, and the pairing shows its name.
+        // The paired organisation is usually an agency's, outside the community's scope: it must
+        // be one a record of the actor's may name (`scope::referable_org`: in scope, or an
+        // agency's, public institution's or state enterprise's), and the pairing shows its name.
         match input.org_id {
             None => v.push("org_id", "请选择结对的党组织"),
             Some(id) => {
-                let active: i64 =
-                    sqlx::query_scalar("SELECT COUNT(*) FROM party_orgs WHERE id = $1 AND status = 'active'")
-                        .bind(id)
-                        .fetch_one(&self.pool)
-                        .await?;
-                if active == 0 {
+                if self.referable_org(actor, id).await?.is_none() {
                     v.push("org_id", "所选党组织不存在或已撤销");
                 }
             }

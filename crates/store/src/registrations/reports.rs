@@ -96,12 +96,21 @@ impl Store {
         to: NaiveDate,
     ) -> StoreResult<EmployerReport> {
         let c = self.report_community(actor, community_id).await?;
-        // The employer is usually outside the community's scope: only its name is shown.
-        let employer_name: String = sqlx::query_scalar("SELECT name FROM units WHERE id = $1")
-            .bind(unit_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        // The employer is usually outside the community's scope: only its name is shown, and
+        // only for a unit the community's own registrations name or one the reader may name
+        // (`scope::referable_unit`); any other id is not found, name unsaid.
+        let named: Option<String> = sqlx::query_scalar(
+            "SELECT u.name FROM units u WHERE u.id = $1 AND EXISTS \
+             (SELECT 1 FROM registrations r WHERE r.community_id = $2 AND r.employer_unit_id = u.id)",
+        )
+        .bind(unit_id)
+        .bind(community_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let employer_name = match named {
+            Some(name) => name,
+            None => self.referable_unit(actor, unit_id).await?.ok_or(StoreError::NotFound)?,
+        };
         if to < from {
             return Err(StoreError::field("to", "结束日期不能早于开始日期"));
         }

@@ -114,7 +114,7 @@ impl Store {
                 v.push("employer", "请填写工作单位全称或统一社会信用代码");
                 None
             }
-            e => match self.unit_by_name_or_code(e).await? {
+            e => match self.unit_by_name_or_code(actor, e).await? {
                 Some(u) => Some(u),
                 None => {
                     v.push("employer", format!("未找到单位“{e}”，请填写单位全称或统一社会信用代码"));

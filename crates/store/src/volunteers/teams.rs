@@ -302,8 +302,9 @@ impl Store {
         if !matches!(node.level, Level::Community | Level::Street) || !node.is_active() {
             return Err(StoreError::field("node_id", "服务队属于社区或街道"));
         }
+        // Another area's unit only when it is on the public directory (`scope::referable_unit`).
         if let Some(u) = d.unit_id
-            && !self.unit_exists(u).await?
+            && self.referable_unit(actor, u).await?.is_none()
         {
             return Err(StoreError::field("unit_id", "所选单位不存在"));
         }

@@ -757,3 +757,95 @@ async fn the_database_holds_no_plaintext_imported_number() {
     })
     .await;
 }
+
+/// An import reads, changes and confirms nothing outside the importer's scope: a resident of
+/// another street is neither moved into the importer's grid (with update) nor counted as
+/// unchanged (without) — the row is refused, with the same reason either way — and a unit
+/// registered in another street is refused likewise.
+#[tokio::test]
+async fn an_import_leaves_and_does_not_confirm_records_outside_the_scope() {
+    for_each_engine(async |db| {
+        let t = build_tree(db).await;
+        let s = &db.store;
+        let theirs = scoped(Role::CommunityStaff, &t["b1"]);
+        let elsewhere = id_with_check("44060419800101555");
+        let p = s
+            .create_person(&theirs, &resident("张槎住户", &elsewhere, "13500001111", &t["b1g1a"]), "t")
+            .await
+            .unwrap();
+        let staff = scoped(Role::CommunityStaff, &t["a1"]);
+        let fresh = id_with_check("44060419800101666");
+        let header = ["姓名", "身份证号", "手机号码", "网格编码"];
+        let rows = vec![
+            vec![c("改名住户"), c(&elsewhere), c("13600002222"), c(&t["a1g1a"].code)],
+            vec![c("新住户"), c(&fresh), c(""), c(&t["a1g1a"].code)],
+        ];
+        let bytes = workbook("居民", &header, &rows);
+        for (commit, update) in [(false, false), (false, true), (true, false), (true, true)] {
+            let r = import(db, &staff, ImportKind::Residents, "居民.xlsx", &bytes, commit, update).await;
+            // Only the new resident's row counts: inserted, then (once written) left or updated.
+            eq!((r.valid, r.inserted + r.updated + r.unchanged), (1, 1));
+            refused_rows(&r, &[(4, "身份证号", "已在您的管理范围以外登记")]);
+            eq!(
+                issue(&r.rejected, 4).reason.as_str(),
+                "该身份证号已在您的管理范围以外登记，不能在此导入或更新；居民迁入须由原登记地办理迁出后再登记"
+            );
+        }
+        // The resident of the other street is as registered: name, number, home.
+        let still = s.person(&theirs, p.id).await.unwrap();
+        eq!(
+            (still.name.as_str(), still.home_node_id, still.mobile_masked.as_deref()),
+            ("张槎住户", t["b1g1a"].id, Some("135****1111"))
+        );
+        eq!(s.count_people_under(&staff, t["a1"].id).await.unwrap(), 1);
+        // Narrowed to a node (the web page's import), a resident of the importer's own street
+        // but of another community is out of reach as well.
+        let street = scoped(Role::StreetStaff, &t["a"]);
+        let sibling = id_with_check("44060419800101777");
+        s.create_person(&street, &resident("兴华住户", &sibling, "", &t["a2g1a"]), "t")
+            .await
+            .unwrap();
+        let rows = vec![vec![c("兴华住户"), c(&sibling), c(""), c(&t["a1g1a"].code)]];
+        let options = ImportOptions {
+            kind: ImportKind::Residents,
+            on_duplicate: OnDuplicate::Update,
+            commit: true,
+            at: Some(t["a1"].id),
+        };
+        let none = |_: &str, _: u64, _: u64| {};
+        let r = s
+            .import(&street, "居民.xlsx", &workbook("居民", &header, &rows), options, "t", &none)
+            .await
+            .unwrap();
+        eq!((r.valid, r.updated, r.unchanged), (0, 0, 0));
+        refused_rows(&r, &[(4, "身份证号", "已在您的管理范围以外登记")]);
+
+        // Units: a credit code registered in street b is refused to street a, skipping or
+        // updating, and never counted as unchanged.
+        let code = credit_code("91440604MA4UJ6YY0");
+        let b_staff = scoped(Role::StreetStaff, &t["b"]);
+        let form = gongjian_domain::units::UnitForm {
+            name: "张槎某公司".into(),
+            credit_code: code.clone(),
+            kind: "private".into(),
+            node_id: Some(t["b1"].id),
+            address: String::new(),
+        };
+        s.create_unit(&b_staff, &form, "t").await.unwrap();
+        let header = ["单位名称", "统一社会信用代码", "单位类型", "所在社区/街道"];
+        let rows = vec![vec![c("张槎某公司"), c(&code), c("民营企业"), c("升平社区")]];
+        let bytes = workbook("单位", &header, &rows);
+        let street_a = scoped(Role::StreetStaff, &t["a"]);
+        for update in [false, true] {
+            let r = import(db, &street_a, ImportKind::Units, "单位.xlsx", &bytes, true, update).await;
+            eq!((r.valid, r.inserted, r.updated, r.unchanged), (0, 0, 0, 0));
+            refused_rows(&r, &[(4, "统一社会信用代码", "已在您的管理范围以外登记")]);
+        }
+        eq!(
+            db.scalar("SELECT COUNT(*) FROM units WHERE name = '张槎某公司' AND node_id = (SELECT id FROM nodes WHERE code = '440604002001')")
+                .await,
+            1
+        );
+    })
+    .await;
+}

@@ -259,7 +259,7 @@ async fn units_keep_doubtful_codes_with_a_warning_and_contacts_masked() {
             .unwrap();
         eq!(found.items.len(), 1);
         eq!(
-            s.unit_by_name_or_code("91440604MA4UJ5XX7C")
+            s.unit_by_name_or_code(&staff, "91440604MA4UJ5XX7C")
                 .await
                 .unwrap()
                 .map(|u| u.id),
@@ -730,6 +730,149 @@ async fn registration_metrics_have_known_answers() {
         eq!(m("letters.thanks_sent", city, &this_year).await, Some(1.0));
         eq!(m("letters.thanks_sent", city, &y2025).await, Some(0.0));
         eq!(m("letters.thanks_sent", "440604002000", &this_year).await, Some(0.0));
+    })
+    .await;
+}
+
+/// A record names a unit or party organisation only when it lies in the writer's scope or is on
+/// the public directory (机关、事业单位、国有企业 and their organisations): another street's
+/// company or community committee is "not found" — for a registration's employer, a team's
+/// unit, a deployment's sending unit, a pairing's organisation, a unit typed by name or credit
+/// code, and the report to an employer — and its name is never shown.
+#[tokio::test]
+async fn records_name_only_units_and_organisations_in_reach_or_public() {
+    for_each_engine(async |db| {
+        let t = build_tree(db).await;
+        let s = &db.store;
+        let theirs = scoped(Role::StreetStaff, &t["b"]);
+        let company = s
+            .create_unit(&theirs, &unit("张槎某物业公司", "", "民营企业", &t["b1"]), "t")
+            .await
+            .unwrap();
+        let bureau = s
+            .create_unit(&theirs, &unit("张槎街道办事处", "", "机关", &t["b"]), "t")
+            .await
+            .unwrap();
+        let their_committee = db.org(None, "committee", "community", &t["b1"]).await;
+        let agency_org = db.org(None, "committee", "agency", &t["b"]).await;
+        let staff = scoped(Role::CommunityStaff, &t["a1"]);
+        let own = s
+            .create_unit(&staff, &unit("升平某公司", "", "民营企业", &t["a1"]), "t")
+            .await
+            .unwrap();
+        let p = s
+            .create_person(
+                &staff,
+                &resident("在职丙", &id_with_check("44060419850101777"), "", &t["a1g1a"]),
+                "t",
+            )
+            .await
+            .unwrap();
+
+        // The rule itself.
+        eq!(s.referable_unit(&staff, company.id).await.unwrap(), None);
+        eq!(
+            s.referable_unit(&staff, bureau.id).await.unwrap().as_deref(),
+            Some("张槎街道办事处")
+        );
+        eq!(
+            s.referable_unit(&staff, own.id).await.unwrap().as_deref(),
+            Some("升平某公司")
+        );
+        eq!(s.referable_org(&staff, their_committee.id).await.unwrap(), None);
+        check!(s.referable_org(&staff, agency_org.id).await.unwrap().is_some());
+        check!(
+            s.unit_by_name_or_code(&staff, "张槎某物业公司")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        check!(
+            s.unit_by_name_or_code(&staff, "张槎街道办事处")
+                .await
+                .unwrap()
+                .is_some()
+        );
+
+        // A registration's employer.
+        let mut input = RegistrationInput {
+            person_id: Some(p.id),
+            community_id: Some(t["a1"].id),
+            employer_unit_id: Some(company.id),
+            duties: vec!["patrol".into()],
+            ..Default::default()
+        };
+        refused(s.register(&staff, &input, "t").await, "employer_unit_id", "不存在");
+        input.employer_unit_id = Some(bureau.id);
+        let r = s.register(&staff, &input, "t").await.unwrap();
+        eq!(r.employer_name.as_deref(), Some("张槎街道办事处"));
+
+        // The report to an employer: the company is not found; the bureau is.
+        let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let (from, to) = (day("2026-01-01"), day("2026-12-31"));
+        not_found(s.employer_report(&staff, t["a1"].id, company.id, from, to).await);
+        let rep = s
+            .employer_report(&staff, t["a1"].id, bureau.id, from, to)
+            .await
+            .unwrap();
+        eq!(rep.employer_name.as_str(), "张槎街道办事处");
+        not_found(
+            s.issue_thanks_letter(&staff, t["a1"].id, company.id, from, to, "t")
+                .await,
+        );
+
+        // A team's unit.
+        let team = |unit: i64, name: &str| gongjian_domain::volunteers::activities::TeamForm {
+            name: name.into(),
+            node_id: t["a1"].id.to_string(),
+            unit_id: unit.to_string(),
+            ..Default::default()
+        };
+        refused(
+            s.create_team(&staff, &team(company.id, "越界服务队"), "t").await,
+            "unit_id",
+            "不存在",
+        );
+        let ok = s
+            .create_team(&staff, &team(bureau.id, "共建服务队"), "t")
+            .await
+            .unwrap();
+        eq!(ok.unit_id, Some(bureau.id));
+
+        // A deployment's sending unit.
+        let d = DeploymentInput {
+            person_id: Some(p.id),
+            kind: "deployment".into(),
+            from_unit_id: Some(company.id),
+            node_id: Some(t["a1"].id),
+            started_on: "2026-02-01".into(),
+            ..Default::default()
+        };
+        refused(s.create_deployment(&staff, &d, "t").await, "from_unit_id", "不存在");
+
+        // A pairing's organisation.
+        let mut pairing = PairingInput {
+            org_id: Some(their_committee.id),
+            community_id: Some(t["a1"].id),
+            started_on: "2026-01-01".into(),
+            ..Default::default()
+        };
+        refused(s.create_pairing(&staff, &pairing, "t").await, "org_id", "不存在");
+        pairing.org_id = Some(agency_org.id);
+        s.create_pairing(&staff, &pairing, "t").await.unwrap();
+
+        // A unit the community's own registrations name (recorded by someone who could) stays
+        // reportable to the community: the record's own reference shows its name.
+        s.decide_registration(&staff, r.id, RegStatus::Ended, "", "t")
+            .await
+            .unwrap();
+        input.employer_unit_id = Some(company.id);
+        s.register(&admin(), &input, "t").await.unwrap();
+        let rep = s
+            .employer_report(&staff, t["a1"].id, company.id, from, to)
+            .await
+            .unwrap();
+        eq!(rep.employer_name.as_str(), "张槎某物业公司");
     })
     .await;
 }

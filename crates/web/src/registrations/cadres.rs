@@ -301,7 +301,7 @@ async fn create_deployment(
     }
     let from_unit_id = match values.from_unit.trim() {
         "" => None,
-        u => match state.store.unit_by_name_or_code(u).await? {
+        u => match state.store.unit_by_name_or_code(&user.actor, u).await? {
             Some(unit) => Some(unit.id),
             None => {
                 errors.push(

@@ -239,7 +239,7 @@ async fn create(
     let values = RegistrationValues::from_pairs(pairs);
     let employer = match values.employer.trim() {
         "" => None,
-        e => match state.store.unit_by_name_or_code(e).await? {
+        e => match state.store.unit_by_name_or_code(&user.actor, e).await? {
             Some(u) => Some(u.id),
             None => {
                 let errors =

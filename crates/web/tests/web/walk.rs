@@ -253,6 +253,8 @@ async fn walk_story(app: &TestApp) {
     };
     let y_person = resident("紫荆住户", Y_MOBILE, id(&y_grid)).await;
     let x_person = resident("阳光住户", "13712345678", id(&t.grid_l2)).await;
+    // An X resident with no registration yet, for the references below.
+    let x_fresh = resident("阳光新住户", "13712340000", id(&t.grid_l2)).await;
 
     let y_user = app.add_user("staff.y", Role::CommunityStaff, Some(id(&y)), false).await;
     let x_helper = app
@@ -728,6 +730,138 @@ async fn walk_story(app: &TestApp) {
         sent += 1;
         if reply.status != 422 {
             problems.push(format!("{} answered {}: {}", p.describe(), reply.status, reply.text));
+        }
+        let found = leaks(&reply, p, &app.base, &secrets);
+        if !found.is_empty() {
+            problems.push(format!("{} ({}) shows {found:?}", p.describe(), reply.status));
+        }
+    }
+
+    // References: X's own records naming Y's unit (a private company) or Y's community
+    // committee, neither in X's scope nor on the public directory. Not found, name unsaid, and
+    // nothing written (the snapshot counts teams, registrations, pairings and deployments).
+    let x = target_x.node;
+    let (y_unit, y_org) = (target_y.unit.to_string(), target_y.org.to_string());
+    let get = |path: String| Probe {
+        method: Method::GET,
+        path,
+        form: None,
+        json: None,
+        upload: None,
+    };
+    let post_json = |path: &str, body: Value| Probe {
+        method: Method::POST,
+        path: path.into(),
+        form: None,
+        json: Some(body),
+        upload: None,
+    };
+    let post_form = |path: String, fields: &[(&str, &str)]| Probe {
+        method: Method::POST,
+        path,
+        form: form(fields),
+        json: None,
+        upload: None,
+    };
+    let references: Vec<(Probe, u16, Option<&str>)> = vec![
+        (
+            get(format!(
+                "/api/v1/nodes/{x}/reports/{y_unit}?from=2026-01-01&to=2026-12-31"
+            )),
+            404,
+            None,
+        ),
+        (get(format!("/tree/{x}/reports/{y_unit}")), 404, None),
+        (get(format!("/tree/{x}/reports/{y_unit}/export")), 404, None),
+        (
+            post_form(format!("/tree/{x}/reports/{y_unit}/letter?from=2026-01-01"), &[]),
+            404,
+            None,
+        ),
+        (
+            post_json(
+                "/api/v1/teams",
+                json!({"name": "共建服务队", "node_id": x, "unit_id": target_y.unit}),
+            ),
+            422,
+            Some("unit_id"),
+        ),
+        (
+            post_form(
+                format!("/tree/{x}/teams"),
+                &[("name", "共建服务队"), ("unit_id", &y_unit)],
+            ),
+            422,
+            None,
+        ),
+        (
+            post_json(
+                "/api/v1/registrations",
+                json!({"person_id": x_fresh, "community_id": x, "employer_unit_id": target_y.unit,
+                    "duties": ["patrol"]}),
+            ),
+            422,
+            Some("employer_unit_id"),
+        ),
+        (
+            post_form(
+                format!("/people/{x_fresh}/registration"),
+                &[
+                    ("community_id", &x.to_string()),
+                    ("employer", "紫荆物业公司"),
+                    ("duties", "patrol"),
+                ],
+            ),
+            422,
+            None,
+        ),
+        (
+            post_json(
+                "/api/v1/deployments",
+                json!({"person_id": x_fresh, "kind": "deployment", "node_id": x,
+                    "from_unit_id": target_y.unit, "started_on": "2026-01-01"}),
+            ),
+            422,
+            Some("from_unit_id"),
+        ),
+        (
+            post_form(
+                format!("/tree/{x}/pairings"),
+                &[
+                    ("org_id", &y_org),
+                    ("community_id", &x.to_string()),
+                    ("started_on", "2026-01-01"),
+                ],
+            ),
+            422,
+            None,
+        ),
+        (
+            post_json(
+                "/api/v1/pairings",
+                json!({"org_id": target_y.org, "community_id": x, "started_on": "2026-01-01"}),
+            ),
+            422,
+            Some("org_id"),
+        ),
+    ];
+    for (p, status, field) in &references {
+        let reply = send(&staff, p).await;
+        sent += 1;
+        if reply.status != *status {
+            problems.push(format!(
+                "{} answered {} where {status} was due: {}",
+                p.describe(),
+                reply.status,
+                reply.text.chars().take(300).collect::<String>()
+            ));
+        } else if let Some(field) = field {
+            let named = reply.json()["errors"]
+                .as_array()
+                .is_some_and(|errors| errors.iter().any(|e| e["field"] == *field));
+            if !named {
+                problems.push(format!("{} does not name {field}: {}", p.describe(), reply.text));
+            }
         }
         let found = leaks(&reply, p, &app.base, &secrets);
         if !found.is_empty() {
