@@ -181,7 +181,9 @@ async fn stashed(state: &AppState, user: &CurrentUser, id: i64) -> Result<Stashe
     match state.store.stashed_import(&user.actor, id).await {
         Ok(s) if s.expired => Err(PageError::Gone(EXPIRED.into())),
         Ok(s) => Ok(s),
-        Err(StoreError::NotFound) => Err(PageError::Missing(format!("未找到该上传。{EXPIRED}"))),
+        Err(StoreError::NotFound) => Err(PageError::Missing(
+            "未找到该上传：它不存在，或已超过 24 小时未导入而被删除。请重新上传。".into(),
+        )),
         Err(e) => Err(e.into()),
     }
 }
