@@ -422,6 +422,23 @@ async fn retry_pending_points(store: Store) {
     }
 }
 
+/// How often the server deletes the uploads left uncommitted for 24 hours.
+const PURGE_UPLOADS_EVERY: Duration = Duration::from_secs(3600);
+
+/// Deletes stale uploads now and every [`PURGE_UPLOADS_EVERY`] after; a failure is logged and
+/// retried at the next turn.
+async fn purge_stale_uploads(store: Store) {
+    let mut tick = tokio::time::interval(PURGE_UPLOADS_EVERY);
+    loop {
+        tick.tick().await;
+        match store.purge_stale_imports().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(n, "stale uploads deleted"),
+            Err(e) => tracing::warn!(error = %e, "stale uploads not deleted"),
+        }
+    }
+}
+
 async fn demo_present(store: &Store, city: DemoCity) -> Result<bool> {
     let admin = gongjian_domain::access::Actor {
         user_id: 0,
@@ -673,11 +690,13 @@ async fn main() -> Result<()> {
             let rollups = (config.stats_rollup_minutes > 0)
                 .then(|| tokio::spawn(refresh_rollups(store.clone(), config.stats_rollup_minutes)));
             let points_retry = tokio::spawn(retry_pending_points(store.clone()));
+            let purge = tokio::spawn(purge_stale_uploads(store.clone()));
             gongjian_web::serve(listener, state, shutdown_signal()).await?;
             if let Some(task) = rollups {
                 task.abort();
             }
             points_retry.abort();
+            purge.abort();
             tokio::time::timeout(Duration::from_secs(5), store.close()).await.ok();
         }
     }

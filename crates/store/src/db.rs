@@ -203,11 +203,13 @@ impl Store {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if engine == Engine::Sqlite {
+                        // `secure_delete`: deleted rows and freed pages are overwritten with
+                        // zeros, so what was deleted (an upload's bytes) does not stay in the file.
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
                              PRAGMA cache_size = -65536; PRAGMA analysis_limit = 1000; \
-                             PRAGMA wal_autocheckpoint = 10000;",
+                             PRAGMA wal_autocheckpoint = 10000; PRAGMA secure_delete = ON;",
                         )
                         .await?;
                         for sql in Engine::Sqlite.after_index_build_sql() {

@@ -27,6 +27,10 @@ pub fn log_internal(e: &dyn std::fmt::Display) -> String {
 pub enum PageError {
     Store(StoreError),
     NotFound,
+    /// Not found, with a message of its own (404).
+    Missing(String),
+    /// Gone for good, with what to do instead (410).
+    Gone(String),
     BadRequest(String),
 }
 
@@ -58,6 +62,8 @@ impl IntoResponse for PageError {
             ),
             PageError::Store(StoreError::Invalid(v)) => (StatusCode::UNPROCESSABLE_ENTITY, "输入有误", v.to_string()),
             PageError::Store(StoreError::Conflict(m)) => (StatusCode::CONFLICT, "请求冲突", m),
+            PageError::Missing(m) => (StatusCode::NOT_FOUND, "未找到", m),
+            PageError::Gone(m) => (StatusCode::GONE, "已过期", m),
             PageError::BadRequest(m) => (StatusCode::BAD_REQUEST, "请求有误", m),
             PageError::Store(e) => {
                 let op = log_internal(&e);

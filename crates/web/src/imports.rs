@@ -9,7 +9,9 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gongjian_store::StoreError;
-use gongjian_store::imports::{ImportKind, ImportOptions, ImportReport, OnDuplicate, RowIssue, rejected_workbook};
+use gongjian_store::imports::{
+    ImportKind, ImportOptions, ImportReport, OnDuplicate, RowIssue, Stashed, rejected_workbook,
+};
 use gongjian_store::tree::Node;
 use serde::Deserialize;
 
@@ -169,6 +171,23 @@ async fn upload(
     Ok(ReportPage::new(user.chrome("tree"), node.id, import_id, filename, report).into_response())
 }
 
+/// What a preview answers once its upload is gone: uploads not imported within 24 hours are
+/// deleted.
+const EXPIRED: &str = "该上传已超过 24 小时未导入，文件已删除，请重新上传。";
+
+/// The user's own upload; one left uncommitted for 24 hours (or already purged) answers that
+/// it has expired and must be uploaded again.
+async fn stashed(state: &AppState, user: &CurrentUser, id: i64) -> Result<Stashed, PageError> {
+    match state.store.stashed_import(&user.actor, id).await {
+        Ok(s) if s.expired => Err(PageError::Gone(EXPIRED.into())),
+        Ok(s) => Ok(s),
+        Err(StoreError::NotFound) => Err(PageError::Missing(
+            "未找到该上传：它不存在，或已超过 24 小时未导入而被删除。请重新上传。".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
 #[derive(Deserialize)]
 struct CommitForm {
     #[serde(default)]
@@ -183,7 +202,7 @@ async fn commit(
     Path(id): Path<i64>,
     Form(form): Form<CommitForm>,
 ) -> Result<Response, PageError> {
-    let stashed = state.store.stashed_import(&user.actor, id).await?;
+    let stashed = stashed(&state, &user, id).await?;
     let Some(bytes) = stashed.payload else {
         return Err(PageError::BadRequest("该文件已导入，不能重复提交".into()));
     };
@@ -210,7 +229,7 @@ async fn rejected(
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    let stashed = state.store.stashed_import(&user.actor, id).await?;
+    let stashed = stashed(&state, &user, id).await?;
     let report = stashed.report.ok_or(PageError::NotFound)?;
     let bytes = rejected_workbook(&report).map_err(|e| PageError::Store(StoreError::Config(format!("xlsx: {e}"))))?;
     Ok((

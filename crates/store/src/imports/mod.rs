@@ -312,6 +312,8 @@ impl Store {
     }
 
     /// Keeps an upload with its preview until it is committed (any node can then finish it).
+    /// The file and the preview (whose refused rows carry cells as given) are stored encrypted
+    /// with the data key; uploads left uncommitted for [`UPLOAD_TTL`] are purged first.
     pub async fn stash_import(
         &self,
         actor: &Actor,
@@ -319,6 +321,8 @@ impl Store {
         bytes: &[u8],
         preview: &ImportReport,
     ) -> StoreResult<i64> {
+        self.purge_stale_imports().await?;
+        let payload = self.keys.encrypt_bytes(PAYLOAD_FIELD, bytes)?;
         Ok(sqlx::query_scalar(
             "INSERT INTO imports (user_id, kind, filename, payload, created_at, report) VALUES ($1, $2, $3, $4, $5, $6) \
              RETURNING id",
@@ -326,31 +330,53 @@ impl Store {
         .bind(actor.user_id)
         .bind(preview.kind.clone())
         .bind(filename)
-        .bind(bytes.to_vec())
+        .bind(payload)
         .bind(self.now_text())
-        .bind(serde_json::to_string(preview).unwrap_or_default())
+        .bind(self.seal_report(preview)?)
         .fetch_one(&self.pool)
         .await?)
     }
 
-    /// The actor's own stashed upload.
+    /// The actor's own stashed upload, its file decrypted. An upload left uncommitted for
+    /// [`UPLOAD_TTL`] (or kept in plain text before uploads were encrypted) is deleted here and
+    /// answered as [`Stashed::expired`], with neither file nor preview.
     pub async fn stashed_import(&self, actor: &Actor, id: i64) -> StoreResult<Stashed> {
-        let (kind, filename, payload, report): (String, String, Option<Vec<u8>>, Option<String>) =
-            sqlx::query_as("SELECT kind, filename, payload, report FROM imports WHERE id = $1 AND user_id = $2")
+        type Row = (String, String, Option<Vec<u8>>, String, Option<String>, Option<String>);
+        let (kind, filename, payload, created_at, committed_at, report): Row = sqlx::query_as(
+            "SELECT kind, filename, payload, created_at, committed_at, report FROM imports WHERE id = $1 AND user_id = $2",
+        )
+        .bind(id)
+        .bind(actor.user_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let kind = ImportKind::from_key(&kind).unwrap_or(ImportKind::Residents);
+        let legacy = payload
+            .as_deref()
+            .is_some_and(|p| !crate::crypto::Keyring::is_encrypted_bytes(p));
+        if committed_at.is_none() && (created_at < self.stale_before() || legacy) {
+            sqlx::query("DELETE FROM imports WHERE id = $1 AND committed_at IS NULL")
                 .bind(id)
-                .bind(actor.user_id)
-                .fetch_optional(&self.pool)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-        let report = report.map(|r| serde_json::from_str(&r)).transpose().map_err(|e| {
-            tracing::error!("stored import report {id} unreadable: {e}");
-            StoreError::Config(format!("import report {id} unreadable"))
-        })?;
+                .execute(&self.pool)
+                .await?;
+            return Ok(Stashed {
+                kind,
+                filename,
+                payload: None,
+                report: None,
+                expired: true,
+            });
+        }
+        let payload = payload
+            .map(|p| self.keys.decrypt_bytes(PAYLOAD_FIELD, &p))
+            .transpose()?;
+        let report = report.map(|r| self.open_report(id, &r)).transpose()?;
         Ok(Stashed {
-            kind: ImportKind::from_key(&kind).unwrap_or(ImportKind::Residents),
+            kind,
             filename,
             payload,
             report,
+            expired: false,
         })
     }
 
@@ -358,14 +384,54 @@ impl Store {
     pub async fn finish_import(&self, actor: &Actor, id: i64, report: &ImportReport) -> StoreResult<()> {
         sqlx::query("UPDATE imports SET payload = NULL, committed_at = $1, report = $2 WHERE id = $3 AND user_id = $4")
             .bind(self.now_text())
-            .bind(serde_json::to_string(report).unwrap_or_default())
+            .bind(self.seal_report(report)?)
             .bind(id)
             .bind(actor.user_id)
             .execute(&self.pool)
             .await?;
         Ok(())
     }
+
+    /// Deletes the uploads left uncommitted for [`UPLOAD_TTL`] by [`Store::now`]; returns how
+    /// many. The server runs it periodically, and every new upload runs it first.
+    pub async fn purge_stale_imports(&self) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM imports WHERE committed_at IS NULL AND created_at < $1")
+            .bind(self.stale_before())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Uploads stored before this instant (as stored text) are stale when still uncommitted.
+    fn stale_before(&self) -> String {
+        crate::time_text(self.now() - UPLOAD_TTL)
+    }
+
+    fn seal_report(&self, report: &ImportReport) -> StoreResult<String> {
+        let json = serde_json::to_string(report).map_err(|e| StoreError::Config(format!("import report: {e}")))?;
+        self.keys.encrypt(REPORT_FIELD, &json)
+    }
+
+    /// A stored report: encrypted, or JSON as stored before reports were encrypted.
+    fn open_report(&self, id: i64, stored: &str) -> StoreResult<ImportReport> {
+        let json = if stored.starts_with('{') {
+            stored.to_string()
+        } else {
+            self.keys.decrypt(REPORT_FIELD, stored)?
+        };
+        serde_json::from_str(&json).map_err(|e| {
+            tracing::error!("stored import report {id} unreadable: {e}");
+            StoreError::Config(format!("import report {id} unreadable"))
+        })
+    }
 }
+
+/// How long an uncommitted upload is kept.
+pub const UPLOAD_TTL: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// The associated data the stored file and preview are encrypted with.
+const PAYLOAD_FIELD: &str = "imports.payload";
+const REPORT_FIELD: &str = "imports.report";
 
 /// An upload kept between preview and commit.
 #[derive(Debug, Clone, Serialize)]
@@ -377,6 +443,8 @@ pub struct Stashed {
     pub payload: Option<Vec<u8>>,
     /// The preview, and once committed the outcome.
     pub report: Option<ImportReport>,
+    /// Left uncommitted for [`UPLOAD_TTL`]: deleted, to be uploaded again.
+    pub expired: bool,
 }
 
 /// The refused rows as an xlsx workbook (row, column, value as given, reason), with the

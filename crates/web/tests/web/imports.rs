@@ -10,7 +10,7 @@ use gongjian_store::party::{PartyOrg, PartyOrgInput};
 use serde_json::Value;
 
 use crate::browser::{click, element, in_browser, login, text_where};
-use crate::support::{Http, PASSWORD, TestApp, build_tree, element_text, for_each_engine, overseer};
+use crate::support::{Engine, Http, PASSWORD, TestApp, build_tree, element_text, for_each_engine, overseer};
 
 /// An 18-character ID number: `body` (17 digits) and its check character (GB 11643).
 fn id_number(body: &str) -> String {
@@ -291,6 +291,223 @@ async fn members_import_in_the_browser() {
         .await;
         assert_eq!(member_count(app).await, 2);
         drop(files);
+    })
+    .await;
+}
+
+/// Where the database keeps its bytes as stored: the SQLite file and its write-ahead log read
+/// while the server runs, or a `pg_dump` of the story's PostgreSQL database.
+fn raw_database(app: &TestApp) -> Vec<u8> {
+    match app.engine {
+        Engine::Sqlite => {
+            let file = app.url.strip_prefix("sqlite://").expect("a SQLite URL");
+            let mut bytes = std::fs::read(file).expect("read the database file");
+            bytes.extend(std::fs::read(format!("{file}-wal")).unwrap_or_default());
+            bytes
+        }
+        Engine::Postgres => {
+            let out = std::process::Command::new("pg_dump")
+                .arg("--dbname")
+                .arg(&app.url)
+                .output()
+                .expect("run pg_dump");
+            assert!(
+                out.status.success(),
+                "pg_dump: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            out.stdout
+        }
+    }
+}
+
+/// Fails when any marker is in the stored bytes as text or, as `pg_dump` writes a `bytea`, in
+/// hexadecimal.
+fn assert_no_marker(app: &TestApp, step: &str, markers: &[&str]) {
+    let raw = raw_database(app);
+    let found = |needle: &[u8]| raw.windows(needle.len()).any(|w| w == needle);
+    for m in markers {
+        let hex: String = m.bytes().map(|b| format!("{b:02x}")).collect();
+        assert!(
+            !found(m.as_bytes()) && !found(hex.as_bytes()),
+            "[{:?}] after {step}: “{m}” is stored in plain text",
+            app.engine
+        );
+    }
+}
+
+/// A stretch of an upload's stored (encrypted) file.
+async fn stored_file(app: &TestApp, id: i64) -> Vec<u8> {
+    let payload: Option<Vec<u8>> = sqlx::query_scalar("SELECT payload FROM imports WHERE id = $1")
+        .bind(id)
+        .fetch_one(app.store.pool())
+        .await
+        .expect("the upload");
+    let payload = payload.expect("a stored file");
+    assert!(payload.len() > 80, "{} bytes", payload.len());
+    payload[payload.len() - 64..].to_vec()
+}
+
+/// SQLite: once the write-ahead log is copied back and emptied, no freed page or free space
+/// in a page of the database file still holds any of `stretches` (`secure_delete`).
+async fn assert_erased(app: &TestApp, step: &str, stretches: &[Vec<u8>]) {
+    if app.engine != Engine::Sqlite {
+        return;
+    }
+    let mut tries = 0;
+    loop {
+        let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(app.store.pool())
+            .await
+            .expect("checkpoint");
+        if busy == 0 {
+            break;
+        }
+        tries += 1;
+        assert!(tries < 100, "the checkpoint was held up");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let raw = raw_database(app);
+    for s in stretches {
+        assert!(
+            !raw.windows(s.len()).any(|w| w == s.as_slice()),
+            "after {step}: a deleted upload's bytes are still in the database file"
+        );
+    }
+}
+
+/// The uploads, committed or not, each with whether its file is dropped.
+async fn upload_rows(app: &TestApp, committed: bool) -> Vec<(i64, bool)> {
+    let sql = if committed {
+        "SELECT id, payload FROM imports WHERE committed_at IS NOT NULL ORDER BY id"
+    } else {
+        "SELECT id, payload FROM imports WHERE committed_at IS NULL ORDER BY id"
+    };
+    let rows: Vec<(i64, Option<Vec<u8>>)> = sqlx::query_as(sql).fetch_all(app.store.pool()).await.expect("imports");
+    rows.into_iter().map(|(id, p)| (id, p.is_none())).collect()
+}
+
+/// The console's upload path keeps no plaintext of the file, on either engine: a residents'
+/// CSV (plain text, so its cells would show verbatim wherever the file were kept) with a new
+/// resident's ID number (stored encrypted once imported), an unknown column the import never
+/// stores, and a refused row whose mistyped ID number the preview shows. None of them is in the
+/// database file, its write-ahead log or a dump after the preview, after the commit (which drops
+/// the file) or after uploads that are never committed. Uploads left for 24 hours by the
+/// store's clock answer that they have expired, and are purged by the next upload or the
+/// periodic purge.
+#[tokio::test]
+async fn uploads_keep_no_plaintext_and_expire() {
+    for_each_engine(async |app| {
+        let (community, _) = setting(app).await;
+        let grid: String = sqlx::query_scalar("SELECT code FROM nodes WHERE name = '一号楼党员楼长责任区'")
+            .fetch_one(app.store.pool())
+            .await
+            .expect("the grid's code");
+        let new_id = id_number("44060419731122733");
+        let mut mistyped = id_number("44060419880229771");
+        let last = if mistyped.ends_with('0') { '1' } else { '0' };
+        mistyped.pop();
+        mistyped.push(last);
+        let note = "QZX-8812-绝密附注";
+        let csv =
+            format!("姓名,身份证号,网格编码,自定义附注\n邝泽霖,{new_id},{grid},{note}\n欧阳晓,{mistyped},{grid},无\n");
+        let markers = [new_id.as_str(), mistyped.as_str(), note];
+        let http = app.login("dangwu").await;
+
+        // Preview: the file waits for the commit, encrypted.
+        let preview = upload(&http, community, "residents", "居民.csv", csv.as_bytes()).await;
+        assert_eq!(preview.status, 200, "{}", preview.text);
+        assert_eq!(element_text(&preview.text, "inserted").as_deref(), Some("1"));
+        assert_eq!(element_text(&preview.text, "rejected-count").as_deref(), Some("1"));
+        assert!(preview.text.contains(&mistyped), "the page shows the refused cell");
+        let first = import_id(&preview.text);
+        assert_eq!(upload_rows(app, false).await, [(first, false)]);
+        assert_no_marker(app, "the preview", &markers);
+
+        // The refused rows are still there to download, read back from the encrypted preview.
+        let (status, _, xlsx) = http.get_bytes(&format!("/imports/{first}/rejected.xlsx")).await;
+        assert_eq!(status, 200);
+        assert_eq!(xlsx_rows(xlsx)[1][2], mistyped);
+
+        let first_file = stored_file(app, first).await;
+
+        // Commit: the resident is recorded; the file is dropped.
+        let done = http
+            .submit(
+                &format!("/imports/{first}/commit"),
+                &[("on_duplicate", "skip"), ("node_id", &community.to_string())],
+            )
+            .await;
+        assert_eq!(done.status, 200, "{}", done.text);
+        assert_eq!(element_text(&done.text, "inserted").as_deref(), Some("1"));
+        assert_eq!(
+            upload_rows(app, true).await,
+            [(first, true)],
+            "committed, its file dropped"
+        );
+        assert_no_marker(app, "the commit", &markers);
+        assert_erased(app, "the commit", std::slice::from_ref(&first_file)).await;
+
+        // Abandoned: previewed and never committed.
+        let second = import_id(
+            &upload(&http, community, "residents", "居民.csv", csv.as_bytes())
+                .await
+                .text,
+        );
+        let third = import_id(
+            &upload(&http, community, "residents", "居民.csv", csv.as_bytes())
+                .await
+                .text,
+        );
+        assert_eq!(upload_rows(app, false).await, [(second, false), (third, false)]);
+        assert_no_marker(app, "uploads never committed", &markers);
+        let abandoned = [stored_file(app, second).await, stored_file(app, third).await];
+
+        // A day on, a preview answers that its upload expired, and the upload is gone.
+        app.store
+            .clock()
+            .advance(chrono::TimeDelta::hours(24) + chrono::TimeDelta::minutes(1));
+        let http = app.login("dangwu").await;
+        let commit = async |id: i64| {
+            http.submit(
+                &format!("/imports/{id}/commit"),
+                &[("on_duplicate", "skip"), ("node_id", &community.to_string())],
+            )
+            .await
+        };
+        let late = commit(second).await;
+        assert_eq!(late.status, 410, "{}", late.text);
+        assert!(
+            late.text.contains("已超过 24 小时未导入") && late.text.contains("请重新上传"),
+            "{}",
+            late.text
+        );
+        assert_eq!(upload_rows(app, false).await, [(third, false)]);
+
+        // A new upload purges those left for a day first.
+        let fourth = import_id(
+            &upload(&http, community, "residents", "居民.csv", csv.as_bytes())
+                .await
+                .text,
+        );
+        assert_eq!(upload_rows(app, false).await, [(fourth, false)]);
+        let abandoned = [abandoned.as_slice(), &[stored_file(app, fourth).await]].concat();
+        let purged = commit(third).await;
+        assert_eq!(purged.status, 404, "{}", purged.text);
+        assert!(purged.text.contains("请重新上传"), "{}", purged.text);
+
+        // The periodic purge leaves a young upload and removes it a day later.
+        assert_eq!(app.store.purge_stale_imports().await.expect("purge"), 0);
+        app.store.clock().advance(chrono::TimeDelta::hours(25));
+        assert_eq!(app.store.purge_stale_imports().await.expect("purge"), 1);
+        assert_eq!(upload_rows(app, false).await, []);
+        assert_eq!(
+            upload_rows(app, true).await,
+            [(first, true)],
+            "a committed upload's outcome stays"
+        );
+        assert_no_marker(app, "the purge", &markers);
+        assert_erased(app, "the purge", &abandoned).await;
     })
     .await;
 }
