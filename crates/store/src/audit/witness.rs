@@ -9,7 +9,7 @@
 //!
 //! where `MAC` is the HMAC-SHA256 of everything before it under the audit key of the data key
 //! `KEY_ID`, so a line cannot be added or changed without the key. A line is written only when
-//! the head moved since this store last wrote one.
+//! the head moved since the last line.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -30,7 +30,7 @@ const LINE_LABEL: &[u8] = b"gongjian/audit-witness/v1\0";
 pub struct Witness {
     /// The witness file; `None`: the head goes to the log only.
     path: Option<PathBuf>,
-    /// The head this store recorded last: sequence number, hash and start.
+    /// The head recorded last: sequence number, hash and start.
     last: Mutex<Option<(i64, String, i64)>>,
 }
 
@@ -52,7 +52,7 @@ pub struct AuditHead {
     pub hash: String,
     /// The chain starts after this entry.
     pub pruned_to: i64,
-    /// Whether it was recorded now (it had moved since this store last recorded it).
+    /// Whether it was recorded now (it had moved since it was last recorded).
     pub recorded: bool,
 }
 
@@ -139,6 +139,14 @@ impl Witness {
         Ok(Ok(lines))
     }
 
+    /// The head the file's last line names (its MAC unchecked: it only spares a repeated line).
+    fn last_line(&self) -> Option<(i64, String, i64)> {
+        let text = std::fs::read_to_string(self.path.as_ref()?).ok()?;
+        let line = text.lines().rev().find(|l| !l.trim().is_empty())?;
+        let f: Vec<&str> = line.split(' ').collect();
+        Some((f.get(1)?.parse().ok()?, f.get(2)?.to_string(), f.get(3)?.parse().ok()?))
+    }
+
     /// Appends a sealed line to the witness file (created mode 0600 when missing) and syncs it.
     fn append(&self, keys: &Keyring, head: (i64, &str, i64, &str), at: &str) -> StoreResult<()> {
         let Some(path) = &self.path else {
@@ -163,9 +171,9 @@ impl Witness {
 }
 
 impl Store {
-    /// Records the chain's head outside the database, when it moved since this store last
-    /// recorded it: a tracing line, and a sealed line appended to the witness file when the
-    /// store has one ([`Store::with_audit_witness`]). Answers the head.
+    /// Records the chain's head outside the database, when it moved since it was last
+    /// recorded: a tracing line, and a sealed line appended to the witness file when the store
+    /// has one ([`Store::with_audit_witness`]). Answers the head.
     pub async fn witness_audit_head(&self) -> StoreResult<AuditHead> {
         let (seq, hash, pruned_to, pruned_hash): (i64, String, i64, String) =
             sqlx::query_as("SELECT seq, last_hash, pruned_to_seq, pruned_hash FROM audit_head WHERE id = 1")
@@ -173,6 +181,9 @@ impl Store {
                 .await?;
         let head = (seq, hash.clone(), pruned_to);
         let mut last = self.witness.last.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_none() {
+            *last = self.witness.last_line();
+        }
         let recorded = last.as_ref() != Some(&head);
         if recorded {
             self.witness
@@ -192,10 +203,5 @@ impl Store {
             pruned_to,
             recorded,
         })
-    }
-
-    /// The witness file this store records the audit chain's head in, when it has one.
-    pub fn audit_witness_path(&self) -> Option<&Path> {
-        self.witness.path()
     }
 }
