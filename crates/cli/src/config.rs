@@ -17,6 +17,11 @@ pub struct Config {
     pub session_absolute_minutes: i64,
     /// Minutes between refreshes of the statistics roll-ups (0: never, on this node).
     pub stats_rollup_minutes: u64,
+    /// The audit chain's witness file (default: `audit.witness` in the data directory).
+    pub audit_witness: Option<PathBuf>,
+    /// Seconds between records of the audit chain's head while serving (0: at start and
+    /// shutdown only).
+    pub audit_witness_seconds: u64,
     pub log: String,
     /// Run as if it were this instant (RFC 3339), the clock running on from there; unset: the
     /// system's clock. For rehearsals on a copy of the data and for tests, never a live city.
@@ -33,6 +38,8 @@ impl Default for Config {
             session_idle_minutes: 30,
             session_absolute_minutes: 720,
             stats_rollup_minutes: 10,
+            audit_witness: None,
+            audit_witness_seconds: 60,
             log: "info,sqlx=warn,tower_http=warn".into(),
             clock_start: None,
         }
@@ -62,6 +69,15 @@ session_absolute_minutes = 720
 # Minutes between refreshes of the statistics roll-ups (the residents count of a city or a
 # district at large scale, shown with its time). 0 turns the refresh off on this node.
 stats_rollup_minutes = 10
+
+# The audit log's witness: the chain's head (and where the log starts) is appended to this file,
+# each line sealed with the data key, every audit_witness_seconds while serving, at shutdown and
+# after `gongjian audit prune`; `gongjian audit verify` then finds entries cut off the end or
+# removed from the start. Default: audit.witness in data_dir. Keep it apart from the database:
+# on PostgreSQL name a file on this node (each node may keep its own), ideally on storage the
+# database's administrators cannot write.
+# audit_witness = "/var/lib/gongjian/audit.witness"
+audit_witness_seconds = 60
 
 # Log filter (tracing EnvFilter syntax); RUST_LOG overrides it.
 log = "info,sqlx=warn,tower_http=warn"
@@ -115,6 +131,8 @@ mod tests {
         assert_eq!(parsed.data_dir, d.data_dir);
         assert_eq!(parsed.session_idle_minutes, d.session_idle_minutes);
         assert_eq!(parsed.stats_rollup_minutes, d.stats_rollup_minutes);
+        assert_eq!(parsed.audit_witness, d.audit_witness);
+        assert_eq!(parsed.audit_witness_seconds, d.audit_witness_seconds);
         assert_eq!(parsed.log, d.log);
     }
 }

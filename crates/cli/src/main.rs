@@ -253,9 +253,34 @@ async fn connect(config: &Config) -> Result<Store> {
         Some(url) if !url.is_empty() => Store::connect(url).await?,
         _ => Store::open_data_dir(&config.data_dir).await?,
     };
-    let store = store.with_clock(config.clock()?);
+    let store = store
+        .with_clock(config.clock()?)
+        .with_audit_witness(witness_path(config));
     store.migrate().await.context("migrating the database")?;
     Ok(store)
+}
+
+/// The audit witness file: the configured one, else `audit.witness` in the data directory.
+fn witness_path(config: &Config) -> PathBuf {
+    config
+        .audit_witness
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("audit.witness"))
+}
+
+/// Records the audit chain's head in the witness now and every `seconds` after (0: now only);
+/// a failure is logged and tried again at the next turn.
+async fn witness_audit(store: Store, seconds: u64) {
+    let mut tick = tokio::time::interval(Duration::from_secs(seconds.max(1)));
+    loop {
+        tick.tick().await;
+        if let Err(e) = store.witness_audit_head().await {
+            tracing::warn!(error = %e, "the audit chain's head was not recorded in the witness");
+        }
+        if seconds == 0 {
+            return;
+        }
+    }
 }
 
 async fn load_demo(store: &Store, city: DemoCity, scale: Scale) -> Result<()> {
@@ -604,11 +629,29 @@ async fn main() -> Result<()> {
                         entries,
                         first_seq,
                         last_seq,
+                        unkeyed_to,
+                        witnessed_to,
                     } => {
                         say(&format!("audit log intact: {entries} entries ({first_seq}–{last_seq})"));
+                        if let Some(u) = unkeyed_to {
+                            say(&format!(
+                                "entries {first_seq}–{u} are unkeyed (made before entries were sealed: a plain \
+                                 SHA-256, which anyone who can write to the database can recompute)"
+                            ));
+                        }
+                        let witness = witness_path(&config);
+                        match witnessed_to {
+                            Some(w) => say(&format!("witness {}: head {w} recorded", witness.display())),
+                            None => say(&format!(
+                                "no witness in {} yet: entries cut off the end cannot be found",
+                                witness.display()
+                            )),
+                        }
+                        // The verified head is a head worth recording.
+                        store.witness_audit_head().await?;
                     }
-                    gongjian_store::audit::AuditVerdict::Broken { seq, problem } => {
-                        say(&format!("audit log BROKEN at entry {seq}: {problem}"));
+                    gongjian_store::audit::AuditVerdict::Broken { seq, kind, problem } => {
+                        say(&format!("audit log BROKEN at entry {seq} ({}): {problem}", kind.key()));
                         std::process::exit(1);
                     }
                 },
@@ -691,12 +734,17 @@ async fn main() -> Result<()> {
                 .then(|| tokio::spawn(refresh_rollups(store.clone(), config.stats_rollup_minutes)));
             let points_retry = tokio::spawn(retry_pending_points(store.clone()));
             let purge = tokio::spawn(purge_stale_uploads(store.clone()));
+            let witness = tokio::spawn(witness_audit(store.clone(), config.audit_witness_seconds));
             gongjian_web::serve(listener, state, shutdown_signal()).await?;
             if let Some(task) = rollups {
                 task.abort();
             }
             points_retry.abort();
             purge.abort();
+            witness.abort();
+            if let Err(e) = store.witness_audit_head().await {
+                tracing::warn!(error = %e, "the audit chain's head was not recorded in the witness at shutdown");
+            }
             tokio::time::timeout(Duration::from_secs(5), store.close()).await.ok();
         }
     }

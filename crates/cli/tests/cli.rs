@@ -93,6 +93,74 @@ async fn audit_verify_names_an_altered_and_a_deleted_entry() {
 }
 
 #[tokio::test]
+async fn audit_verify_names_a_forgery_a_cut_off_tail_and_a_moved_start() {
+    let add = |data: &Path, names: &[&str]| {
+        for name in names {
+            let o = gongjian(data, &["user", "add", name, "--role", "org_department"]);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+    };
+    let broken = |data: &Path, what: &str| {
+        let o = gongjian(data, &["audit", "verify"]);
+        assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+        assert!(stdout(&o).contains(what), "expected “{what}”: {}", stdout(&o));
+    };
+
+    // A cut-off tail, found against the witness that the last verification wrote.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    add(data, &["alice", "bob", "carol", "dave"]);
+    let first = gongjian(data, &["audit", "verify"]);
+    assert!(stdout(&first).contains("no witness in"), "{}", stdout(&first));
+    add(data, &["erin", "frank"]);
+    let ok = gongjian(data, &["audit", "verify"]);
+    assert!(ok.status.success(), "{}", stdout(&ok));
+    assert!(stdout(&ok).contains("head 4 recorded"), "{}", stdout(&ok));
+    let witness = std::fs::read_to_string(data.join("audit.witness")).expect("the witness file");
+    assert_eq!(witness.lines().count(), 2, "{witness}");
+    sql(data, "DELETE FROM audit_log WHERE seq > 4").await;
+    sql(
+        data,
+        "UPDATE audit_head SET seq = 4, last_hash = (SELECT hash FROM audit_log WHERE seq = 4) WHERE id = 1",
+    )
+    .await;
+    broken(data, "BROKEN at entry 5 (truncated): the log was cut off after entry 4");
+
+    // An appended entry without the key.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    add(data, &["alice", "bob", "carol"]);
+    sql(
+        data,
+        "INSERT INTO audit_log SELECT 4, at, actor_id, actor_name, roles, action, object, result, client_addr, \
+         operation_id, detail, hash, hash, NULL FROM audit_log WHERE seq = 3",
+    )
+    .await;
+    sql(
+        data,
+        "UPDATE audit_head SET seq = 4, last_hash = (SELECT hash FROM audit_log WHERE seq = 4) WHERE id = 1",
+    )
+    .await;
+    broken(data, "BROKEN at entry 4 (forged)");
+
+    // The first entries removed and the start moved after them.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    add(data, &["alice", "bob", "carol", "dave"]);
+    sql(
+        data,
+        "UPDATE audit_head SET pruned_to_seq = 2, pruned_hash = (SELECT hash FROM audit_log WHERE seq = 2) \
+         WHERE id = 1",
+    )
+    .await;
+    sql(data, "DELETE FROM audit_log WHERE seq <= 2").await;
+    broken(
+        data,
+        "(moved start): the log starts after entry 2, but no recorded prune moved its start there",
+    );
+}
+
+#[tokio::test]
 async fn token_create_prints_only_the_token_and_the_data_key_is_private() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();

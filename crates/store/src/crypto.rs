@@ -3,12 +3,13 @@
 //! A 32-byte master key is kept outside the database: in `data.key` in the data directory
 //! (created on first start, mode 0600) or in the `GONGJIAN_DATA_KEY` environment variable
 //! (64 hex characters), which several nodes on one PostgreSQL database must share. From the
-//! master key two keys are derived, one to encrypt and one to hash. Stored ciphertexts name the
-//! key that made them (`v1.<key id>.<base64>`), so after a rotation old values still decrypt
-//! until `gongjian key rotate` has re-encrypted them. The field name is bound into each
-//! ciphertext as associated data, so a value cannot be moved to another column unnoticed.
-//! A third derived key makes the key's fingerprint, which the database records (table
-//! `data_key`) so a missing or different key is refused at start ([`crate::datakey`]).
+//! master key three keys are derived: one to encrypt, one to hash, one to seal the audit chain
+//! (`store::audit`). Stored ciphertexts name the key that made them (`v1.<key id>.<base64>`),
+//! so after a rotation old values still decrypt until `gongjian key rotate` has re-encrypted
+//! them. The field name is bound into each ciphertext as associated data, so a value cannot be
+//! moved to another column unnoticed. A fourth derived key makes the key's fingerprint, which
+//! the database records (table `data_key`) so a missing or different key is refused at start
+//! ([`crate::datakey`]).
 
 use std::path::Path;
 
@@ -32,6 +33,8 @@ struct DataKey {
     cipher: Aes256Gcm,
     mac: [u8; 32],
     fingerprint: String,
+    /// Seals the audit chain's entries and witness lines (`store::audit`).
+    audit: [u8; 32],
 }
 
 impl DataKey {
@@ -57,6 +60,7 @@ impl DataKey {
             cipher,
             mac: derive(b"gongjian/lookup/v1")?,
             fingerprint: hex::encode(check.finalize().into_bytes()),
+            audit: derive(b"gongjian/audit-mac/v1")?,
         })
     }
 }
@@ -241,6 +245,21 @@ impl Keyring {
     /// The prefix every value encrypted under the current key starts with.
     pub fn current_prefix(&self) -> String {
         format!("v1.{}.", self.current.id)
+    }
+
+    /// The key that seals new entries of the audit chain (HMAC-SHA256), derived from the
+    /// current master key, with that key's id.
+    pub fn audit_mac_key(&self) -> (&str, &[u8; 32]) {
+        (&self.current.id, &self.current.audit)
+    }
+
+    /// The audit key derived from the master key `id` (current or older), to check entries
+    /// sealed before a rotation; `None` when the keyring holds no such key.
+    pub fn audit_mac_key_of(&self, id: &str) -> Option<&[u8; 32]> {
+        std::iter::once(&self.current)
+            .chain(self.older.iter())
+            .find(|k| k.id == id)
+            .map(|k| &k.audit)
     }
 
     /// Encrypts `plaintext` for the column `field`.

@@ -56,20 +56,22 @@ impl Engine {
         }
     }
 
-    /// The audit append's write in one round trip: the entry (`$1`–`$13`, `$13` its hash) and
-    /// the chain head's new hash. SQLite runs the two statements as one script; PostgreSQL
-    /// takes one statement only, so the insert rides in a data-modifying `WITH`.
+    /// The audit append's write in one round trip: the entry (`$1`–`$14`, `$13` its hash, `$14`
+    /// the id of the key that sealed it) and the chain head's new hash. SQLite runs the two
+    /// statements as one script; PostgreSQL takes one statement only, so the insert rides in a
+    /// data-modifying `WITH`.
     pub fn audit_write_sql(self) -> &'static str {
         match self {
             Engine::Sqlite => {
                 "INSERT INTO audit_log (seq, at, actor_id, actor_name, roles, action, object, result, client_addr, \
-                 operation_id, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13); \
+                 operation_id, detail, prev_hash, hash, key_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+                 $12, $13, $14); \
                  UPDATE audit_head SET last_hash = $13 WHERE id = 1"
             }
             Engine::Postgres => {
                 "WITH entry AS (INSERT INTO audit_log (seq, at, actor_id, actor_name, roles, action, object, result, \
-                 client_addr, operation_id, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-                 $11, $12, $13) RETURNING seq) UPDATE audit_head SET last_hash = $13 WHERE id = 1 \
+                 client_addr, operation_id, detail, prev_hash, hash, key_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+                 $9, $10, $11, $12, $13, $14) RETURNING seq) UPDATE audit_head SET last_hash = $13 WHERE id = 1 \
                  AND EXISTS (SELECT 1 FROM entry)"
             }
         }
@@ -157,6 +159,8 @@ pub struct Store {
     /// Whether SQLite's common writes go as one script, and how many did
     /// (`points::sqlite_write`).
     pub(crate) script_path: crate::points::ScriptPath,
+    /// The audit chain's witness outside the database (see [`crate::audit`]).
+    pub(crate) witness: std::sync::Arc<crate::audit::Witness>,
 }
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
@@ -231,6 +235,7 @@ impl Store {
             ledger_gate: std::sync::Arc::new(tokio::sync::Mutex::new(crate::points::LedgerWriter::default())),
             clock: gongjian_domain::clock::Clock::system(),
             script_path: crate::points::ScriptPath::default(),
+            witness: std::sync::Arc::new(crate::audit::Witness::default()),
         })
     }
 
@@ -255,6 +260,15 @@ impl Store {
     /// The same store using `keys` to encrypt and hash personal data.
     pub fn with_keyring(mut self, keys: crate::crypto::Keyring) -> Store {
         self.keys = std::sync::Arc::new(keys);
+        self
+    }
+
+    /// The same store recording the audit chain's head in the witness file at `path` (appended
+    /// lines, each sealed with the audit key), which [`Store::verify_audit`] then checks the
+    /// chain against. The program that owns the files chooses the path: `gongjian` takes
+    /// `audit.witness` in the data directory unless its configuration names another.
+    pub fn with_audit_witness(mut self, path: impl Into<std::path::PathBuf>) -> Store {
+        self.witness = std::sync::Arc::new(crate::audit::Witness::at(path.into()));
         self
     }
 

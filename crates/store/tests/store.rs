@@ -814,3 +814,6 @@ mod volunteer_views;
 
 #[path = "store/volunteers.rs"]
 mod volunteers;
+
+#[path = "store/audit.rs"]
+mod audit;

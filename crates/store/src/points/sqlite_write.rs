@@ -146,6 +146,8 @@ struct Raw {
     gate: LedgerGate,
     /// When this write happens, by the store's clock.
     at: String,
+    /// The store's keys, whose audit key seals the entry.
+    keys: std::sync::Arc<crate::crypto::Keyring>,
     /// Whether a transaction may be open on the connection.
     open: bool,
 }
@@ -265,7 +267,13 @@ impl Store {
         let Some(known) = raw.gate.known.clone() else {
             return Ok(None);
         };
-        let entry = audit::chained(known.audit_seq + 1, known.audit_hash.clone(), event, self.now_text());
+        let entry = audit::chained(
+            known.audit_seq + 1,
+            known.audit_hash.clone(),
+            event,
+            self.now_text(),
+            &self.keys,
+        );
         let mut sql = Sql::new("BEGIN IMMEDIATE; ");
         body(&mut sql);
         sql.push("; ");
@@ -310,6 +318,7 @@ impl Store {
                 return Ok(Raw {
                     gate,
                     at: self.now_text(),
+                    keys: self.keys.clone(),
                     open: false,
                 });
             }
@@ -322,6 +331,7 @@ impl Store {
                 return Ok(Raw {
                     gate,
                     at: self.now_text(),
+                    keys: self.keys.clone(),
                     open: false,
                 });
             }
@@ -347,6 +357,7 @@ impl Raw {
             known.audit_hash.clone(),
             &(w.event)(tx_id, redemption_id),
             self.at.clone(),
+            &self.keys,
         );
         let mut sql = Sql::new("BEGIN IMMEDIATE; ");
         push_transaction(&mut sql, Some(tx_id), actor, w.opening);
@@ -390,7 +401,7 @@ impl Raw {
             let what = StoreError::Config("the ledger write's first statements answered nothing".into());
             return Err(self.abandon(what).await);
         };
-        let entry = audit::chained(seq, prev, &(w.event)(tx_id, redemption_id), self.at.clone());
+        let entry = audit::chained(seq, prev, &(w.event)(tx_id, redemption_id), self.at.clone(), &self.keys);
         let mut body = Sql::new("");
         (w.body)(&mut body, tx_id, redemption_id);
         audit::push_sqlite_write(&mut body, &entry);

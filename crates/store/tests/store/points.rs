@@ -569,7 +569,11 @@ async fn ledger_writes_hold_when_other_writers_write_in_between() {
             .expect("deduct");
         let first = redeem(1, "w-redeem-1").await.expect("redeem");
         // Another process on the same database writes a transaction and an audit entry.
-        let other = Store::connect(&db.url).await.expect("second store");
+        // It shares the data key, as every node of one deployment must.
+        let other = Store::connect(&db.url)
+            .await
+            .expect("second store")
+            .with_keyring(s.keyring().clone());
         other
             .credit_points(&staff, &award("服务"), wang, scheme.id, pts(5), "w-credit-other", "t")
             .await

@@ -688,7 +688,7 @@ async fn audit_trail_lists_exports_and_detects_tampering() {
         .await
         .expect("alter an entry");
     match app.store.verify_audit().await.expect("verify") {
-        AuditVerdict::Broken { seq, problem } => {
+        AuditVerdict::Broken { seq, problem, .. } => {
             assert_eq!(seq, seq_of_first_node, "{problem}")
         }
         other => panic!("tampering not found: {other:?}"),
@@ -714,7 +714,7 @@ async fn audit_trail_lists_exports_and_detects_tampering() {
         .await
         .expect("remove an entry");
     match app.store.verify_audit().await.expect("verify") {
-        AuditVerdict::Broken { seq, problem } => assert_eq!(seq, middle, "{problem}"),
+        AuditVerdict::Broken { seq, problem, .. } => assert_eq!(seq, middle, "{problem}"),
         other => panic!("removal not found: {other:?}"),
     }
     app.stop().await;

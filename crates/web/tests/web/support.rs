@@ -155,10 +155,12 @@ impl TestApp {
     /// A second server, with a pool of its own, on the database of `first` (as two nodes of
     /// one deployment). Stop it before `first`, which owns the database.
     pub async fn start_beside(first: &TestApp) -> TestApp {
+        // Nodes of one deployment share the data key, which also seals the audit chain.
         let store = Store::connect(&first.url)
             .await
             .unwrap_or_else(|e| panic!("connect {}: {e}", first.url))
-            .with_clock(first.store.clock().clone());
+            .with_clock(first.store.clock().clone())
+            .with_keyring(first.store.keyring().clone());
         TestApp::serve(first.engine, store, first.url.clone(), None, None).await
     }
 
