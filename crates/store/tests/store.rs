@@ -792,3 +792,6 @@ mod volunteer_views;
 
 #[path = "store/volunteers.rs"]
 mod volunteers;
+
+#[path = "store/faults.rs"]
+mod faults;
