@@ -429,17 +429,16 @@ async fn released_outside_transaction(conn: &mut sqlx::AnyConnection) -> Result<
 /// server opened while the caller that sent `BEGIN` was cancelled before the answer came. During
 /// the first statement of a transaction its start time and the statement's are the same
 /// (PostgreSQL's documented rule); sent as a simple query, the check is that first statement
-/// unless a transaction block is open.
+/// unless a transaction block is open, and then it answers no row (no row to decode either).
 async fn outside_transaction(conn: &mut sqlx::AnyConnection) -> Result<bool, sqlx::Error> {
-    use sqlx::Row;
-    let row = sqlx::raw_sql("SELECT statement_timestamp() = transaction_timestamp() AS outside")
-        .fetch_one(&mut *conn)
+    let inside = sqlx::raw_sql("SELECT WHERE statement_timestamp() <> transaction_timestamp()")
+        .execute(&mut *conn)
         .await?;
-    let outside: bool = row.try_get("outside")?;
-    if !outside {
+    if inside.rows_affected() != 0 {
         tracing::warn!("a pooled PostgreSQL connection was inside a transaction block; it is closed");
+        return Ok(false);
     }
-    Ok(outside)
+    Ok(true)
 }
 
 /// How often the SQLite write-ahead log is copied back into the database file.
