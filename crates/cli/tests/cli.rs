@@ -625,3 +625,53 @@ async fn serve_import_and_demo_refuse_a_missing_or_another_data_key() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("not this database's key"), "{}", stderr(&o));
 }
+
+/// A server started on a data directory it cannot write (a read-only file system) says so at
+/// once, naming the directory, instead of failing at its first write. The directory is made
+/// read-only by a bind mount of itself in a mount namespace of the server's own (root's
+/// `unshare --mount`, or a user namespace's where that is refused), which ends with the process:
+/// the machine's mounts are never changed.
+#[test]
+fn serve_on_a_read_only_data_directory_says_so_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let migrated = gongjian(&data, &["migrate"]);
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    let namespace = [vec!["--mount"], vec!["--mount", "--map-root-user"]]
+        .into_iter()
+        .find(|args| {
+            Command::new("unshare")
+                .args(args)
+                .args(["sh", "-c", "mount --bind -o ro \"$1\" \"$1\"", "sh"])
+                .arg(&data)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    let Some(namespace) = namespace else {
+        eprintln!("skipped: no mount namespace can be made here (unshare --mount)");
+        return;
+    };
+    let script =
+        "mount --bind -o ro \"$1\" \"$1\" && exec timeout 60 \"$2\" --data-dir \"$1\" serve --listen 127.0.0.1:0";
+    let o = Command::new("unshare")
+        .args(&namespace)
+        .args(["sh", "-c", script, "sh"])
+        .arg(&data)
+        .arg(env!("CARGO_BIN_EXE_gongjian"))
+        .env_remove("GONGJIAN_DATA_KEY")
+        .env_remove("GONGJIAN_CONFIG")
+        .env("RUST_LOG", "error")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("run gongjian serve in a mount namespace");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    let said = format!("the data directory {} is read-only", data.display());
+    assert!(stderr.contains(&said), "{stderr}");
+    assert!(stderr.contains("Read-only file system"), "{stderr}");
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+}

@@ -195,15 +195,17 @@ impl Store {
             _ => url.to_string(),
         };
         let options = AnyConnectOptions::from_str(&url)?;
-        let pool = AnyPoolOptions::new()
+        let mut pool_options = AnyPoolOptions::new()
             .max_connections(match engine {
                 Engine::Sqlite => 8,
                 Engine::Postgres => 16,
             })
             .acquire_timeout(Duration::from_secs(30))
             // A connection to a file cannot have been dropped by a server: no round trip to the
-            // connection's thread to test it each time it leaves the pool.
-            .test_before_acquire(engine == Engine::Postgres)
+            // connection's thread to test it each time it leaves the pool. A PostgreSQL connection
+            // is tested by `outside_transaction`, which asks the server in the same round trip.
+            .test_before_acquire(false)
+            .after_release(|conn, _meta| Box::pin(released_outside_transaction(conn)))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if engine == Engine::Sqlite {
@@ -222,9 +224,11 @@ impl Store {
                     }
                     Ok(())
                 })
-            })
-            .connect_with(options)
-            .await?;
+            });
+        if engine == Engine::Postgres {
+            pool_options = pool_options.before_acquire(|conn, _meta| Box::pin(outside_transaction(conn)));
+        }
+        let pool = pool_options.connect_with(options).await?;
         if engine == Engine::Sqlite {
             spawn_checkpointer(pool.clone());
         }
@@ -239,11 +243,14 @@ impl Store {
         })
     }
 
-    /// The default embedded database in a data directory, which is created when missing.
+    /// The default embedded database in a data directory, which is created when missing. A
+    /// directory (or database file) that cannot be written is refused here, by name, rather than
+    /// by the first write that fails.
     pub async fn open_data_dir(dir: &Path) -> StoreResult<Store> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Config(format!("cannot create data directory {}: {e}", dir.display())))?;
         let file = dir.join("gongjian.db");
+        check_writable(dir, &file)?;
         Store::connect(&format!("sqlite://{}", file.display())).await
     }
 
@@ -347,6 +354,24 @@ impl Store {
         Ok((gate, sqlx::Transaction::begin(conn, Some(sql)).await?))
     }
 
+    /// Runs `sql` on every connection the store holds: each of the pool's (opened up to its
+    /// limit and held together, so wait until nothing else holds one) and the SQLite ledger
+    /// writer's. For tests that change a connection's own settings, such as SQLite's
+    /// `max_page_count` to make the database full.
+    #[doc(hidden)]
+    pub async fn on_every_connection(&self, sql: &str) -> StoreResult<()> {
+        if let Some(conn) = self.ledger_gate.lock().await.connection() {
+            conn.execute(sqlx::AssertSqlSafe(sql.to_string())).await?;
+        }
+        let mut held = Vec::new();
+        for _ in 0..self.pool.options().get_max_connections() {
+            let mut conn = self.pool.acquire().await?;
+            conn.execute(sqlx::AssertSqlSafe(sql.to_string())).await?;
+            held.push(conn);
+        }
+        Ok(())
+    }
+
     /// Answers when the database does.
     pub async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -359,6 +384,81 @@ impl Store {
         }
         self.pool.close().await;
     }
+}
+
+/// Refuses a data directory, or a database file in it, that cannot be written: a read-only file
+/// system, a file made immutable, missing permissions. SQLite would open such a database for
+/// reading and fail at the first write instead.
+fn check_writable(dir: &Path, file: &Path) -> StoreResult<()> {
+    let refuse = |what: String, e: std::io::Error| {
+        StoreError::Config(format!(
+            "{what} is read-only ({e}): Gongjian keeps its database there and must write to it; \
+             make it writable or choose another directory (--data-dir)"
+        ))
+    };
+    let probe = dir.join(format!(".gongjian-write-check-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&probe)
+        .map_err(|e| refuse(format!("the data directory {}", dir.display()), e))?;
+    let _ = std::fs::remove_file(&probe);
+    if file.exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(file)
+            .map_err(|e| refuse(format!("the database file {}", file.display()), e))?;
+    }
+    Ok(())
+}
+
+/// Whether a connection coming back to the pool is outside any transaction, so it may be kept;
+/// a `false` closes it (`after_release`). This is the one place that keeps a pooled connection
+/// from ever carrying a transaction into its next use.
+///
+/// sqlx counts the transactions it began on a connection, and a dropped [`Tx`] only queues its
+/// `ROLLBACK`: the count comes down when that runs. When a rollback or a commit fails, the count
+/// stays up — on SQLite also when the database had already ended the transaction itself (a full
+/// disk or a read-only file makes SQLite roll the whole transaction back; its `ROLLBACK` then
+/// fails with "no transaction is active"). Such a connection, pooled, would refuse every later
+/// `BEGIN` ("attempted to call begin_with at non-zero transaction depth") until a restart. So: a
+/// connection that comes back counted inside a transaction first lets its queued rollback run
+/// (a ping is answered after it), and is closed if the count is still not zero. Closing ends
+/// whatever transaction the database still had open; the pool opens a new connection when one
+/// is needed. A connection that comes back outside a transaction costs a counter read.
+async fn released_outside_transaction(conn: &mut sqlx::AnyConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!(
+            "a database connection came back to the pool inside a transaction that could not be rolled back; \
+             it is closed"
+        );
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// PostgreSQL, before a pooled connection is handed out: whether the server has it outside any
+/// transaction block (`false` closes it; an error — the server is gone — too). This is the
+/// liveness test's round trip, asking one thing more: sqlx's count cannot see a transaction the
+/// server opened while the caller that sent `BEGIN` was cancelled before the answer came. During
+/// the first statement of a transaction its start time and the statement's are the same
+/// (PostgreSQL's documented rule); sent as a simple query, the check is that first statement
+/// unless a transaction block is open, and then it answers no row (no row to decode either).
+async fn outside_transaction(conn: &mut sqlx::AnyConnection) -> Result<bool, sqlx::Error> {
+    let inside = sqlx::raw_sql("SELECT WHERE statement_timestamp() <> transaction_timestamp()")
+        .execute(&mut *conn)
+        .await?;
+    if inside.rows_affected() != 0 {
+        tracing::warn!("a pooled PostgreSQL connection was inside a transaction block; it is closed");
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// How often the SQLite write-ahead log is copied back into the database file.

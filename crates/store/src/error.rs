@@ -31,6 +31,22 @@ impl StoreError {
         StoreError::Invalid(Validation::single(field, message))
     }
 
+    /// When the database could not write at all — its disk or its size limit is full, its file
+    /// or file system is read-only, an I/O error — what that is, for the operator's log. Such a
+    /// write changed nothing, and the same write succeeds once the cause is gone.
+    pub fn storage_fault(&self) -> Option<&'static str> {
+        let StoreError::Database(sqlx::Error::Database(e)) = self else {
+            return None;
+        };
+        let code = e.code()?;
+        match classify_db_code(&code) {
+            DbFailure::Full => Some("the database or its disk is full"),
+            DbFailure::ReadOnly => Some("the database is read-only"),
+            DbFailure::Io => Some("the database could not read or write its files"),
+            _ => None,
+        }
+    }
+
     /// What the database refused, when this is the database's refusal (see [`DbFailure`]).
     pub fn db_failure(&self) -> Option<DbFailure> {
         match self {
@@ -69,6 +85,12 @@ pub enum DbFailure {
     /// The disk or the database is full: SQLite `SQLITE_FULL` (13), PostgreSQL `disk_full`
     /// (53100) and `insufficient_resources` (53000).
     Full,
+    /// The database or its file system is read-only: SQLite `SQLITE_READONLY` (8) and its
+    /// extended codes, PostgreSQL `read_only_sql_transaction` (25006).
+    ReadOnly,
+    /// The database could not read or write its files: SQLite `SQLITE_IOERR` (10) and its
+    /// extended codes, PostgreSQL `io_error` (58030).
+    Io,
     /// SQLite's generic `SQLITE_ERROR` (1): the statement itself was refused — from a bare
     /// `ROLLBACK`, that no transaction was active.
     Generic,
@@ -98,7 +120,16 @@ pub fn classify_db_code(code: &str) -> DbFailure {
         "23502" => DbFailure::NotNull,
         "40001" | "40P01" | "55P03" => DbFailure::Busy,
         "53100" | "53000" => DbFailure::Full,
-        _ => DbFailure::Other,
+        "25006" => DbFailure::ReadOnly,
+        "58030" => DbFailure::Io,
+        // SQLite's extended codes of a read-only database and of an I/O error (the primary code
+        // in the low byte).
+        other => match other.parse::<i64>().map(|c| c & 0xff) {
+            Ok(8) => DbFailure::ReadOnly,
+            Ok(10) => DbFailure::Io,
+            Ok(13) => DbFailure::Full,
+            _ => DbFailure::Other,
+        },
     }
 }
 

@@ -817,3 +817,5 @@ mod volunteers;
 
 #[path = "store/audit.rs"]
 mod audit;
+#[path = "store/faults.rs"]
+mod faults;

@@ -146,8 +146,21 @@ pub async fn audit_layer(State(state): State<AppState>, req: Request, next: Next
         },
     };
     if let Err(e) = state.store.audit(&event).await {
-        // The action is done; losing its audit entry is an operator alarm, not a user error.
-        tracing::error!(error = %e, action = %event.action, "audit entry could not be written");
+        // The action is done (or refused); losing its audit entry is an operator alarm, not a
+        // user error. The entry is logged instead, with the cause when the database could not
+        // write at all (a full disk, a read-only file system): its next write succeeds once
+        // the cause is gone.
+        tracing::error!(
+            error = %e,
+            cause = e.storage_fault().unwrap_or("other"),
+            action = %event.action,
+            object = %event.object,
+            result = %event.result,
+            actor = %event.actor_name,
+            client = %event.client_addr,
+            detail = %event.detail,
+            "audit entry could not be written"
+        );
     }
     response
 }

@@ -116,6 +116,11 @@ impl LedgerWriter {
         self.conn.take()
     }
 
+    /// The writer's connection, when it has one.
+    pub(crate) fn connection(&mut self) -> Option<&mut AnyConnection> {
+        self.conn.as_mut()
+    }
+
     /// Another ledger writer is about to write: what was known may no longer hold.
     pub(crate) fn forget(&mut self) {
         self.known = None;

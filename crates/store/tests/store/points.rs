@@ -414,7 +414,7 @@ async fn points_are_issued_spent_returned_and_always_balance() {
 }
 
 /// An uncapped volunteer scheme at `node` and an item of its shop there.
-async fn scheme_with_item(
+pub(crate) async fn scheme_with_item(
     s: &Store,
     staff: &Actor,
     node: i64,

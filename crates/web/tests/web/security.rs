@@ -732,3 +732,57 @@ fn xlsx_rows(bytes: Vec<u8>) -> Vec<Vec<String>> {
         .map(|r| r.iter().map(|c| c.to_string()).collect())
         .collect()
 }
+
+/// SQLite's database full (`max_page_count` at its present size on every connection, as
+/// [`gongjian_store::Store::on_every_connection`] sets it): a refused request is still answered
+/// as refused, though its audit entry may not be written (the log then says so, with the
+/// cause); once there is room again, every refused request is recorded and writes succeed.
+#[tokio::test]
+async fn refused_requests_are_audited_again_once_a_full_database_has_room() {
+    let app = TestApp::start().await;
+    let manager = app.manager().await;
+    let refuse = async || {
+        let r = manager.post_json("/api/v1/nodes", &json!({"name": ""})).await;
+        assert_eq!(r.status, 422, "{}", r.text);
+    };
+    let recorded = async || {
+        scalar(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'POST /api/v1/nodes' AND result = 'refused'",
+        )
+        .await
+    };
+    refuse().await;
+    assert_eq!(recorded().await, 1);
+
+    let full = "PRAGMA max_page_count = 1";
+    app.store.on_every_connection(full).await.expect("full");
+    let mut lost = 0;
+    for _ in 0..500 {
+        let before = recorded().await;
+        refuse().await;
+        if recorded().await == before {
+            lost += 1;
+            if lost == 3 {
+                break;
+            }
+            app.store.on_every_connection(full).await.expect("full again");
+        }
+    }
+    assert_eq!(
+        lost, 3,
+        "the full database refused the audit entries of three refused requests"
+    );
+
+    app.store
+        .on_every_connection("PRAGMA max_page_count = 1073741823")
+        .await
+        .expect("room again");
+    let before = recorded().await;
+    for _ in 0..24 {
+        refuse().await;
+    }
+    assert_eq!(recorded().await, before + 24, "each refused request is recorded again");
+    manager.create_node(None, Some("440600000000"), "佛山市", None).await;
+    app.stop().await;
+}
