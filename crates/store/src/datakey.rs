@@ -70,7 +70,20 @@ pub const ENCRYPTED_COLUMNS: &[EncryptedColumn] = &[
         field: TOTP_FIELD,
         hash: None,
     },
+    // An upload's preview (its refused rows carry cells as given); reports stored as JSON
+    // before previews were encrypted are not values of this column (see `LIKE 'v1.%'` below).
+    EncryptedColumn {
+        table: "imports",
+        id: "id",
+        ciphertext: "report",
+        field: crate::imports::REPORT_FIELD,
+        hash: None,
+    },
 ];
+
+/// The binary column of uploaded files waiting between preview and commit
+/// (`Keyring::encrypt_bytes`); a rotation re-encrypts it with the text columns.
+const UPLOADS: (&str, &str) = ("imports", crate::imports::PAYLOAD_FIELD);
 
 impl EncryptedColumn {
     /// `table.column`, for progress and messages.
@@ -212,7 +225,7 @@ impl Store {
         let mut out = Vec::new();
         for c in ENCRYPTED_COLUMNS {
             let sql = format!(
-                "SELECT {ct} FROM {t} WHERE {ct} IS NOT NULL ORDER BY {id} LIMIT 1",
+                "SELECT {ct} FROM {t} WHERE {ct} LIKE 'v1.%' ORDER BY {id} LIMIT 1",
                 ct = c.ciphertext,
                 t = c.table,
                 id = c.id
@@ -447,7 +460,7 @@ impl Store {
         for c in ENCRYPTED_COLUMNS {
             let label = c.label();
             let count = format!(
-                "SELECT COUNT(*) FROM {t} WHERE {ct} IS NOT NULL AND {ct} NOT LIKE $1",
+                "SELECT COUNT(*) FROM {t} WHERE {ct} LIKE 'v1.%' AND {ct} NOT LIKE $1",
                 t = c.table,
                 ct = c.ciphertext
             );
@@ -462,7 +475,7 @@ impl Store {
             let mut done = 0u64;
             progress(&label, done, total);
             let select = format!(
-                "SELECT {id}, {ct} FROM {t} WHERE {ct} IS NOT NULL AND {ct} NOT LIKE $1 AND {id} > $2 \
+                "SELECT {id}, {ct} FROM {t} WHERE {ct} LIKE 'v1.%' AND {ct} NOT LIKE $1 AND {id} > $2 \
                  ORDER BY {id} LIMIT $3",
                 id = c.id,
                 t = c.table,
@@ -525,7 +538,55 @@ impl Store {
                 progress(&label, done.min(total), total);
             }
         }
+        let uploads = self.reencrypt_uploads(progress).await?;
+        moved += uploads;
+        *total_moved += uploads;
         Ok(Some(moved))
+    }
+
+    /// Uploaded files not under the current key (a day's uploads at most: they are removed at
+    /// commit or after 24 hours), re-encrypted one row per transaction. Returns how many.
+    async fn reencrypt_uploads(&self, progress: &dyn Fn(&str, u64, u64)) -> StoreResult<u64> {
+        let current = self.keys.current_prefix();
+        let stale = self.stale_uploads(&current).await?;
+        let total = stale.len() as u64;
+        let label = format!("{}.payload", UPLOADS.0);
+        for (done, id) in stale.into_iter().enumerate() {
+            let mut tx = self.begin_write().await?;
+            let stored: Option<Vec<u8>> = sqlx::query_scalar("SELECT payload FROM imports WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .flatten();
+            if let Some(stored) = stored.filter(|b| !b.starts_with(current.as_bytes())) {
+                let plain = self.keys.decrypt_bytes(UPLOADS.1, &stored).map_err(|e| {
+                    refuse(format!(
+                        "{label}, row {id}: {e}; the key that encrypted it is not in the key file"
+                    ))
+                })?;
+                sqlx::query("UPDATE imports SET payload = $1 WHERE id = $2")
+                    .bind(self.keys.encrypt_bytes(UPLOADS.1, &plain)?)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            progress(&label, done as u64 + 1, total);
+        }
+        Ok(total)
+    }
+
+    /// The uploads whose file is encrypted under a key other than the one `current` names.
+    async fn stale_uploads(&self, current: &str) -> StoreResult<Vec<i64>> {
+        let rows: Vec<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT id, payload FROM imports WHERE payload IS NOT NULL ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|(_, p)| Keyring::is_encrypted_bytes(p) && !p.starts_with(current.as_bytes()))
+            .map(|(id, _)| id)
+            .collect())
     }
 
     /// Switches the record to the current key when no value under another key is left, with
@@ -535,7 +596,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         for c in ENCRYPTED_COLUMNS {
             let sql = format!(
-                "SELECT COUNT(*) FROM {t} WHERE {ct} IS NOT NULL AND {ct} NOT LIKE $1",
+                "SELECT COUNT(*) FROM {t} WHERE {ct} LIKE 'v1.%' AND {ct} NOT LIKE $1",
                 t = c.table,
                 ct = c.ciphertext
             );
@@ -547,6 +608,10 @@ impl Store {
                 tx.rollback().await?;
                 return Ok(false);
             }
+        }
+        if !self.stale_uploads(&self.keys.current_prefix()).await?.is_empty() {
+            tx.rollback().await?;
+            return Ok(false);
         }
         sqlx::query(
             "UPDATE data_key SET key_id = $1, fingerprint = $2, next_key_id = NULL, next_fingerprint = NULL, \

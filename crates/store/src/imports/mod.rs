@@ -430,8 +430,8 @@ impl Store {
 pub const UPLOAD_TTL: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 
 /// The associated data the stored file and preview are encrypted with.
-const PAYLOAD_FIELD: &str = "imports.payload";
-const REPORT_FIELD: &str = "imports.report";
+pub(crate) const PAYLOAD_FIELD: &str = "imports.payload";
+pub(crate) const REPORT_FIELD: &str = "imports.report";
 
 /// An upload kept between preview and commit.
 #[derive(Debug, Clone, Serialize)]

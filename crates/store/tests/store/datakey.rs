@@ -107,6 +107,9 @@ async fn after_a_rotation_the_same_people_are_found_deduplicated_and_revealed() 
             .unwrap();
         let wang = s.actor_by_name("wang").await.unwrap();
         let totp = s.begin_totp(&wang).await.unwrap().secret;
+        // An upload waiting between its preview and its commit: the file and the preview.
+        let preview = ImportReport::default();
+        let upload = s.stash_import(&wang, "居民.csv", &people, &preview).await.unwrap();
         eq!(not_under(db, &old).await, 0);
 
         let old_keys = s.keyring().clone();
@@ -130,7 +133,7 @@ async fn after_a_rotation_the_same_people_are_found_deduplicated_and_revealed() 
             RotationReport {
                 from: old.clone(),
                 to: new.clone(),
-                reencrypted: 10,
+                reencrypted: 12,
                 finished: true
             }
         );
@@ -143,9 +146,23 @@ async fn after_a_rotation_the_same_people_are_found_deduplicated_and_revealed() 
             "persons.mobile_enc 4/4",
             "unit_contacts.mobile_enc 1/1",
             "users.totp_secret 1/1",
+            "imports.report 1/1",
+            "imports.payload 1/1",
         ] {
             check!(progress.iter().any(|l| l == line));
         }
+        // The upload moved too, and still opens.
+        let stored: Vec<u8> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT payload FROM imports WHERE id = {upload}"
+        )))
+        .fetch_one(db.store.pool())
+        .await
+        .unwrap();
+        check!(stored.starts_with(format!("v1.{new}.").as_bytes()));
+        eq!(
+            s.stashed_import(&wang, upload).await.unwrap().payload,
+            Some(people.clone())
+        );
         eq!(not_under(db, &new).await, 0);
         eq!(s.recorded_data_key().await.unwrap(), Some((new.clone(), None)));
 
