@@ -167,9 +167,13 @@ mod tests {
             ("6", DbFailure::Busy),
             ("13", DbFailure::Full),
             ("1", DbFailure::Generic),
-            // SQLITE_CONSTRAINT without an extended code, SQLITE_IOERR, SQLITE_CORRUPT.
+            // SQLITE_FULL, SQLITE_READONLY and SQLITE_IOERR with their extended codes.
+            ("8", DbFailure::ReadOnly),
+            ("1032", DbFailure::ReadOnly),
+            ("10", DbFailure::Io),
+            ("266", DbFailure::Io),
+            // SQLITE_CONSTRAINT without an extended code, SQLITE_CORRUPT.
             ("19", DbFailure::Other),
-            ("10", DbFailure::Other),
             ("11", DbFailure::Other),
         ] {
             assert_eq!(classify_db_code(code), failure, "SQLite code {code}");
@@ -187,6 +191,8 @@ mod tests {
             ("40P01", DbFailure::Busy),
             ("55P03", DbFailure::Busy),
             ("53100", DbFailure::Full),
+            ("25006", DbFailure::ReadOnly),
+            ("58030", DbFailure::Io),
             ("42601", DbFailure::Other),
             ("25P01", DbFailure::Other),
         ] {
