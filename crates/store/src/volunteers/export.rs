@@ -191,7 +191,8 @@ impl Store {
                 }
                 Period::default()
             }
-        };
+        }
+        .with_today(self.today());
         let issuer = required(&mut v, "issuer", &form.issuer, "出具单位");
         let in_charge = required(&mut v, "person_in_charge", &form.person_in_charge, "负责人");
         let handler = required(&mut v, "handler", &form.handler, "经办人");
@@ -361,6 +362,7 @@ impl Store {
         full_ids: bool,
         client: &str,
     ) -> StoreResult<Vec<NationalRow>> {
+        let period = &period.with_today(self.today());
         let node = self.node(actor, node_id).await?;
         scope::require(actor, Right::ReadPeople, &node.path)?;
         if full_ids {
