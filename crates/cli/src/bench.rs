@@ -232,9 +232,15 @@ pub fn print(engine: &str, samples: &[Sample]) {
 
 /// A valid 身份证号 for a serial number (check character computed).
 fn id_number(n: usize) -> String {
+    id_number_in("440604", n)
+}
+
+/// A valid 身份证号 of the area with code `area` for a serial number; distinct for serial
+/// numbers below 336,000.
+pub(crate) fn id_number_in(area: &str, n: usize) -> String {
     const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     let first17 = format!(
-        "440604{}{:03}",
+        "{area}{}{:03}",
         19_600_101 + (n / 1000 % 28) as u32 + (n / 28_000 % 12) as u32 * 100,
         n % 1000
     );

@@ -4,6 +4,7 @@ mod bench;
 mod bench_baseline;
 mod bench_checkin;
 mod bench_http;
+mod bench_imports;
 mod bench_pages;
 mod bench_points;
 mod config;
@@ -117,6 +118,11 @@ enum Command {
         /// single-row insert rate of the engine, measured in the same run.
         #[arg(long)]
         checkins: bool,
+        /// Only the import benchmark: CSV and .xlsx files of 100,000 and 300,000 resident rows
+        /// read and imported (rows per second, peak memory), against the .xlsx read and the
+        /// old CSV line numbering measured in the same run. Adds 300,000 residents.
+        #[arg(long)]
+        imports: bool,
         /// Concurrent HTTP clients of the points (or check-in) benchmark.
         #[arg(long, default_value_t = 64)]
         clients: usize,
@@ -523,6 +529,7 @@ async fn main() -> Result<()> {
             skip_import,
             points,
             checkins,
+            imports,
             clients,
             seconds,
         } => {
@@ -533,7 +540,7 @@ async fn main() -> Result<()> {
             };
             let given = config.database_url.is_some() || config.data_dir.join("gongjian.db").exists();
             let scratch = (!given).then(|| {
-                let name = if reuse && !points && !checkins {
+                let name = if reuse && !points && !checkins && !imports {
                     format!("gongjian-bench-foshan-{scale}")
                 } else {
                     format!("gongjian-bench-{}", std::process::id())
@@ -556,6 +563,15 @@ async fn main() -> Result<()> {
                     std::fs::remove_dir_all(dir).ok();
                 }
                 bench_checkin::print(store.engine().name(), &figures?);
+                return Ok(());
+            }
+            if imports {
+                let figures = bench_imports::run(&store).await;
+                store.close().await;
+                if let Some(dir) = scratch {
+                    std::fs::remove_dir_all(dir).ok();
+                }
+                bench_imports::print(store.engine().name(), &figures?);
                 return Ok(());
             }
             if points {

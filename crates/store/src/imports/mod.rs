@@ -6,9 +6,14 @@
 //! transaction with its audit entry. Rows that are already recorded are left as they are or
 //! updated, as the user chooses; a second import of the same file changes nothing.
 
+mod cfb;
+#[cfg(test)]
+mod fuzz;
+mod guard;
 mod lookup;
 mod members;
 mod posts;
+mod read;
 mod residents;
 mod sheet;
 mod units;
@@ -24,12 +29,44 @@ use crate::db::{Store, Tx};
 use crate::demo::Progress;
 use crate::error::{StoreError, StoreResult};
 
-pub use sheet::{excel_date, read_rows};
+pub use read::read_rows;
+pub use sheet::excel_date;
+
+// What one import may hold. A file is checked against these before anything is allocated in
+// proportion to what it declares, and refused with a message naming what is wrong; nothing is
+// written. Together they keep an import of 300,000 rows under 256 MB (see docs/PERFORMANCE.md).
 
 /// Largest file accepted.
 pub const MAX_BYTES: usize = 40 * 1024 * 1024;
 /// Largest number of data rows accepted in one file.
 pub const MAX_ROWS: usize = 300_000;
+/// Columns a sheet may use (A to GR): a cell with content, or a declared dimension, further
+/// right refuses the file.
+pub const MAX_COLS: usize = 200;
+/// Characters in one cell (Excel's own limit).
+pub const MAX_CELL_CHARS: usize = 32_767;
+/// Bytes of text the import keeps in all (the header rows and the cells of the columns it reads).
+pub const MAX_TEXT_BYTES: usize = 128 * 1024 * 1024;
+/// Strings in an xlsx file's shared-string table (declared or counted).
+pub const MAX_SHARED_STRINGS: usize = 3_000_000;
+/// Uncompressed size of the parts that are read whole: the shared strings, styles, workbook.
+pub const MAX_WHOLE_PART_BYTES: u64 = 128 * 1024 * 1024;
+/// Uncompressed size of any one part of an xlsx or ods package (a worksheet is streamed).
+pub const MAX_PART_BYTES: u64 = 512 * 1024 * 1024;
+/// Uncompressed size of a whole xlsx or ods package.
+pub const MAX_UNZIPPED_BYTES: u64 = 1024 * 1024 * 1024;
+/// Cells of the used area of every sheet of an .xls or .ods file together, which calamine
+/// holds densely (300,000 rows × 13 columns; an .xls sheet has at most 65,536 rows).
+pub const MAX_DENSE_CELLS: usize = 4_000_000;
+/// Bytes of an .xls file's shared-string table.
+pub const MAX_XLS_STRINGS_BYTES: usize = 16 * 1024 * 1024;
+
+/// Reads a file as an import of `kind` reads it — checked against the limits, the header found,
+/// the data rows gathered — without validating a row or touching the database: how many data
+/// rows it has, or why it is refused.
+pub fn read_file(kind: ImportKind, filename: &str, bytes: &[u8]) -> Result<usize, String> {
+    sheet::Sheet::read(filename, bytes, kind.specs()).map(|s| s.len())
+}
 
 /// One refused row (or, among warnings, one doubtful cell of a row that was taken).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -283,7 +320,12 @@ impl Store {
             None => actor.clone(),
         };
         let kind = options.kind;
-        let sheet = sheet::Sheet::read(filename, bytes, kind.specs()).map_err(|m| StoreError::field("file", m))?;
+        // A file that cannot be read, or that goes past the limits, is refused before anything
+        // is written, with the file named (an upload page or a log may hold several).
+        let sheet = sheet::Sheet::read(filename, bytes, kind.specs()).map_err(|m| {
+            let name: String = filename.chars().take(60).collect();
+            StoreError::field("file", format!("“{name}”：{m}"))
+        })?;
         let mut job = Job {
             options,
             report: ImportReport {

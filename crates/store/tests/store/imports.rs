@@ -849,3 +849,72 @@ async fn an_import_leaves_and_does_not_confirm_records_outside_the_scope() {
     })
     .await;
 }
+
+/// A resident workbook of one good row; with `far`, a cell at XFD1048576 as well, so that the
+/// sheet declares all 16,384 columns × 1,048,576 rows (a 17-billion-cell dense range, the
+/// "512 GB" file) in a file of a few kilobytes.
+fn whole_sheet_workbook(grid_code: &str, far: bool) -> Vec<u8> {
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, h) in ["姓名", "身份证号", "网格编码"].iter().enumerate() {
+        sheet.write(0, c as u16, *h).unwrap();
+    }
+    sheet.write(1, 0, "钱七").unwrap();
+    sheet.write(1, 1, id_with_check("44060419900101456")).unwrap();
+    sheet.write(1, 2, grid_code).unwrap();
+    if far {
+        sheet.write(1_048_575, 16_383, "角落").unwrap();
+    }
+    book.save_to_buffer().unwrap()
+}
+
+#[tokio::test]
+async fn a_workbook_declaring_the_whole_sheet_is_refused_and_nothing_is_written() {
+    for_each_engine(async |db| {
+        let t = build_tree(db).await;
+        let staff = scoped(Role::CommunityStaff, &t["a1"]);
+        let bytes = whole_sheet_workbook(&t["a1g2a"].code, true);
+        check!(bytes.len() < 8 * 1024);
+        let (people, audits) = (count(db, "persons").await, count(db, "audit_log").await);
+        let options = ImportOptions {
+            commit: true,
+            ..Default::default()
+        };
+        let none = |_: &str, _: u64, _: u64| {};
+        let bad = db.store.import(&staff, "大表.xlsx", &bytes, options, "t", &none).await;
+        let message = match &bad {
+            Err(StoreError::Invalid(v)) => v.message_for("file").unwrap_or_default().to_string(),
+            other => panic!("[{}] expected a refusal, got {other:?}", ENGINE.get()),
+        };
+        for fragment in [
+            "“大表.xlsx”",
+            "工作表声明了 16384 列 × 1048576 行",
+            "A1:XFD1048576",
+            "最多 200 列",
+        ] {
+            check!(message.contains(fragment));
+        }
+        eq!(count(db, "persons").await, people);
+        eq!(count(db, "audit_log").await, audits);
+
+        // The same row without the far cell is taken.
+        let fine = whole_sheet_workbook(&t["a1g2a"].code, false);
+        let r = import(db, &staff, ImportKind::Residents, "小表.xlsx", &fine, true, false).await;
+        eq!(r.inserted, 1);
+        eq!(count(db, "persons").await, people + 1);
+
+        // A CSV line with content past column GR is refused the same way.
+        let wide = format!(
+            "姓名,身份证号,网格编码{}\n钱七,1,2{}x\n",
+            ",".repeat(10),
+            ",".repeat(300)
+        );
+        let bad = db
+            .store
+            .import(&staff, "宽表.csv", wide.as_bytes(), options, "t", &none)
+            .await;
+        refused(bad, "file", "第 2 行有 303 列");
+        eq!(count(db, "persons").await, people + 1);
+    })
+    .await;
+}

@@ -221,6 +221,48 @@ async fn members_import_over_http() {
     .await;
 }
 
+/// A workbook of a few kilobytes whose sheet spans A1:XFD1048576: calamine's dense range for
+/// it would take hundreds of gigabytes. The upload is refused with the file named and nothing
+/// is kept or written.
+#[tokio::test]
+async fn a_workbook_declaring_the_whole_sheet_is_refused_on_upload() {
+    for_each_engine(async |app| {
+        let (community, ids) = setting(app).await;
+        let http = app.login("dangwu").await;
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for (j, h) in ["姓名", "身份证号", "所在党支部"].iter().enumerate() {
+            sheet.write(0, j as u16, *h).expect("header");
+        }
+        for (j, cell) in ["林志明", &ids[0], "阳光小区党支部"].iter().enumerate() {
+            sheet.write(1, j as u16, *cell).expect("cell");
+        }
+        sheet.write(1_048_575, 16_383, "角落").expect("the far corner");
+        let bytes = book.save_to_buffer().expect("workbook");
+        assert!(bytes.len() < 8 * 1024, "{} bytes", bytes.len());
+
+        let r = upload(&http, community, "members", "超大党员表.xlsx", &bytes).await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        let error = element_text(&r.text, "import-error").unwrap_or_else(|| panic!("no error shown: {}", r.text));
+        for fragment in ["“超大党员表.xlsx”", "工作表声明了 16384 列 × 1048576 行", "最多 200 列"]
+        {
+            assert!(error.contains(fragment), "“{error}” lacks “{fragment}”");
+        }
+        assert_eq!(member_count(app).await, 0);
+        let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM imports")
+            .fetch_one(app.store.pool())
+            .await
+            .expect("count");
+        assert_eq!(kept, 0, "the refused upload is not kept");
+        // The server goes on serving.
+        assert_eq!(
+            http.get(&format!("/tree/{community}/import?kind=members")).await.status,
+            200
+        );
+    })
+    .await;
+}
+
 fn xlsx_rows(bytes: Vec<u8>) -> Vec<Vec<String>> {
     use calamine::{Reader, Xlsx};
     let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).expect("an xlsx workbook");
